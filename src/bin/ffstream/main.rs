@@ -1,0 +1,5 @@
+//! The `ffstream` command-line tool.
+fn main() {
+    ffstream::init();
+    println!("ffstream {}", env!("CARGO_PKG_VERSION"));
+}

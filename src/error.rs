@@ -1,0 +1,88 @@
+//! The one public error type of the library.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout ffstream.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in ffstream.
+///
+/// Every variant names the input, output, device or store it concerns, and
+/// where FFmpeg reported the failure, FFmpeg's own error text.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input could not be opened or read as media.
+    #[error("cannot open input {input}: {reason}")]
+    OpenInput {
+        /// The path or URL as the user gave it.
+        input: String,
+        /// FFmpeg's error text, or ffstream's explanation.
+        reason: String,
+    },
+    /// The input opened but holds nothing ffstream can use.
+    #[error("input {input} has no usable {what}")]
+    NoUsableStream {
+        /// The path or URL as the user gave it.
+        input: String,
+        /// What was looked for, such as "audio or video stream".
+        what: String,
+    },
+    /// Reading or decoding the input failed part way through.
+    #[error("error while reading {input}: {reason}")]
+    Decode {
+        /// The path or URL as the user gave it.
+        input: String,
+        /// FFmpeg's error text.
+        reason: String,
+    },
+    /// An encoder could not be found, configured or run.
+    #[error("encoder {codec} for {rendition}: {reason}")]
+    Encode {
+        /// The encoder name, such as "libx264".
+        codec: String,
+        /// The rendition, such as "720p".
+        rendition: String,
+        /// FFmpeg's error text.
+        reason: String,
+    },
+    /// Writing the output failed.
+    #[error("cannot write output {output}: {reason}")]
+    Output {
+        /// The output path or URL.
+        output: String,
+        /// FFmpeg's or the operating system's error text.
+        reason: String,
+    },
+    /// The requested configuration is not valid; nothing was encoded.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The run was cancelled by the caller (progress callback or cancel handle).
+    #[error("cancelled")]
+    Cancelled,
+    /// The run exceeded its timeout.
+    #[error("timed out after {0:?}")]
+    Timeout(std::time::Duration),
+    /// A file-system operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory concerned.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An internal worker stopped unexpectedly (a bug; please report it).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

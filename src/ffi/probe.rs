@@ -1,0 +1,1 @@
+//! Raw accessors the probe needs that ffmpeg-next does not expose.

@@ -1,0 +1,1 @@
+//! Metadata extraction, shaped like `ffprobe -show_format -show_streams -of json`.
