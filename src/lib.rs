@@ -5,6 +5,7 @@
 mod error;
 mod ffi;
 pub mod probe;
+pub mod synth;
 
 pub use error::{Error, Result};
 

@@ -1,0 +1,1 @@
+//! A built-in synthetic clip (test pattern plus tone), made in-process.

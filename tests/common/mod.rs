@@ -1,0 +1,11 @@
+//! Shared test support: fixtures and independent oracles.
+//!
+//! Each integration test file includes this with `mod common;` and uses the
+//! parts it needs, so unused items are expected here.
+#![allow(dead_code)]
+
+pub mod browser;
+pub mod dash;
+pub mod fixtures;
+pub mod hls;
+pub mod oracle;
