@@ -1,13 +1,36 @@
 //! ffstream packages media for adaptive streaming: HLS and MPEG-DASH ladders
 //! made in-process with FFmpeg's libraries.
+//!
+//! ```no_run
+//! use ffstream::{input, Format};
+//! let report = input("movie.mp4")?
+//!     .hls(Format::h264())
+//!     .auto_generate_representations(Some(&[720, 360]), None, false)
+//!     .hls_time(4.0)
+//!     .output("out/movie.m3u8")?;
+//! println!("{} renditions", report.renditions.len());
+//! # Ok::<(), ffstream::Error>(())
+//! ```
 #![deny(missing_docs)]
 
 mod error;
 mod ffi;
+pub mod hls;
+pub mod ladder;
+pub mod options;
+mod packager;
+mod pipeline;
 pub mod probe;
 pub mod synth;
 
 pub use error::{Error, Result};
+pub use ladder::{Bitrate, Representation, Size};
+pub use options::{
+    AudioOptions, ChannelMode, DashOptions, Format, HlsOptions, Protocol, VideoCodec,
+};
+pub use packager::{input, Media, MonitorFn, Packager};
+pub use pipeline::progress::{CancelHandle, Control, Progress};
+pub use pipeline::{RenditionReport, Report};
 
 use std::sync::Once;
 
@@ -35,6 +58,9 @@ pub fn ffmpeg_versions() -> Vec<(&'static str, String)> {
         ("libavfilter", fmt(ffmpeg_next::filter::version())),
         ("libavdevice", fmt(ffmpeg_next::device::version())),
         ("libswscale", fmt(ffmpeg_next::software::scaling::version())),
-        ("libswresample", fmt(ffmpeg_next::software::resampling::version())),
+        (
+            "libswresample",
+            fmt(ffmpeg_next::software::resampling::version()),
+        ),
     ]
 }

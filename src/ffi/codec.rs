@@ -1,0 +1,55 @@
+//! Opening codecs while keeping the options they did not consume, and the
+//! few stream fields ffmpeg-next has no setter for.
+
+use ffmpeg_next::{codec, ffi, format, Dictionary};
+
+/// Opens `ctx` with `codec` and `options`; returns FFmpeg's result code and
+/// the options the codec did not recognise.
+pub(crate) fn open_with_leftovers(
+    ctx: &mut codec::Context,
+    codec: ffmpeg_next::Codec,
+    options: Dictionary,
+) -> (i32, Vec<(String, String)>) {
+    // SAFETY: `disown` hands us the raw AVDictionary (or null); we pass its
+    // ownership straight to `avcodec_open2` below.
+    let mut opts = unsafe { options.disown() };
+    // SAFETY: `ctx` is a valid, not yet opened AVCodecContext that we own
+    // mutably; `codec` is a valid static AVCodec; `opts` is an owned
+    // AVDictionary (or null) whose ownership passes to `avcodec_open2`, which
+    // replaces it with the dictionary of options it did not consume.
+    let res = unsafe { ffi::avcodec_open2(ctx.as_mut_ptr(), codec.as_ptr(), &mut opts) };
+    // SAFETY: `opts` is now null or a dictionary FFmpeg allocated for us;
+    // `Dictionary::own` takes ownership and frees it on drop.
+    let left = unsafe { Dictionary::own(opts) };
+    let leftovers = left
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (res, leftovers)
+}
+
+/// Sets the codec tag (a FourCC such as `hvc1`) that the muxer writes.
+pub(crate) fn set_stream_codec_tag(stream: &mut format::stream::StreamMut, fourcc: [u8; 4]) {
+    let tag = u32::from_le_bytes(fourcc);
+    // SAFETY: `stream` borrows a valid AVStream of an output context that we
+    // hold mutably, and its `codecpar` is always allocated by
+    // `avformat_new_stream`; writing a plain integer field is sound.
+    unsafe {
+        let st = stream.as_mut_ptr();
+        (*(*st).codecpar).codec_tag = tag;
+    }
+}
+
+/// A copy of a codec's extradata (SPS/PPS and the like), empty when none.
+pub(crate) fn extradata(params: &ffmpeg_next::codec::Parameters) -> Vec<u8> {
+    // SAFETY: `params` wraps a valid AVCodecParameters; when `extradata` is
+    // non-null it points to `extradata_size` readable bytes that live as long
+    // as `params`, and we copy them out before the borrow ends.
+    unsafe {
+        let p = params.as_ptr();
+        if (*p).extradata.is_null() || (*p).extradata_size <= 0 {
+            return Vec::new();
+        }
+        std::slice::from_raw_parts((*p).extradata, (*p).extradata_size as usize).to_vec()
+    }
+}

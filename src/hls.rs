@@ -1,0 +1,278 @@
+//! HLS master playlist: a model, RFC 6381 codec strings, and measured bandwidth.
+//!
+//! The variant playlists and segments come from libavformat's `hls` muxer;
+//! the master is ours, written once the run has completed, so it can carry
+//! measured `BANDWIDTH`/`AVERAGE-BANDWIDTH` and exact `CODECS`.
+
+use crate::error::{Error, Result};
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+/// One `EXT-X-STREAM-INF` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    /// URI of the variant playlist, relative to the master.
+    pub uri: String,
+    /// Peak segment bit rate, bit/s.
+    pub bandwidth: u64,
+    /// Average bit rate over the whole stream, bit/s.
+    pub average_bandwidth: u64,
+    /// RFC 6381 codec list, such as `avc1.64001f,mp4a.40.2`.
+    pub codecs: String,
+    /// Picture size for video variants.
+    pub resolution: Option<(u32, u32)>,
+    /// Frame rate for video variants.
+    pub frame_rate: Option<f64>,
+}
+
+/// The master playlist.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct MasterPlaylist {
+    /// `EXT-X-VERSION`.
+    pub version: u32,
+    /// Variants, best first.
+    pub variants: Vec<Variant>,
+}
+
+impl MasterPlaylist {
+    /// Serialises the playlist.
+    pub fn write_to<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
+        let mut s = String::new();
+        s.push_str("#EXTM3U\n");
+        let _ = writeln!(s, "#EXT-X-VERSION:{}", self.version.max(3));
+        s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        for v in &self.variants {
+            let _ = write!(
+                s,
+                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={}",
+                v.bandwidth, v.average_bandwidth
+            );
+            if let Some((w, h)) = v.resolution {
+                let _ = write!(s, ",RESOLUTION={w}x{h}");
+            }
+            if let Some(fr) = v.frame_rate {
+                let _ = write!(s, ",FRAME-RATE={fr:.3}");
+            }
+            let _ = writeln!(s, ",CODECS=\"{}\"", v.codecs);
+            let _ = writeln!(s, "{}", v.uri);
+        }
+        w.write_all(s.as_bytes())
+    }
+
+    /// Writes the playlist to `path` atomically (temporary file, then rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        write_atomic(path, |f| self.write_to(f))
+    }
+}
+
+/// Writes a file through a temporary sibling and a rename, so readers never
+/// see a partial file.
+pub(crate) fn write_atomic(
+    path: &Path,
+    body: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        body(&mut f)?;
+        f.flush()?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    res.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// Peak and average bit rate of a media playlist's segments, from the
+/// playlist's `EXTINF` durations and the segment files' sizes on disk.
+pub(crate) fn measure_bandwidth(playlist: &Path) -> Result<(u64, u64)> {
+    let text = std::fs::read_to_string(playlist).map_err(|e| Error::io(playlist, e))?;
+    let dir = playlist.parent().unwrap_or(Path::new("."));
+    let mut peak = 0f64;
+    let mut total_bits = 0f64;
+    let mut total_secs = 0f64;
+    let mut pending: Option<f64> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(rest) = line.strip_prefix("#EXTINF:") {
+            let d = rest.split(',').next().unwrap_or("0");
+            pending = d.trim().parse().ok();
+        } else if !line.is_empty() && !line.starts_with('#') {
+            if let Some(d) = pending.take() {
+                let p = dir.join(line);
+                let bytes = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
+                let bits = bytes as f64 * 8.0;
+                if d > 0.0 {
+                    peak = peak.max(bits / d);
+                }
+                total_bits += bits;
+                total_secs += d;
+            }
+        }
+    }
+    let avg = if total_secs > 0.0 {
+        total_bits / total_secs
+    } else {
+        0.0
+    };
+    Ok((peak.ceil() as u64, avg.ceil() as u64))
+}
+
+/// RFC 6381 string for an encoded video stream, from its codec id and
+/// extradata (Annex B or avcC/hvcC). `None` when it cannot be derived.
+pub(crate) fn video_codec_string(id: ffmpeg_next::codec::Id, extradata: &[u8]) -> Option<String> {
+    use ffmpeg_next::codec::Id;
+    match id {
+        Id::H264 => {
+            let sps = if extradata.first() == Some(&1) && extradata.len() >= 4 {
+                extradata[1..4].to_vec()
+            } else {
+                let nal = annexb_nals(extradata)
+                    .into_iter()
+                    .find(|n| n.first().map(|b| b & 0x1f) == Some(7))?;
+                nal.get(1..4)?.to_vec()
+            };
+            Some(format!("avc1.{:02X}{:02X}{:02X}", sps[0], sps[1], sps[2]))
+        }
+        Id::HEVC => hevc_codec_string(extradata),
+        Id::VP9 => Some("vp09.00.10.08".into()),
+        _ => None,
+    }
+}
+
+fn annexb_nals(data: &[u8]) -> Vec<&[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (k, &s) in starts.iter().enumerate() {
+        let mut e = starts.get(k + 1).map(|&n| n - 3).unwrap_or(data.len());
+        while e > s && data[e - 1] == 0 {
+            e -= 1;
+        }
+        out.push(&data[s..e]);
+    }
+    out
+}
+
+/// Removes emulation-prevention bytes (00 00 03 -> 00 00).
+fn unescape(nal: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(nal.len());
+    let mut zeros = 0;
+    for &b in nal {
+        if zeros >= 2 && b == 3 {
+            zeros = 0;
+            continue;
+        }
+        zeros = if b == 0 { zeros + 1 } else { 0 };
+        out.push(b);
+    }
+    out
+}
+
+/// `hvc1.<profile>.<compat>.<tier><level>.<constraints>` from the SPS's
+/// profile_tier_level (ISO/IEC 14496-15 annex E).
+fn hevc_codec_string(extradata: &[u8]) -> Option<String> {
+    let ptl: Vec<u8> = if extradata.first() == Some(&1) && extradata.len() >= 13 {
+        // hvcC: byte 1 = profile_space/tier/profile_idc, 2..6 compat, 6..12 constraints, 12 level.
+        extradata[1..13].to_vec()
+    } else {
+        let sps = annexb_nals(extradata)
+            .into_iter()
+            .find(|n| n.first().map(|b| (b >> 1) & 0x3f) == Some(33))?;
+        let sps = unescape(sps);
+        // 2-byte NAL header, then 1 byte (vps id, max sub layers, nesting), then PTL.
+        sps.get(3..15)?.to_vec()
+    };
+    let space = ptl[0] >> 6;
+    let tier = (ptl[0] >> 5) & 1;
+    let profile = ptl[0] & 0x1f;
+    let compat = u32::from_be_bytes([ptl[1], ptl[2], ptl[3], ptl[4]]).reverse_bits();
+    let level = ptl[11];
+    let mut cons: Vec<u8> = ptl[5..11].to_vec();
+    while cons.last() == Some(&0) {
+        cons.pop();
+    }
+    let mut s = String::from("hvc1.");
+    if space > 0 {
+        s.push((b'A' + space - 1) as char);
+    }
+    let _ = write!(
+        s,
+        "{profile}.{compat:X}.{}{level}",
+        if tier == 1 { 'H' } else { 'L' }
+    );
+    for c in cons {
+        let _ = write!(s, ".{c:X}");
+    }
+    Some(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ffmpeg_next::codec::Id;
+
+    #[test]
+    fn avc_from_annexb_and_avcc() {
+        let annexb = [
+            0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1f, 0xac, 0, 0, 1, 0x68, 0xeb,
+        ];
+        assert_eq!(
+            video_codec_string(Id::H264, &annexb).as_deref(),
+            Some("avc1.64001F")
+        );
+        let avcc = [1, 0x42, 0xc0, 0x1e, 0xff];
+        assert_eq!(
+            video_codec_string(Id::H264, &avcc).as_deref(),
+            Some("avc1.42C01E")
+        );
+    }
+
+    #[test]
+    fn hevc_from_hvcc() {
+        // Main profile, compat flags 0x60000000, level 3.1 (93), progressive+frame-only (0x90... typical B0).
+        let mut hvcc = vec![1u8, 0x01, 0x60, 0, 0, 0, 0xB0, 0, 0, 0, 0, 0, 93];
+        hvcc.extend_from_slice(&[0xf0, 0]);
+        assert_eq!(
+            video_codec_string(Id::HEVC, &hvcc).as_deref(),
+            Some("hvc1.1.6.L93.B0")
+        );
+    }
+
+    #[test]
+    fn master_text() {
+        let m = MasterPlaylist {
+            version: 3,
+            variants: vec![Variant {
+                uri: "a_720p.m3u8".into(),
+                bandwidth: 2_000_000,
+                average_bandwidth: 1_500_000,
+                codecs: "avc1.64001F,mp4a.40.2".into(),
+                resolution: Some((1280, 720)),
+                frame_rate: Some(30.0),
+            }],
+        };
+        let mut out = Vec::new();
+        m.write_to(&mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n\
+             #EXT-X-STREAM-INF:BANDWIDTH=2000000,AVERAGE-BANDWIDTH=1500000,RESOLUTION=1280x720,FRAME-RATE=30.000,CODECS=\"avc1.64001F,mp4a.40.2\"\n\
+             a_720p.m3u8\n"
+        );
+    }
+}

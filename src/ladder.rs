@@ -1,0 +1,308 @@
+//! Renditions: sizes, bitrates, representations and the automatic ladder.
+//!
+//! Everything here is pure computation, unit-tested without FFmpeg.
+
+use crate::error::{Error, Result};
+
+/// A picture size in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Size {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl Size {
+    /// A size of `width` x `height` pixels.
+    pub const fn new(width: u32, height: u32) -> Self {
+        Size { width, height }
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
+    }
+}
+
+/// Target bitrates of one rendition, in bits per second, as the seed's
+/// `Bitrate(video, audio, overall)`.
+///
+/// `overall` is a cap for the whole rendition: when set and `video` is not,
+/// the video gets `overall - audio`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Bitrate {
+    /// Video bitrate, bit/s.
+    pub video: Option<u64>,
+    /// Audio bitrate, bit/s.
+    pub audio: Option<u64>,
+    /// Overall bitrate, bit/s.
+    pub overall: Option<u64>,
+}
+
+/// The audio bitrate used when none is given.
+pub const DEFAULT_AUDIO_BITRATE: u64 = 128_000;
+
+impl Bitrate {
+    /// Video and audio bitrates in bit/s.
+    pub const fn new(video: u64, audio: u64) -> Self {
+        Bitrate {
+            video: Some(video),
+            audio: Some(audio),
+            overall: None,
+        }
+    }
+
+    /// The video bitrate to encode at: `video`, else `overall - audio`.
+    pub fn effective_video(&self) -> Option<u64> {
+        self.video.or_else(|| {
+            self.overall
+                .map(|o| o.saturating_sub(self.effective_audio()).max(1))
+        })
+    }
+
+    /// The audio bitrate to encode at ([`DEFAULT_AUDIO_BITRATE`] when unset).
+    pub fn effective_audio(&self) -> u64 {
+        self.audio.unwrap_or(DEFAULT_AUDIO_BITRATE)
+    }
+}
+
+/// Parses a rate such as `1500k`, `2.5M`, `800000` into bit/s.
+pub fn parse_rate(s: &str) -> Result<u64> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&t[..i], 1_000.0),
+        Some((i, 'm' | 'M')) => (&t[..i], 1_000_000.0),
+        _ => (t, 1.0),
+    };
+    let v: f64 = num
+        .parse()
+        .map_err(|_| Error::Config(format!("bad bitrate {s:?}: expected e.g. 1500k or 2M")))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(Error::Config(format!(
+            "bad bitrate {s:?}: must be positive"
+        )));
+    }
+    Ok((v * mult).round() as u64)
+}
+
+/// One rendition of the ladder: a size, bitrates and encoder options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Representation {
+    /// Output picture size (even numbers).
+    pub size: Size,
+    /// Target bitrates.
+    pub bitrate: Bitrate,
+    /// Extra encoder options for this rendition only (`key`, `value`).
+    pub options: Vec<(String, String)>,
+}
+
+impl Representation {
+    /// A rendition of `size` at `bitrate`.
+    pub fn new(size: Size, bitrate: Bitrate) -> Self {
+        Representation {
+            size,
+            bitrate,
+            options: Vec::new(),
+        }
+    }
+
+    /// Adds an encoder option for this rendition only.
+    pub fn with_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.push((key.into(), value.into()));
+        self
+    }
+
+    /// The name used in file names: `<height>p`, as the seed library does.
+    pub fn name(&self) -> String {
+        format!("{}p", self.size.height)
+    }
+}
+
+/// Heights of the default ladder, tallest first.
+pub const DEFAULT_HEIGHTS: [u32; 8] = [2160, 1440, 1080, 720, 480, 360, 240, 144];
+
+/// Video bitrate model for the auto ladder, in bit/s at 30 fps.
+///
+/// The model is `0.1 bit per pixel per frame` (a common H.264 rule of thumb
+/// for good quality at ladder sizes), scaled by `fps / 30` with a floor of
+/// half the 30 fps value; it is capped at the source's video bitrate when
+/// that is known, since a rendition never needs more bits than the source.
+pub fn model_bitrate(size: Size, fps: f64, source_video_bitrate: Option<u64>) -> u64 {
+    let fps_factor = if fps.is_finite() && fps > 0.0 {
+        (fps / 30.0).max(0.5)
+    } else {
+        1.0
+    };
+    let pixels = size.width as f64 * size.height as f64;
+    let rate = (pixels * 30.0 * 0.1 * fps_factor).round() as u64;
+    // Round to whole kbit/s so the numbers read well in manifests.
+    let rate = (rate / 1000).max(64) * 1000;
+    match source_video_bitrate {
+        Some(src) if src > 0 => rate.min(src),
+        _ => rate,
+    }
+}
+
+/// Width for `height` that keeps the aspect ratio of `display`, rounded to even.
+pub fn width_for_height(display: Size, height: u32) -> u32 {
+    let w = display.width as f64 * height as f64 / display.height.max(1) as f64;
+    (((w / 2.0).round() as u32) * 2).max(2)
+}
+
+/// Rounds to the nearest even number, at least 2.
+pub fn even(v: u32) -> u32 {
+    (v.div_ceil(2) * 2).max(2)
+}
+
+/// What the auto ladder knows about the source.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceInfo {
+    /// Display size (rotation and pixel aspect applied).
+    pub display: Size,
+    /// Frame rate (0 when unknown).
+    pub fps: f64,
+    /// Video bitrate when known.
+    pub video_bitrate: Option<u64>,
+}
+
+/// Builds the automatic ladder, as the seed's
+/// `auto_generate_representations(heights, bitrates, include_original)`.
+///
+/// - `heights`: the heights to use; `None` means [`DEFAULT_HEIGHTS`]. Heights
+///   not below the source are dropped: the ladder never upscales.
+/// - `bitrates`: video bitrates, one per kept height, used exactly; `None`
+///   uses [`model_bitrate`]. A list of the wrong length is an error.
+/// - `include_original`: adds a rendition at the source's own size first.
+pub fn auto_ladder(
+    src: &SourceInfo,
+    heights: Option<&[u32]>,
+    bitrates: Option<&[u64]>,
+    include_original: bool,
+    audio_bitrate: u64,
+) -> Result<Vec<Representation>> {
+    let display = Size::new(even(src.display.width), even(src.display.height));
+    let mut hs: Vec<u32> = heights
+        .map(|h| h.to_vec())
+        .unwrap_or_else(|| DEFAULT_HEIGHTS.to_vec());
+    hs.sort_unstable_by(|a, b| b.cmp(a));
+    hs.dedup();
+    if hs.contains(&0) {
+        return Err(Error::Config("ladder height 0 is not allowed".into()));
+    }
+    let mut sizes: Vec<Size> = Vec::new();
+    if include_original {
+        sizes.push(display);
+    }
+    for h in hs {
+        let h = even(h);
+        if h < display.height && !sizes.iter().any(|s| s.height == h) {
+            sizes.push(Size::new(width_for_height(display, h), h));
+        }
+    }
+    if sizes.is_empty() {
+        // Nothing below the source: keep the source size rather than fail.
+        sizes.push(display);
+    }
+    if let Some(b) = bitrates {
+        if b.len() != sizes.len() {
+            return Err(Error::Config(format!(
+                "{} bitrates given for {} renditions ({})",
+                b.len(),
+                sizes.len(),
+                sizes
+                    .iter()
+                    .map(|s| format!("{}p", s.height))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(sizes
+        .into_iter()
+        .enumerate()
+        .map(|(i, size)| {
+            let video = match bitrates {
+                Some(b) => b[i],
+                None => model_bitrate(size, src.fps, src.video_bitrate),
+            };
+            Representation::new(size, Bitrate::new(video, audio_bitrate))
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src(w: u32, h: u32) -> SourceInfo {
+        SourceInfo {
+            display: Size::new(w, h),
+            fps: 30.0,
+            video_bitrate: None,
+        }
+    }
+
+    #[test]
+    fn never_upscales_and_keeps_aspect() {
+        let l = auto_ladder(&src(1280, 720), None, None, false, 128_000).unwrap();
+        let hs: Vec<u32> = l.iter().map(|r| r.size.height).collect();
+        assert_eq!(hs, vec![480, 360, 240, 144]);
+        assert_eq!(l[0].size, Size::new(854, 480));
+        assert!(l.iter().all(|r| r.size.width % 2 == 0));
+    }
+
+    #[test]
+    fn include_original_adds_source_first() {
+        let l = auto_ladder(&src(853, 479), Some(&[360]), None, true, 96_000).unwrap();
+        assert_eq!(l[0].size, Size::new(854, 480));
+        assert_eq!(l[1].size, Size::new(640, 360));
+        assert_eq!(l[1].bitrate.audio, Some(96_000));
+    }
+
+    #[test]
+    fn bitrate_list_used_exactly_or_rejected() {
+        let l = auto_ladder(
+            &src(1920, 1080),
+            Some(&[720, 360]),
+            Some(&[3_000_000, 800_000]),
+            false,
+            128_000,
+        )
+        .unwrap();
+        assert_eq!(l[0].bitrate.video, Some(3_000_000));
+        assert_eq!(l[1].bitrate.video, Some(800_000));
+        let e = auto_ladder(
+            &src(1920, 1080),
+            Some(&[720, 360]),
+            Some(&[1]),
+            false,
+            128_000,
+        );
+        assert!(matches!(e, Err(Error::Config(_))));
+    }
+
+    #[test]
+    fn model_is_capped_by_source() {
+        let s = Size::new(1280, 720);
+        assert_eq!(model_bitrate(s, 30.0, None), 2_764_000);
+        assert_eq!(model_bitrate(s, 30.0, Some(1_000_000)), 1_000_000);
+    }
+
+    #[test]
+    fn portrait_source() {
+        let l = auto_ladder(&src(360, 640), Some(&[480, 240]), None, false, 128_000).unwrap();
+        assert_eq!(l[0].size, Size::new(270, 480));
+        assert_eq!(l[1].size, Size::new(136, 240));
+    }
+
+    #[test]
+    fn parses_rates() {
+        assert_eq!(parse_rate("1500k").unwrap(), 1_500_000);
+        assert_eq!(parse_rate("2.5M").unwrap(), 2_500_000);
+        assert_eq!(parse_rate("96000").unwrap(), 96_000);
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("-1k").is_err());
+    }
+}

@@ -1,0 +1,174 @@
+//! Packaging options: codecs, HLS and DASH settings, audio handling.
+
+use crate::error::{Error, Result};
+
+/// The video codec of every rendition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VideoCodec {
+    /// H.264 / AVC through libx264 (the default; plays everywhere).
+    H264,
+    /// H.265 / HEVC through libx265 (HLS with fMP4 only, and DASH).
+    Hevc,
+    /// VP9 through libvpx-vp9 (DASH only).
+    Vp9,
+}
+
+impl VideoCodec {
+    /// The FFmpeg encoder used for this codec.
+    pub fn encoder_name(self) -> &'static str {
+        match self {
+            VideoCodec::H264 => "libx264",
+            VideoCodec::Hevc => "libx265",
+            VideoCodec::Vp9 => "libvpx-vp9",
+        }
+    }
+
+    /// Parses `h264`, `hevc` (or `h265`), `vp9`.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "h264" | "avc" | "x264" | "libx264" => Ok(VideoCodec::H264),
+            "hevc" | "h265" | "x265" | "libx265" => Ok(VideoCodec::Hevc),
+            "vp9" | "libvpx-vp9" => Ok(VideoCodec::Vp9),
+            other => Err(Error::Config(format!(
+                "unknown codec {other:?}: expected h264, hevc or vp9"
+            ))),
+        }
+    }
+}
+
+/// The seed library's `Formats`: a video codec, AAC audio, and encoder options.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Format {
+    /// The video codec.
+    pub video: VideoCodec,
+    /// Encoder options applied to every rendition (`preset`, `crf`, `profile`, ...).
+    pub options: Vec<(String, String)>,
+}
+
+/// The x264/x265 preset used when none is given: fast enough for packaging
+/// farms while keeping quality close to `medium` at ladder bitrates.
+pub const DEFAULT_PRESET: &str = "veryfast";
+
+impl Format {
+    /// H.264 (libx264) video with AAC audio.
+    pub fn h264() -> Self {
+        Format {
+            video: VideoCodec::H264,
+            options: Vec::new(),
+        }
+    }
+    /// HEVC (libx265) video with AAC audio.
+    pub fn hevc() -> Self {
+        Format {
+            video: VideoCodec::Hevc,
+            options: Vec::new(),
+        }
+    }
+    /// VP9 (libvpx-vp9) video with AAC audio.
+    pub fn vp9() -> Self {
+        Format {
+            video: VideoCodec::Vp9,
+            options: Vec::new(),
+        }
+    }
+    /// Adds an encoder option, such as `("preset", "slow")` or `("crf", "23")`.
+    pub fn option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.options.push((key.into(), value.into()));
+        self
+    }
+}
+
+impl Default for Format {
+    fn default() -> Self {
+        Format::h264()
+    }
+}
+
+/// HLS settings, named after the hls muxer's options.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct HlsOptions {
+    /// Target segment duration in seconds (`hls_time`). Default 6.
+    pub hls_time: f64,
+    /// Playlist window in segments, 0 for all (`hls_list_size`). Default 0.
+    pub hls_list_size: u32,
+    /// `vod` or `event` (`hls_playlist_type`); `None` for live. Default `vod`.
+    pub hls_playlist_type: Option<String>,
+    /// fMP4 (`.m4s` plus an init section) instead of MPEG-TS segments.
+    pub fragmented_mp4: bool,
+    /// Extra `hls_flags`, such as `delete_segments`.
+    pub flags: Vec<String>,
+    /// Also write the master playlist under this path.
+    pub master_copy: Option<std::path::PathBuf>,
+}
+
+impl Default for HlsOptions {
+    fn default() -> Self {
+        HlsOptions {
+            hls_time: 6.0,
+            hls_list_size: 0,
+            hls_playlist_type: Some("vod".into()),
+            fragmented_mp4: false,
+            flags: Vec::new(),
+            master_copy: None,
+        }
+    }
+}
+
+/// DASH settings, named after the dash muxer's options.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct DashOptions {
+    /// Target segment duration in seconds (`seg_duration`). Default 6.
+    pub seg_duration: f64,
+    /// Also write HLS playlists for the same segments (`hls_playlist`).
+    pub generate_hls_playlist: bool,
+    /// Segments kept in the manifest, 0 for all (`window_size`).
+    pub window_size: u32,
+    /// Extra muxer flags.
+    pub flags: Vec<String>,
+}
+
+impl Default for DashOptions {
+    fn default() -> Self {
+        DashOptions {
+            seg_duration: 6.0,
+            generate_hls_playlist: false,
+            window_size: 0,
+            flags: Vec::new(),
+        }
+    }
+}
+
+/// What happens to audio with more than two channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ChannelMode {
+    /// Downmix to stereo (the default: plays on every device).
+    #[default]
+    Stereo,
+    /// Keep the source's channel layout (e.g. 5.1).
+    Keep,
+}
+
+/// Audio settings.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct AudioOptions {
+    /// Which audio track of the input to use (0 = the first).
+    pub track: usize,
+    /// Channel handling.
+    pub channels: ChannelMode,
+    /// Drop audio entirely.
+    pub disabled: bool,
+}
+
+/// Which adaptive-streaming protocol to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// HTTP Live Streaming (RFC 8216).
+    Hls,
+    /// MPEG-DASH.
+    Dash,
+}

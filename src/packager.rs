@@ -1,0 +1,356 @@
+//! The public builder API, shaped after the seed library:
+//! `input(path)` → `.hls(format)` / `.dash(format)` → representations and
+//! options → `.output(path)`.
+
+use crate::error::{Error, Result};
+use crate::ladder::{self, Representation, Size, SourceInfo};
+use crate::options::{
+    AudioOptions, ChannelMode, DashOptions, Format, HlsOptions, Protocol, VideoCodec,
+};
+use crate::pipeline::progress::{CancelHandle, Control, Progress};
+use crate::pipeline::{self, Plan, Report};
+use ffmpeg_next::media;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// An opened input: what the packager knows about the source.
+#[derive(Debug, Clone)]
+pub struct Media {
+    input: String,
+    source: Option<SourceInfo>,
+    has_audio: bool,
+}
+
+/// Opens an input (a path or any URL FFmpeg reads), as the seed's `input(path)`.
+pub fn input(input: impl AsRef<str>) -> Result<Media> {
+    Media::open(input.as_ref())
+}
+
+impl Media {
+    /// Opens and inspects `input`.
+    pub fn open(input: &str) -> Result<Media> {
+        let ictx = pipeline::open_input(input)?;
+        let source = ictx.streams().best(media::Type::Video).map(|st| {
+            let params = st.parameters();
+            let (w, h, sar) = ffmpeg_next::codec::Context::from_parameters(params)
+                .ok()
+                .and_then(|c| c.decoder().video().ok())
+                .map(|d| (d.width(), d.height(), d.aspect_ratio()))
+                .unwrap_or((0, 0, ffmpeg_next::Rational(1, 1)));
+            let rot = crate::ffi::frame::stream_rotation(&st);
+            let fr = st.avg_frame_rate();
+            let fps = if fr.denominator() > 0 {
+                fr.numerator() as f64 / fr.denominator() as f64
+            } else {
+                0.0
+            };
+            let bitrate = ffmpeg_next::codec::Context::from_parameters(st.parameters())
+                .ok()
+                .map(|c| c.decoder())
+                .and_then(|d| d.video().ok())
+                .map(|d| d.bit_rate() as u64)
+                .filter(|b| *b > 0);
+            SourceInfo {
+                display: pipeline::display_size(w, h, sar, rot),
+                fps,
+                video_bitrate: bitrate
+                    .or_else(|| (ictx.bit_rate() > 0).then_some(ictx.bit_rate() as u64)),
+            }
+        });
+        let source = source.filter(|s| s.display.width > 0 && s.display.height > 0);
+        let has_audio = ictx
+            .streams()
+            .any(|s| s.parameters().medium() == media::Type::Audio);
+        if source.is_none() && !has_audio {
+            return Err(Error::NoUsableStream {
+                input: input.into(),
+                what: "audio or video stream".into(),
+            });
+        }
+        Ok(Media {
+            input: input.to_string(),
+            source,
+            has_audio,
+        })
+    }
+
+    /// The input as given.
+    pub fn path(&self) -> &str {
+        &self.input
+    }
+
+    /// Display size of the video (rotation and pixel aspect applied), if any.
+    pub fn display_size(&self) -> Option<Size> {
+        self.source.map(|s| s.display)
+    }
+
+    /// Whether the input has an audio stream.
+    pub fn has_audio(&self) -> bool {
+        self.has_audio
+    }
+
+    /// Starts an HLS job (the seed's `video.hls(Formats.h264())`).
+    pub fn hls<'a>(&self, format: Format) -> Packager<'a> {
+        Packager::new(self.clone(), Protocol::Hls, format)
+    }
+
+    /// Starts a DASH job (the seed's `video.dash(Formats.h264())`).
+    pub fn dash<'a>(&self, format: Format) -> Packager<'a> {
+        Packager::new(self.clone(), Protocol::Dash, format)
+    }
+}
+
+/// Arguments of `auto_generate_representations`: heights, bitrates, include_original.
+type AutoLadder = (Option<Vec<u32>>, Option<Vec<u64>>, bool);
+
+/// A packaging job being configured. Finish with [`Packager::output`].
+pub struct Packager<'a> {
+    media: Media,
+    protocol: Protocol,
+    format: Format,
+    reps: Option<Vec<Representation>>,
+    auto: Option<AutoLadder>,
+    hls: HlsOptions,
+    dash: DashOptions,
+    extra: Vec<(String, String)>,
+    threads: Option<usize>,
+    timeout: Option<Duration>,
+    audio: AudioOptions,
+    audio_bitrate: u64,
+    monitor: Option<pipeline::Monitor<'a>>,
+    cancel: CancelHandle,
+}
+
+impl std::fmt::Debug for Packager<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Packager")
+            .field("input", &self.media.input)
+            .field("protocol", &self.protocol)
+            .field("format", &self.format)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Packager<'a> {
+    fn new(media: Media, protocol: Protocol, format: Format) -> Self {
+        Packager {
+            media,
+            protocol,
+            format,
+            reps: None,
+            auto: None,
+            hls: HlsOptions::default(),
+            dash: DashOptions::default(),
+            extra: Vec::new(),
+            threads: None,
+            timeout: None,
+            audio: AudioOptions::default(),
+            audio_bitrate: ladder::DEFAULT_AUDIO_BITRATE,
+            monitor: None,
+            cancel: CancelHandle::new(),
+        }
+    }
+
+    /// The seed's `auto_generate_representations(heights, bitrates, include_original)`.
+    /// See [`ladder::auto_ladder`] for the rules.
+    pub fn auto_generate_representations(
+        mut self,
+        heights: Option<&[u32]>,
+        bitrates: Option<&[u64]>,
+        include_original: bool,
+    ) -> Self {
+        self.auto = Some((
+            heights.map(<[u32]>::to_vec),
+            bitrates.map(<[u64]>::to_vec),
+            include_original,
+        ));
+        self.reps = None;
+        self
+    }
+
+    /// Uses exactly these renditions (the seed's `representations(...)`).
+    pub fn representations(mut self, reps: Vec<Representation>) -> Self {
+        self.reps = Some(reps);
+        self.auto = None;
+        self
+    }
+
+    /// Target segment duration for HLS, seconds (`hls_time`).
+    pub fn hls_time(mut self, seconds: f64) -> Self {
+        self.hls.hls_time = seconds;
+        self
+    }
+    /// HLS playlist window, 0 for all (`hls_list_size`).
+    pub fn hls_list_size(mut self, n: u32) -> Self {
+        self.hls.hls_list_size = n;
+        self
+    }
+    /// `vod`, `event`, or `None` for live (`hls_playlist_type`).
+    pub fn hls_playlist_type(mut self, t: Option<&str>) -> Self {
+        self.hls.hls_playlist_type = t.map(str::to_string);
+        self
+    }
+    /// fMP4 segments instead of MPEG-TS (the seed's `fragmented_mp4()`).
+    pub fn fragmented_mp4(mut self, on: bool) -> Self {
+        self.hls.fragmented_mp4 = on;
+        self
+    }
+    /// Muxer flags, such as `["delete_segments"]` (the seed's `flags(...)`).
+    pub fn flags<I: IntoIterator<Item = S>, S: Into<String>>(mut self, flags: I) -> Self {
+        let f: Vec<String> = flags.into_iter().map(Into::into).collect();
+        self.hls.flags.extend(f.iter().cloned());
+        self.dash.flags.extend(f);
+        self
+    }
+    /// Target segment duration for DASH, seconds (`seg_duration`).
+    pub fn seg_duration(mut self, seconds: f64) -> Self {
+        self.dash.seg_duration = seconds;
+        self
+    }
+    /// Also write HLS playlists from the DASH muxer (the seed's `generate_hls_playlist()`).
+    pub fn generate_hls_playlist(mut self, on: bool) -> Self {
+        self.dash.generate_hls_playlist = on;
+        self
+    }
+    /// Writes a copy of the HLS master playlist to `path` too (the seed's `save_master_playlist`).
+    pub fn save_master_playlist(mut self, path: impl Into<PathBuf>) -> Self {
+        self.hls.master_copy = Some(path.into());
+        self
+    }
+    /// Passes an option to the encoders, or to the muxer when no encoder takes it.
+    pub fn option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.extra.push((key.into(), value.into()));
+        self
+    }
+    /// Total threads for workers and encoders (default: available cores).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = Some(n.max(1));
+        self
+    }
+    /// Stops the run with [`Error::Timeout`] after this long (as the seed's `timeout`).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = Some(t);
+        self
+    }
+    /// Audio bitrate for the auto ladder, bit/s (default 128k).
+    pub fn audio_bitrate(mut self, bps: u64) -> Self {
+        self.audio_bitrate = bps;
+        self
+    }
+    /// Which audio track to use (0 = first).
+    pub fn audio_track(mut self, n: usize) -> Self {
+        self.audio.track = n;
+        self
+    }
+    /// Keep 5.1 (or any layout) instead of downmixing to stereo.
+    pub fn audio_channels(mut self, mode: ChannelMode) -> Self {
+        self.audio.channels = mode;
+        self
+    }
+    /// Drops audio.
+    pub fn no_audio(mut self) -> Self {
+        self.audio.disabled = true;
+        self
+    }
+    /// Called as frames are encoded (about ten times a second); return
+    /// [`Control::Cancel`] to stop the run.
+    pub fn monitor(mut self, f: impl FnMut(&Progress) -> Control + 'a) -> Self {
+        self.monitor = Some(Box::new(f));
+        self
+    }
+    /// A handle that cancels this run from another thread.
+    pub fn cancel_handle(&self) -> CancelHandle {
+        self.cancel.clone()
+    }
+
+    /// The renditions this job will encode (resolving the auto ladder).
+    pub fn resolved_representations(&self) -> Result<Vec<Representation>> {
+        let Some(src) = self.media.source else {
+            return Ok(Vec::new());
+        };
+        if let Some(r) = &self.reps {
+            return Ok(r.clone());
+        }
+        let (h, b, orig) = self.auto.clone().unwrap_or((None, None, false));
+        ladder::auto_ladder(&src, h.as_deref(), b.as_deref(), orig, self.audio_bitrate)
+    }
+
+    fn validate(&self, reps: &[Representation]) -> Result<()> {
+        match (self.protocol, self.format.video) {
+            (Protocol::Hls, VideoCodec::Hevc) if !self.hls.fragmented_mp4 => {
+                return Err(Error::Config(
+                    "HEVC in HLS needs fMP4 segments: add --fmp4 (fragmented_mp4(true))".into(),
+                ))
+            }
+            (Protocol::Hls, VideoCodec::Vp9) => {
+                return Err(Error::Config(
+                    "VP9 is not supported in HLS; use DASH or h264/hevc".into(),
+                ))
+            }
+            _ => {}
+        }
+        let seg = match self.protocol {
+            Protocol::Hls => self.hls.hls_time,
+            Protocol::Dash => self.dash.seg_duration,
+        };
+        if !(seg.is_finite() && seg > 0.0) {
+            return Err(Error::Config(format!(
+                "segment duration must be positive, got {seg}"
+            )));
+        }
+        for r in reps {
+            if r.size.width == 0
+                || r.size.height == 0
+                || r.size.width % 2 == 1
+                || r.size.height % 2 == 1
+            {
+                return Err(Error::Config(format!(
+                    "rendition size {} must have even, non-zero width and height",
+                    r.size
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the job, writing the manifest at `path` (`NAME.m3u8` or
+    /// `NAME.mpd`; its directory is created). Returns a report; on error or
+    /// cancellation no manifest claiming a complete stream is left behind.
+    pub fn output(self, path: impl AsRef<Path>) -> Result<Report> {
+        let reps = self.resolved_representations()?;
+        self.validate(&reps)?;
+        let threads = self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
+        let plan = Plan {
+            input: self.media.input.clone(),
+            protocol: self.protocol,
+            format: self.format,
+            reps,
+            hls: self.hls,
+            dash: self.dash,
+            output: path.as_ref().to_path_buf(),
+            extra: self.extra,
+            threads,
+            timeout: self.timeout,
+            audio: self.audio,
+        };
+        pipeline::run(plan, self.monitor, self.cancel)
+    }
+
+    /// Output beside the input (`<input stem>.m3u8` / `.mpd` in its folder).
+    pub fn output_beside_input(self) -> Result<Report> {
+        let p = Path::new(&self.media.input);
+        let ext = match self.protocol {
+            Protocol::Hls => "m3u8",
+            Protocol::Dash => "mpd",
+        };
+        let out = p.with_extension(ext);
+        self.output(out)
+    }
+}
+
+/// Keeps the monitor type nameable for users who store callbacks.
+pub type MonitorFn<'a> = Box<dyn FnMut(&Progress) -> Control + 'a>;

@@ -1,0 +1,1148 @@
+//! The packaging pipeline: demux → decode (once) → scale → encode → mux.
+//!
+//! The calling thread demuxes and decodes. Each decoded frame is shared
+//! (`Arc`) with one worker thread per video rendition and one per distinct
+//! audio bitrate, over bounded channels; the workers send encoded packets to a
+//! single mux thread that owns every libavformat output.
+
+mod audio;
+mod mux;
+pub mod progress;
+mod video;
+
+use crate::error::{Error, Result};
+use crate::ladder::{even, Representation, Size};
+use crate::options::{
+    AudioOptions, ChannelMode, DashOptions, Format, HlsOptions, Protocol, VideoCodec,
+};
+use crossbeam_channel::{bounded, Sender};
+use ffmpeg_next::{
+    codec, encoder, filter, format, frame, media, ChannelLayout, Dictionary, Packet, Rational,
+};
+use progress::{CancelHandle, Control, Counter, Progress, Tracker};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Frames queued per worker: bounds memory independently of input length.
+const FRAME_QUEUE: usize = 8;
+/// Packets queued for the mux thread.
+const PACKET_QUEUE: usize = 256;
+
+/// Everything a run needs, validated by the builder.
+pub(crate) struct Plan {
+    pub input: String,
+    pub protocol: Protocol,
+    pub format: Format,
+    pub reps: Vec<Representation>,
+    pub hls: HlsOptions,
+    pub dash: DashOptions,
+    pub output: PathBuf,
+    pub extra: Vec<(String, String)>,
+    pub threads: usize,
+    pub timeout: Option<Duration>,
+    pub audio: AudioOptions,
+}
+
+/// The monitor callback type.
+pub(crate) type Monitor<'a> = Box<dyn FnMut(&Progress) -> Control + 'a>;
+
+/// One encoded rendition in a finished run.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RenditionReport {
+    /// Name used in file names, such as `720p`.
+    pub name: String,
+    /// Picture size (`None` for audio-only).
+    pub size: Option<Size>,
+    /// RFC 6381 codecs of this rendition.
+    pub codecs: String,
+    /// Video frames encoded (audio frames for audio-only renditions).
+    pub frames: u64,
+    /// Bytes of encoded packets written.
+    pub bytes: u64,
+    /// The HLS variant playlist, when there is one.
+    pub playlist: Option<PathBuf>,
+}
+
+/// The result of a completed run.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Report {
+    /// The master playlist or MPD.
+    pub manifest: PathBuf,
+    /// One entry per rendition.
+    pub renditions: Vec<RenditionReport>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Final progress snapshot.
+    pub progress: Progress,
+}
+
+struct InputVideo {
+    index: usize,
+    decoder: ffmpeg_next::decoder::Video,
+    time_base: Rational,
+    frame_rate: Rational,
+    rotation: i32,
+}
+
+struct InputAudio {
+    index: usize,
+    decoder: ffmpeg_next::decoder::Audio,
+    time_base: Rational,
+}
+
+fn open_err(input: &str, reason: impl std::fmt::Display) -> Error {
+    Error::OpenInput {
+        input: input.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Opens the input with the same checks the probe uses.
+pub(crate) fn open_input(input: &str) -> Result<format::context::Input> {
+    crate::init();
+    let p = Path::new(input);
+    if !input.contains("://") {
+        match std::fs::metadata(p) {
+            Err(e) => return Err(open_err(input, e)),
+            Ok(m) if m.is_dir() => return Err(open_err(input, "is a directory, not a media file")),
+            Ok(m) if m.len() == 0 => return Err(open_err(input, "file is empty (0 bytes)")),
+            Ok(_) => {}
+        }
+    }
+    let mut opts = Dictionary::new();
+    if input.contains("://") {
+        opts.set("rw_timeout", "15000000");
+        opts.set("reconnect", "1");
+    }
+    format::input_with_dictionary(&input, opts).map_err(|e| open_err(input, e))
+}
+
+/// What the source looks like after rotation and pixel aspect are applied.
+pub(crate) fn display_size(width: u32, height: u32, sar: Rational, rotation: i32) -> Size {
+    let (n, d) = (sar.numerator(), sar.denominator());
+    let w = if n > 0 && d > 0 && n != d {
+        (width as f64 * n as f64 / d as f64).round() as u32
+    } else {
+        width
+    };
+    let (w, h) = if rotation == 90 || rotation == 270 {
+        (height, w)
+    } else {
+        (w, height)
+    };
+    Size::new(even(w), even(h))
+}
+
+fn rate_of(stream: &format::stream::Stream) -> Rational {
+    let avg = stream.avg_frame_rate();
+    if avg.numerator() > 0 && avg.denominator() > 0 {
+        return avg;
+    }
+    let r = stream.rate();
+    if r.numerator() > 0 && r.denominator() > 0 {
+        r
+    } else {
+        Rational(25, 1)
+    }
+}
+
+fn is_again(e: &ffmpeg_next::Error) -> bool {
+    matches!(e, ffmpeg_next::Error::Other { errno } if *errno == ffmpeg_next::util::error::EAGAIN)
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Drained {
+    More,
+    MuxGone,
+}
+
+/// Moves every packet an encoder has ready to the mux thread.
+pub(crate) fn drain(
+    mut receive: impl FnMut(&mut Packet) -> std::result::Result<(), ffmpeg_next::Error>,
+    source: usize,
+    tx: &Sender<mux::MuxMsg>,
+) -> std::result::Result<Drained, ffmpeg_next::Error> {
+    loop {
+        let mut p = Packet::empty();
+        match receive(&mut p) {
+            Ok(()) => {
+                if tx.send(mux::MuxMsg { source, packet: p }).is_err() {
+                    return Ok(Drained::MuxGone);
+                }
+            }
+            Err(e) if is_again(&e) => return Ok(Drained::More),
+            Err(ffmpeg_next::Error::Eof) => return Ok(Drained::More),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Files written by a run, so a failed or cancelled run can remove every
+/// manifest that would claim a complete stream.
+#[derive(Default)]
+struct Manifests(Vec<PathBuf>);
+
+impl Manifests {
+    fn remove_all(&self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+struct VideoPlan {
+    rep: Representation,
+    name: String,
+    encoder: encoder::video::Encoder,
+    codecs: String,
+}
+
+struct AudioPlan {
+    bitrate: u64,
+    encoder: encoder::audio::Encoder,
+}
+
+fn video_encoder(
+    plan: &Plan,
+    rep: &Representation,
+    name: &str,
+    tb: Rational,
+    fr: Rational,
+    enc_threads: usize,
+    leftovers: &mut Vec<Vec<(String, String)>>,
+) -> Result<encoder::video::Encoder> {
+    let codec_name = plan.format.video.encoder_name();
+    let enc_err = |reason: String| Error::Encode {
+        codec: codec_name.into(),
+        rendition: name.into(),
+        reason,
+    };
+    let codec = encoder::find_by_name(codec_name)
+        .ok_or_else(|| enc_err("encoder not available in this FFmpeg build".into()))?;
+    let mut enc = codec::Context::new_with_codec(codec)
+        .encoder()
+        .video()
+        .map_err(|e| enc_err(e.to_string()))?;
+    enc.set_width(rep.size.width);
+    enc.set_height(rep.size.height);
+    enc.set_format(format::Pixel::YUV420P);
+    enc.set_time_base(tb);
+    enc.set_frame_rate(Some(fr));
+    enc.set_aspect_ratio(Rational(1, 1));
+    let fps = fr.numerator() as f64 / fr.denominator().max(1) as f64;
+    let seg = match plan.protocol {
+        Protocol::Hls => plan.hls.hls_time,
+        Protocol::Dash => plan.dash.seg_duration,
+    };
+    enc.set_gop(((seg * fps).round() as u32).max(1));
+    if let Some(v) = rep.bitrate.effective_video() {
+        enc.set_bit_rate(v as usize);
+        enc.set_max_bit_rate((v as f64 * 1.1) as usize);
+    }
+    enc.set_flags(codec::Flags::GLOBAL_HEADER);
+    let mut ctx: codec::Context = enc.0 .0;
+    ctx.set_threading(ffmpeg_next::threading::Config {
+        kind: ffmpeg_next::threading::Type::Frame,
+        count: enc_threads,
+        ..Default::default()
+    });
+    let mut dict = Dictionary::new();
+    match plan.format.video {
+        VideoCodec::H264 => {
+            dict.set("preset", crate::options::DEFAULT_PRESET);
+            dict.set("forced-idr", "1");
+        }
+        VideoCodec::Hevc => {
+            dict.set("preset", crate::options::DEFAULT_PRESET);
+            dict.set("forced-idr", "1");
+            dict.set("x265-params", "log-level=error");
+        }
+        VideoCodec::Vp9 => {
+            dict.set("deadline", "realtime");
+            dict.set("cpu-used", "8");
+            dict.set("row-mt", "1");
+        }
+    }
+    if let Some(v) = rep.bitrate.effective_video() {
+        dict.set("bufsize", &(v * 2).to_string());
+    }
+    for (k, v) in plan
+        .format
+        .options
+        .iter()
+        .chain(&plan.extra)
+        .chain(&rep.options)
+    {
+        dict.set(k, v);
+    }
+    let (res, left) = crate::ffi::codec::open_with_leftovers(&mut ctx, codec, dict);
+    if res < 0 {
+        return Err(enc_err(crate::ffi::error_text(res)));
+    }
+    leftovers.push(left);
+    let video = ctx.encoder().video().map_err(|e| enc_err(e.to_string()))?;
+    // Already open: this call returns at once and only wraps the context.
+    video.open_as(codec).map_err(|e| enc_err(e.to_string()))
+}
+
+fn audio_encoder(
+    dec: &ffmpeg_next::decoder::Audio,
+    bitrate: u64,
+    channels: ChannelMode,
+    extra: &[(String, String)],
+    leftovers: &mut Vec<Vec<(String, String)>>,
+) -> Result<encoder::audio::Encoder> {
+    let name = format!("audio {}k", bitrate / 1000);
+    let enc_err = |reason: String| Error::Encode {
+        codec: "aac".into(),
+        rendition: name.clone(),
+        reason,
+    };
+    let codec = encoder::find_by_name("aac").ok_or_else(|| enc_err("encoder missing".into()))?;
+    let mut enc = codec::Context::new_with_codec(codec)
+        .encoder()
+        .audio()
+        .map_err(|e| enc_err(e.to_string()))?;
+    const AAC_RATES: [u32; 9] = [
+        96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
+    ];
+    let rate = if AAC_RATES.contains(&dec.rate()) {
+        dec.rate()
+    } else {
+        48000
+    };
+    let src_layout = if dec.channel_layout().bits() != 0 {
+        dec.channel_layout()
+    } else {
+        ChannelLayout::default(dec.channels() as i32)
+    };
+    let layout = match channels {
+        ChannelMode::Keep if dec.channels() > 0 => src_layout,
+        _ if dec.channels() == 1 => ChannelLayout::MONO,
+        _ => ChannelLayout::STEREO,
+    };
+    enc.set_rate(rate as i32);
+    enc.set_channel_layout(layout);
+    enc.set_format(format::Sample::F32(format::sample::Type::Planar));
+    enc.set_bit_rate(bitrate as usize);
+    enc.set_time_base(Rational(1, rate as i32));
+    enc.set_flags(codec::Flags::GLOBAL_HEADER);
+    let mut ctx: codec::Context = enc.0 .0;
+    let mut dict = Dictionary::new();
+    for (k, v) in extra {
+        dict.set(k, v);
+    }
+    let (res, left) = crate::ffi::codec::open_with_leftovers(&mut ctx, codec, dict);
+    if res < 0 {
+        return Err(enc_err(crate::ffi::error_text(res)));
+    }
+    leftovers.push(left);
+    let audio = ctx.encoder().audio().map_err(|e| enc_err(e.to_string()))?;
+    audio.open_as(codec).map_err(|e| enc_err(e.to_string()))
+}
+
+fn rotation_graph(v: &InputVideo) -> Result<Option<filter::Graph>> {
+    let chain = match v.rotation {
+        90 => "transpose=clock",
+        180 => "hflip,vflip",
+        270 => "transpose=cclock",
+        _ => return Ok(None),
+    };
+    let e = |x: ffmpeg_next::Error| Error::Internal(format!("rotation filter: {x}"));
+    let mut g = filter::Graph::new();
+    let d = &v.decoder;
+    let sar = d.aspect_ratio();
+    let args = format!(
+        "video_size={}x{}:pix_fmt={}:time_base={}/{}:pixel_aspect={}/{}",
+        d.width(),
+        d.height(),
+        ffmpeg_next::ffi::AVPixelFormat::from(d.format()) as i32,
+        v.time_base.numerator(),
+        v.time_base.denominator(),
+        sar.numerator().max(1),
+        sar.denominator().max(1)
+    );
+    g.add(&filter::find("buffer").expect("buffer filter"), "in", &args)
+        .map_err(e)?;
+    g.add(
+        &filter::find("buffersink").expect("buffersink filter"),
+        "out",
+        "",
+    )
+    .map_err(e)?;
+    g.output("in", 0)
+        .and_then(|p| p.input("out", 0))
+        .and_then(|p| p.parse(chain))
+        .map_err(e)?;
+    g.validate().map_err(e)?;
+    Ok(Some(g))
+}
+
+/// Runs a plan to completion. On any error or cancellation, every manifest
+/// the run wrote is removed before returning.
+pub(crate) fn run(
+    plan: Plan,
+    monitor: Option<Monitor<'_>>,
+    cancel: CancelHandle,
+) -> Result<Report> {
+    let mut manifests = Manifests::default();
+    let res = run_inner(&plan, monitor, &cancel, &mut manifests);
+    if res.is_err() {
+        manifests.remove_all();
+    }
+    res
+}
+
+fn run_inner(
+    plan: &Plan,
+    mut monitor: Option<Monitor<'_>>,
+    cancel: &CancelHandle,
+    manifests: &mut Manifests,
+) -> Result<Report> {
+    let start = Instant::now();
+    let mut ictx = open_input(&plan.input)?;
+    let input = plan.input.as_str();
+
+    // Pick streams.
+    let video_idx = if plan.reps.is_empty() {
+        None
+    } else {
+        ictx.streams().best(media::Type::Video).map(|s| s.index())
+    };
+    let audio_idx = if plan.audio.disabled {
+        None
+    } else {
+        ictx.streams()
+            .filter(|s| s.parameters().medium() == media::Type::Audio)
+            .nth(plan.audio.track)
+            .map(|s| s.index())
+    };
+    if video_idx.is_none() && audio_idx.is_none() {
+        return Err(Error::NoUsableStream {
+            input: input.into(),
+            what: "audio or video stream".into(),
+        });
+    }
+    let cores = plan.threads.max(1);
+    let mut video = match video_idx {
+        Some(i) => {
+            let st = ictx.stream(i).expect("stream exists");
+            let mut ctx =
+                codec::Context::from_parameters(st.parameters()).map_err(|e| open_err(input, e))?;
+            ctx.set_threading(ffmpeg_next::threading::Config {
+                kind: ffmpeg_next::threading::Type::Frame,
+                count: cores.min(4),
+                ..Default::default()
+            });
+            let decoder = ctx
+                .decoder()
+                .video()
+                .map_err(|e| open_err(input, format!("video decoder: {e}")))?;
+            Some(InputVideo {
+                index: i,
+                time_base: st.time_base(),
+                frame_rate: rate_of(&st),
+                rotation: crate::ffi::frame::stream_rotation(&st),
+                decoder,
+            })
+        }
+        None => None,
+    };
+    let mut audio = match audio_idx {
+        Some(i) => {
+            let st = ictx.stream(i).expect("stream exists");
+            let ctx =
+                codec::Context::from_parameters(st.parameters()).map_err(|e| open_err(input, e))?;
+            let decoder = ctx
+                .decoder()
+                .audio()
+                .map_err(|e| open_err(input, format!("audio decoder: {e}")))?;
+            Some(InputAudio {
+                index: i,
+                time_base: st.time_base(),
+                decoder,
+            })
+        }
+        None => None,
+    };
+
+    let dir = plan
+        .output
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let stem = plan
+        .output
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| Error::Config(format!("output {} has no file name", plan.output.display())))?
+        .to_string();
+
+    // Encoders, opened here so their parameters (and extradata) are known
+    // before the muxers start.
+    let reps: Vec<Representation> = if video.is_some() {
+        plan.reps.clone()
+    } else {
+        Vec::new()
+    };
+    let enc_threads = (cores / reps.len().max(1)).max(1);
+    let mut leftovers: Vec<Vec<(String, String)>> = Vec::new();
+    let mut vplans: Vec<VideoPlan> = Vec::new();
+    let mut used_names: Vec<String> = Vec::new();
+    if let Some(v) = &video {
+        for rep in &reps {
+            let mut name = rep.name();
+            let mut k = 2;
+            while used_names.contains(&name) {
+                name = format!("{}_{k}", rep.name());
+                k += 1;
+            }
+            used_names.push(name.clone());
+            let encoder = video_encoder(
+                plan,
+                rep,
+                &name,
+                v.time_base,
+                v.frame_rate,
+                enc_threads,
+                &mut leftovers,
+            )?;
+            let params = codec::Parameters::from(&*encoder);
+            let codecs = video_codec_of(&params).unwrap_or_default();
+            vplans.push(VideoPlan {
+                rep: rep.clone(),
+                name,
+                encoder,
+                codecs,
+            });
+        }
+    }
+    let mut aplans: Vec<AudioPlan> = Vec::new();
+    if let Some(a) = &audio {
+        let mut rates: Vec<u64> = if reps.is_empty() {
+            plan.reps
+                .iter()
+                .map(|r| r.bitrate.effective_audio())
+                .collect()
+        } else {
+            reps.iter().map(|r| r.bitrate.effective_audio()).collect()
+        };
+        if rates.is_empty() {
+            rates.push(crate::ladder::DEFAULT_AUDIO_BITRATE);
+        }
+        rates.sort_unstable_by(|a, b| b.cmp(a));
+        rates.dedup();
+        for r in rates {
+            let encoder = audio_encoder(
+                &a.decoder,
+                r,
+                plan.audio.channels,
+                &plan.extra,
+                &mut leftovers,
+            )?;
+            aplans.push(AudioPlan {
+                bitrate: r,
+                encoder,
+            });
+        }
+    }
+    // An option is passed on to the muxer only if no encoder took it.
+    let mut mux_opts: Vec<(String, String)> = Vec::new();
+    for (k, v) in plan.format.options.iter().chain(&plan.extra) {
+        let taken =
+            !leftovers.is_empty() && leftovers.iter().any(|l| !l.iter().any(|(lk, _)| lk == k));
+        if !taken {
+            mux_opts.push((k.clone(), v.clone()));
+        }
+    }
+
+    // Output plan: sources 0..n are video renditions, then the audio encoders.
+    let n_video = vplans.len();
+    let audio_source = |bitrate: u64| {
+        n_video
+            + aplans
+                .iter()
+                .position(|a| a.bitrate == bitrate)
+                .unwrap_or(0)
+    };
+    let vstream = |i: usize, v: &VideoPlan| mux::StreamSpec {
+        params: codec::Parameters::from(&*v.encoder),
+        enc_time_base: v.encoder.time_base(),
+        frame_rate: video.as_ref().map(|x| x.frame_rate),
+        source: i,
+        codec_tag: (plan.format.video == VideoCodec::Hevc).then_some(*b"hvc1"),
+    };
+    let astream = |a: &AudioPlan| mux::StreamSpec {
+        params: codec::Parameters::from(&*a.encoder),
+        enc_time_base: a.encoder.time_base(),
+        frame_rate: None,
+        source: audio_source(a.bitrate),
+        codec_tag: None,
+    };
+    let mut specs: Vec<mux::OutputSpec> = Vec::new();
+    let mut variant_files: Vec<(PathBuf, Option<usize>, u64)> = Vec::new(); // playlist, video plan, audio bitrate
+    let dirs = dir.to_string_lossy().to_string();
+    match plan.protocol {
+        Protocol::Hls => {
+            let ext = if plan.hls.fragmented_mp4 { "m4s" } else { "ts" };
+            let hls_opts = |name: &str| {
+                let mut o: Vec<(String, String)> = vec![
+                    ("hls_time".into(), fmt_secs(plan.hls.hls_time)),
+                    ("hls_list_size".into(), plan.hls.hls_list_size.to_string()),
+                    (
+                        "hls_segment_filename".into(),
+                        format!("{dirs}/{stem}_{name}_%04d.{ext}"),
+                    ),
+                ];
+                if let Some(t) = &plan.hls.hls_playlist_type {
+                    o.push(("hls_playlist_type".into(), t.clone()));
+                }
+                let mut flags = vec!["independent_segments".to_string()];
+                flags.extend(plan.hls.flags.iter().cloned());
+                o.push(("hls_flags".into(), flags.join("+")));
+                if plan.hls.fragmented_mp4 {
+                    o.push(("hls_segment_type".into(), "fmp4".into()));
+                    o.push((
+                        "hls_fmp4_init_filename".into(),
+                        format!("{stem}_{name}_init.mp4"),
+                    ));
+                }
+                o.extend(mux_opts.iter().cloned());
+                o
+            };
+            for (i, v) in vplans.iter().enumerate() {
+                let path = dir.join(format!("{stem}_{}.m3u8", v.name));
+                let mut streams = vec![vstream(i, v)];
+                let ab = v.rep.bitrate.effective_audio();
+                if !aplans.is_empty() {
+                    let a = aplans
+                        .iter()
+                        .find(|a| a.bitrate == ab)
+                        .unwrap_or(&aplans[0]);
+                    streams.push(astream(a));
+                }
+                specs.push(mux::OutputSpec {
+                    url: path.to_string_lossy().into(),
+                    format: "hls",
+                    options: hls_opts(&v.name),
+                    streams,
+                });
+                manifests.0.push(path.clone());
+                variant_files.push((path, Some(i), ab));
+            }
+            if vplans.is_empty() {
+                for a in &aplans {
+                    let name = format!("{}k", a.bitrate / 1000);
+                    let path = dir.join(format!("{stem}_{name}.m3u8"));
+                    specs.push(mux::OutputSpec {
+                        url: path.to_string_lossy().into(),
+                        format: "hls",
+                        options: hls_opts(&name),
+                        streams: vec![astream(a)],
+                    });
+                    manifests.0.push(path.clone());
+                    variant_files.push((path, None, a.bitrate));
+                }
+            }
+            manifests.0.push(plan.output.clone());
+        }
+        Protocol::Dash => {
+            let mut streams: Vec<mux::StreamSpec> = vplans
+                .iter()
+                .enumerate()
+                .map(|(i, v)| vstream(i, v))
+                .collect();
+            streams.extend(aplans.iter().map(astream));
+            let mut sets = Vec::new();
+            if !vplans.is_empty() {
+                sets.push("id=0,streams=v".to_string());
+            }
+            if !aplans.is_empty() {
+                sets.push(format!("id={},streams=a", sets.len()));
+            }
+            let mut o: Vec<(String, String)> = vec![
+                ("seg_duration".into(), fmt_secs(plan.dash.seg_duration)),
+                ("use_template".into(), "1".into()),
+                ("use_timeline".into(), "1".into()),
+                (
+                    "init_seg_name".into(),
+                    format!("{stem}_init_$RepresentationID$.m4s"),
+                ),
+                (
+                    "media_seg_name".into(),
+                    format!("{stem}_chunk_$RepresentationID$_$Number%05d$.m4s"),
+                ),
+                ("adaptation_sets".into(), sets.join(" ")),
+                ("window_size".into(), plan.dash.window_size.to_string()),
+            ];
+            if plan.dash.generate_hls_playlist {
+                o.push(("hls_playlist".into(), "1".into()));
+                manifests.0.push(dir.join("master.m3u8"));
+                for i in 0..streams.len() {
+                    manifests.0.push(dir.join(format!("media_{i}.m3u8")));
+                }
+            }
+            o.extend(mux_opts.iter().cloned());
+            specs.push(mux::OutputSpec {
+                url: plan.output.to_string_lossy().into(),
+                format: "dash",
+                options: o,
+                streams,
+            });
+            manifests.0.push(plan.output.clone());
+        }
+    }
+
+    // Start the mux stage and wait until every header is written, so option
+    // and output errors surface before any decoding.
+    let abort = Arc::new(AtomicBool::new(false));
+    let (ptx, prx) = bounded::<mux::MuxMsg>(PACKET_QUEUE);
+    let (ready_tx, ready_rx) = bounded(1);
+    let mux_abort = abort.clone();
+    let mux_handle = std::thread::Builder::new()
+        .name("ffstream-mux".into())
+        .spawn(move || mux::run(specs, prx, ready_tx, mux_abort))
+        .map_err(|e| Error::Internal(format!("spawn mux thread: {e}")))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            let _ = mux_handle.join();
+            return Err(e);
+        }
+        Err(_) => {
+            return Err(join_err(mux_handle.join())
+                .err()
+                .unwrap_or(Error::Internal("mux thread stopped".into())));
+        }
+    }
+
+    // Workers.
+    let mut counters = Vec::new();
+    let mut vtx: Vec<Sender<Arc<frame::Video>>> = Vec::new();
+    let mut handles: Vec<std::thread::JoinHandle<Result<()>>> = Vec::new();
+    let mut rendition_meta = Vec::new();
+    let seg = match plan.protocol {
+        Protocol::Hls => plan.hls.hls_time,
+        Protocol::Dash => plan.dash.seg_duration,
+    };
+    for (i, v) in vplans.into_iter().enumerate() {
+        let (tx, rx) = bounded(FRAME_QUEUE);
+        let counter = Arc::new(Counter::default());
+        counters.push(counter.clone());
+        rendition_meta.push((v.name.clone(), Some(v.rep.size), v.codecs.clone()));
+        let tb = video.as_ref().expect("video plan implies video").time_base;
+        let w = video::VideoWorker {
+            source: i,
+            rendition: v.name.clone(),
+            codec_name: plan.format.video.encoder_name(),
+            encoder: v.encoder,
+            size: v.rep.size,
+            pixel: format::Pixel::YUV420P,
+            clock: video::KeyframeClock {
+                time_base: tb,
+                segment_ms: (seg * 1000.0).round() as i64,
+            },
+            rx,
+            tx: ptx.clone(),
+            counter,
+            abort: abort.clone(),
+        };
+        handles.push(spawn(&format!("ffstream-{}", v.name), move || w.run())?);
+        vtx.push(tx);
+    }
+    let mut atx: Vec<Sender<Arc<frame::Audio>>> = Vec::new();
+    let audio_only = n_video == 0;
+    for (k, a) in aplans.into_iter().enumerate() {
+        let (tx, rx) = bounded(FRAME_QUEUE * 4);
+        let counter = Arc::new(Counter::default());
+        if audio_only {
+            counters.push(counter.clone());
+            rendition_meta.push((
+                format!("{}k", a.bitrate / 1000),
+                None,
+                "mp4a.40.2".to_string(),
+            ));
+        }
+        let ia = audio.as_ref().expect("audio plan implies audio");
+        let layout = ia.decoder.channel_layout();
+        let layout_bits = if layout.bits() != 0 {
+            layout.bits()
+        } else {
+            ChannelLayout::default(ia.decoder.channels() as i32).bits()
+        };
+        let w = audio::AudioWorker {
+            source: n_video + k,
+            name: format!("audio {}k", a.bitrate / 1000),
+            encoder: a.encoder,
+            input: audio::AudioSource {
+                time_base: ia.time_base,
+                rate: ia.decoder.rate(),
+                format: ia.decoder.format(),
+                layout_bits,
+            },
+            rx,
+            tx: ptx.clone(),
+            counter,
+            abort: abort.clone(),
+        };
+        handles.push(spawn(&format!("ffstream-aac{k}"), move || w.run())?);
+        atx.push(tx);
+    }
+    drop(ptx);
+
+    let tracker = Tracker {
+        counters,
+        frames_total: None,
+        duration: None,
+        start,
+    };
+    let duration = if ictx.duration() > 0 {
+        Some(Duration::from_micros(ictx.duration() as u64))
+    } else {
+        None
+    };
+    let frames_total = video.as_ref().and_then(|v| {
+        let st = ictx.stream(v.index)?;
+        let n = st.frames();
+        if n > 0 {
+            Some(n as u64)
+        } else {
+            let fr = v.frame_rate;
+            duration.map(|d| {
+                (d.as_secs_f64() * fr.numerator() as f64 / fr.denominator().max(1) as f64).round()
+                    as u64
+            })
+        }
+    });
+    let tracker = Tracker {
+        frames_total: if audio_only { None } else { frames_total },
+        duration,
+        ..tracker
+    };
+
+    // The driver: demux and decode once, fan out shared frames.
+    let mut rot = match &video {
+        Some(v) => rotation_graph(v)?,
+        None => None,
+    };
+    let mut last_report = Instant::now();
+    let mut stop: Option<Error> = None;
+    let mut check = |monitor: &mut Option<Monitor<'_>>, force: bool| -> Option<Error> {
+        if cancel.is_cancelled() {
+            return Some(Error::Cancelled);
+        }
+        if let Some(t) = plan.timeout {
+            if start.elapsed() > t {
+                return Some(Error::Timeout(t));
+            }
+        }
+        if force || last_report.elapsed() >= Duration::from_millis(100) {
+            last_report = Instant::now();
+            if let Some(m) = monitor.as_mut() {
+                if m(&tracker.snapshot()) == Control::Cancel {
+                    return Some(Error::Cancelled);
+                }
+            }
+        }
+        None
+    };
+
+    let mut send_failed = false;
+    let mut packet = Packet::empty();
+    loop {
+        if let Some(e) = check(&mut monitor, false) {
+            stop = Some(e);
+            break;
+        }
+        match packet.read(&mut ictx) {
+            Ok(()) => {}
+            Err(ffmpeg_next::Error::Eof) => break,
+            Err(e) if is_again(&e) => continue,
+            Err(e) => {
+                stop = Some(Error::Decode {
+                    input: input.into(),
+                    reason: e.to_string(),
+                });
+                break;
+            }
+        }
+        let idx = packet.stream();
+        if let Some(v) = video.as_mut().filter(|v| v.index == idx) {
+            if let Err(e) = v.decoder.send_packet(&packet) {
+                if !is_again(&e) && !matches!(e, ffmpeg_next::Error::InvalidData) {
+                    stop = Some(Error::Decode {
+                        input: input.into(),
+                        reason: e.to_string(),
+                    });
+                    break;
+                }
+            }
+            if !fan_out_video(v, &mut rot, &vtx, input)? {
+                send_failed = true;
+                break;
+            }
+        } else if let Some(a) = audio.as_mut().filter(|a| a.index == idx) {
+            if let Err(e) = a.decoder.send_packet(&packet) {
+                if !is_again(&e) && !matches!(e, ffmpeg_next::Error::InvalidData) {
+                    stop = Some(Error::Decode {
+                        input: input.into(),
+                        reason: e.to_string(),
+                    });
+                    break;
+                }
+            }
+            if !fan_out_audio(a, &atx)? {
+                send_failed = true;
+                break;
+            }
+        }
+    }
+    if stop.is_none() && !send_failed {
+        // End of input: drain the decoders and the rotation filter.
+        if let Some(v) = video.as_mut() {
+            let _ = v.decoder.send_eof();
+            send_failed |= !fan_out_video(v, &mut rot, &vtx, input)?;
+            if let Some(g) = rot.as_mut() {
+                if let Some(mut src) = g.get("in") {
+                    let _ = src.source().flush();
+                }
+                send_failed |= !pull_rotated(g, &vtx)?;
+            }
+        }
+        if let Some(a) = audio.as_mut() {
+            let _ = a.decoder.send_eof();
+            send_failed |= !fan_out_audio(a, &atx)?;
+        }
+    }
+    if stop.is_some() {
+        abort.store(true, Ordering::SeqCst);
+    }
+    drop(vtx);
+    drop(atx);
+
+    // Wait for the workers, still reporting progress and honouring cancel.
+    while handles.iter().any(|h| !h.is_finished()) {
+        if stop.is_none() {
+            if let Some(e) = check(&mut monitor, false) {
+                abort.store(true, Ordering::SeqCst);
+                stop = Some(e);
+            }
+        }
+        if handles.iter().any(|h| h.is_finished()) && !abort.load(Ordering::SeqCst) {
+            // A worker that stopped early with an error stops the others.
+            for h in handles.iter().filter(|h| h.is_finished()) {
+                let _ = h;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut first_err: Option<Error> = stop;
+    for h in handles {
+        if let Err(e) = join_err(h.join()) {
+            abort.store(true, Ordering::SeqCst);
+            first_err.get_or_insert(e);
+        }
+    }
+    if first_err.is_some() {
+        abort.store(true, Ordering::SeqCst);
+    }
+    let stats = join_err(mux_handle.join());
+    let stats = match (first_err, stats) {
+        (Some(e), _) => return Err(e),
+        (None, Err(e)) => return Err(e),
+        (None, Ok(s)) => s,
+    };
+    if send_failed {
+        return Err(Error::Internal(
+            "a worker stopped without reporting an error".into(),
+        ));
+    }
+    let progress = tracker.snapshot();
+    if let Some(m) = monitor.as_mut() {
+        let _ = m(&progress);
+    }
+
+    // Reports and, for HLS, the master playlist (written last, atomically).
+    let mut renditions: Vec<RenditionReport> = Vec::new();
+    for (i, (name, size, codecs)) in rendition_meta.iter().enumerate() {
+        let (frames, bytes) = match plan.protocol {
+            Protocol::Hls => stats
+                .per_output
+                .get(i)
+                .and_then(|o| o.first())
+                .copied()
+                .unwrap_or((0, 0)),
+            Protocol::Dash => stats.per_output[0].get(i).copied().unwrap_or((0, 0)),
+        };
+        renditions.push(RenditionReport {
+            name: name.clone(),
+            size: *size,
+            codecs: codecs.clone(),
+            frames,
+            bytes,
+            playlist: match plan.protocol {
+                Protocol::Hls => variant_files.get(i).map(|v| v.0.clone()),
+                Protocol::Dash => None,
+            },
+        });
+    }
+    if plan.protocol == Protocol::Hls {
+        let mut master = crate::hls::MasterPlaylist {
+            version: if plan.hls.fragmented_mp4 { 7 } else { 3 },
+            variants: Vec::new(),
+        };
+        let fr = video
+            .as_ref()
+            .map(|v| v.frame_rate.numerator() as f64 / v.frame_rate.denominator().max(1) as f64);
+        for (k, (path, vi, _ab)) in variant_files.iter().enumerate() {
+            let (peak, avg) = crate::hls::measure_bandwidth(path)?;
+            let mut codecs = renditions[k].codecs.clone();
+            if vi.is_some() && audio.is_some() {
+                codecs.push_str(",mp4a.40.2");
+            }
+            master.variants.push(crate::hls::Variant {
+                uri: path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                bandwidth: peak,
+                average_bandwidth: avg.min(peak),
+                codecs,
+                resolution: renditions[k].size.map(|s| (s.width, s.height)),
+                frame_rate: if vi.is_some() { fr } else { None },
+            });
+        }
+        master.save(&plan.output)?;
+        if let Some(copy) = &plan.hls.master_copy {
+            if let Some(d) = copy.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+            }
+            master.save(copy)?;
+        }
+    }
+    Ok(Report {
+        manifest: plan.output.clone(),
+        renditions,
+        elapsed: start.elapsed(),
+        progress,
+    })
+}
+
+fn fmt_secs(s: f64) -> String {
+    let t = format!("{s:.3}");
+    t.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn video_codec_of(p: &codec::Parameters) -> Option<String> {
+    let extra = crate::ffi::codec::extradata(p);
+    crate::hls::video_codec_string(p.id(), &extra)
+}
+
+fn spawn(
+    name: &str,
+    f: impl FnOnce() -> Result<()> + Send + 'static,
+) -> Result<std::thread::JoinHandle<Result<()>>> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map_err(|e| Error::Internal(format!("spawn {name}: {e}")))
+}
+
+fn join_err<T>(r: std::thread::Result<Result<T>>) -> Result<T> {
+    match r {
+        Ok(r) => r,
+        Err(_) => Err(Error::Internal("a worker thread panicked".into())),
+    }
+}
+
+/// Decodes every frame the video decoder has ready and shares it with the
+/// workers. Returns false when a worker has gone away.
+fn fan_out_video(
+    v: &mut InputVideo,
+    rot: &mut Option<filter::Graph>,
+    tx: &[Sender<Arc<frame::Video>>],
+    input: &str,
+) -> Result<bool> {
+    loop {
+        let mut f = frame::Video::empty();
+        match v.decoder.receive_frame(&mut f) {
+            Ok(()) => {}
+            Err(e) if is_again(&e) => return Ok(true),
+            Err(ffmpeg_next::Error::Eof) => return Ok(true),
+            Err(e) => {
+                return Err(Error::Decode {
+                    input: input.into(),
+                    reason: e.to_string(),
+                })
+            }
+        }
+        let ts = f.timestamp();
+        f.set_pts(ts);
+        if let Some(g) = rot.as_mut() {
+            g.get("in")
+                .expect("rotation graph has an input")
+                .source()
+                .add(&f)
+                .map_err(|e| Error::Internal(format!("rotation filter: {e}")))?;
+            if !pull_rotated(g, tx)? {
+                return Ok(false);
+            }
+        } else if !send_all(Arc::new(f), tx) {
+            return Ok(false);
+        }
+    }
+}
+
+fn pull_rotated(g: &mut filter::Graph, tx: &[Sender<Arc<frame::Video>>]) -> Result<bool> {
+    loop {
+        let mut out = frame::Video::empty();
+        match g
+            .get("out")
+            .expect("rotation graph has an output")
+            .sink()
+            .frame(&mut out)
+        {
+            Ok(()) => {
+                if !send_all(Arc::new(out), tx) {
+                    return Ok(false);
+                }
+            }
+            Err(_) => return Ok(true),
+        }
+    }
+}
+
+fn send_all<T>(f: Arc<T>, tx: &[Sender<Arc<T>>]) -> bool {
+    tx.iter().all(|t| t.send(f.clone()).is_ok())
+}
+
+fn fan_out_audio(a: &mut InputAudio, tx: &[Sender<Arc<frame::Audio>>]) -> Result<bool> {
+    loop {
+        let mut f = frame::Audio::empty();
+        match a.decoder.receive_frame(&mut f) {
+            Ok(()) => {}
+            Err(e) if is_again(&e) => return Ok(true),
+            Err(ffmpeg_next::Error::Eof) => return Ok(true),
+            Err(_) => return Ok(true),
+        }
+        let ts = f.timestamp();
+        f.set_pts(ts);
+        if f.channel_layout().bits() == 0 {
+            f.set_channel_layout(ChannelLayout::default(f.channels() as i32));
+        }
+        if !send_all(Arc::new(f), tx) {
+            return Ok(false);
+        }
+    }
+}
