@@ -247,7 +247,7 @@ const PAGE_JS = String.raw`
     const player = new shaka.Player();
     window.__player = player;
     const fmt = (e) => 'shaka: ' + (e.severity === 2 ? 'critical ' : '') + 'error ' + e.code +
-      ' category ' + e.category + (e.data && e.data.length ? ' ' + JSON.stringify(e.data).slice(0, 300) : '');
+      ' category ' + e.category + (e.data && e.data.length ? ' ' + JSON.stringify(e.data.slice(0, 2)).slice(0, 300) : '');
     player.addEventListener('error', (ev) => {
       const e = ev.detail;
       if (e && e.severity === 1) warn(fmt(e)); else err(fmt(e || {}));
