@@ -1032,3 +1032,79 @@ fn oracle_plain_file_and_missing_input() {
     std::fs::write(dir.path().join("cut.ts"), &full[..full.len() / 2]).unwrap();
     assert!(oracle::count_video_frames(dir.path().join("cut.ts")) < 150);
 }
+
+#[test]
+fn ffmpeg_hls_multivariant_with_audio_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ffmpeg(
+        d,
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=6",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=duration=6",
+            "-map",
+            "0:v",
+            "-map",
+            "0:v",
+            "-map",
+            "1:a",
+            "-c:v",
+            "libx264",
+            "-g",
+            "50",
+            "-s:v:1",
+            "160x120",
+            "-c:a",
+            "aac",
+            "-f",
+            "hls",
+            "-hls_time",
+            "2",
+            "-hls_playlist_type",
+            "vod",
+            "-hls_segment_type",
+            "fmp4",
+            "-master_pl_name",
+            "master.m3u8",
+            "-var_stream_map",
+            "v:0,agroup:aud v:1,agroup:aud a:0,agroup:aud",
+            "-hls_segment_filename",
+            "s%v_%d.m4s",
+            "out_%v.m3u8",
+        ],
+    );
+    let master = hls::parse_master(&read(d.join("master.m3u8"))).unwrap();
+    assert_eq!(hls::check_master(&master), Vec::<String>::new());
+    assert_eq!(master.media.len(), 1);
+    let audio_uri = master.media[0].uri.clone().unwrap();
+    let audio = hls::parse_media(&read(d.join(&audio_uri))).unwrap();
+    assert_eq!(hls::check_media_rfc8216(&audio, true), Vec::<String>::new());
+    let audio_rates = hls::segment_bitrates(&audio, d).unwrap();
+    for v in master.variants.iter().filter(|v| v.resolution.is_some()) {
+        let p = hls::parse_media(&read(d.join(&v.uri))).unwrap();
+        assert_eq!(hls::check_media_rfc8216(&p, true), Vec::<String>::new());
+        let rates = hls::segment_bitrates(&p, d).unwrap();
+        // Reported, not asserted: ffmpeg 5.1 derives BANDWIDTH from encoder
+        // bit rates, which libx264 in CRF mode does not set.
+        let bw = hls::check_variant_bandwidth(v, &[rates, audio_rates], 0.1);
+        eprintln!(
+            "{}: BANDWIDTH={} measured peak={:.0}: {bw:?}",
+            v.uri,
+            v.bandwidth,
+            rates.peak + audio_rates.peak
+        );
+        assert_eq!(oracle::count_video_frames(d.join(&v.uri)), 150);
+        assert_eq!(oracle::video_dims(d.join(&v.uri)), v.resolution.unwrap());
+    }
+    let (vd, ad) = oracle::stream_durations(d.join("master.m3u8"));
+    assert!(
+        close(vd.unwrap(), 6.0, 0.001) && close(ad.unwrap(), 6.0, 0.1),
+        "{vd:?} {ad:?}"
+    );
+}
