@@ -35,6 +35,9 @@ pub fn ffmpeg_versions() -> Vec<(&'static str, String)> {
         ("libavfilter", fmt(ffmpeg_next::filter::version())),
         ("libavdevice", fmt(ffmpeg_next::device::version())),
         ("libswscale", fmt(ffmpeg_next::software::scaling::version())),
-        ("libswresample", fmt(ffmpeg_next::software::resampling::version())),
+        (
+            "libswresample",
+            fmt(ffmpeg_next::software::resampling::version()),
+        ),
     ]
 }
