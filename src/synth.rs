@@ -1,1 +1,487 @@
 //! A built-in synthetic clip (test pattern plus tone), made in-process.
+//!
+//! [`write_clip`] renders libavfilter's `testsrc2` pattern and a `sine` tone,
+//! encodes them (H.264 with libx264, AAC with FFmpeg's own encoder) and muxes
+//! them into a file whose container follows its extension. The result has
+//! exactly `duration × fps` video frames and `duration × sample_rate` audio
+//! samples, so it is a predictable input for demos and tests.
+
+use crate::{Error, Result};
+use ff::{codec, encoder, filter, format, frame, media, Rational, Rescale};
+use ffmpeg_next as ff;
+use std::path::Path;
+use std::time::Duration;
+
+/// What [`write_clip`] makes. Start from [`SynthOptions::default`] and change
+/// fields (or use the `with_` methods).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SynthOptions {
+    /// Length of the clip (default 10 s).
+    pub duration: Duration,
+    /// Picture width in pixels (default 1280; must be even).
+    pub width: u32,
+    /// Picture height in pixels (default 720; must be even).
+    pub height: u32,
+    /// Frames per second (default 30).
+    pub fps: u32,
+    /// Whether to include the video stream (default true).
+    pub video: bool,
+    /// Video encoder (default `"libx264"`).
+    pub video_codec: String,
+    /// x264 preset (default `"veryfast"`); ignored by other encoders.
+    pub preset: String,
+    /// Whether to include the audio stream (default true).
+    pub audio: bool,
+    /// Audio sample rate in Hz (default 48000).
+    pub sample_rate: u32,
+    /// Audio channel count (default 2); the tone is the same in each.
+    pub channels: u16,
+    /// Tone frequency in Hz (default 440).
+    pub tone_hz: u32,
+    /// Audio bit rate in bits per second (default 128000).
+    pub audio_bitrate: u64,
+}
+
+impl Default for SynthOptions {
+    fn default() -> Self {
+        SynthOptions {
+            duration: Duration::from_secs(10),
+            width: 1280,
+            height: 720,
+            fps: 30,
+            video: true,
+            video_codec: "libx264".into(),
+            preset: "veryfast".into(),
+            audio: true,
+            sample_rate: 48_000,
+            channels: 2,
+            tone_hz: 440,
+            audio_bitrate: 128_000,
+        }
+    }
+}
+
+impl SynthOptions {
+    /// Sets the length.
+    pub fn with_duration(mut self, duration: Duration) -> Self {
+        self.duration = duration;
+        self
+    }
+
+    /// Sets the picture size.
+    pub fn with_size(mut self, width: u32, height: u32) -> Self {
+        self.width = width;
+        self.height = height;
+        self
+    }
+
+    /// Sets the frame rate.
+    pub fn with_fps(mut self, fps: u32) -> Self {
+        self.fps = fps;
+        self
+    }
+
+    /// Number of video frames the clip will have.
+    pub fn frame_count(&self) -> u64 {
+        (self.duration.as_secs_f64() * f64::from(self.fps)).round() as u64
+    }
+
+    /// Number of audio samples (per channel) the clip will have.
+    pub fn sample_count(&self) -> u64 {
+        (self.duration.as_secs_f64() * f64::from(self.sample_rate)).round() as u64
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Config(format!("synthetic clip: {m}")));
+        if !self.video && !self.audio {
+            return bad("neither video nor audio requested");
+        }
+        if self.video {
+            if self.width < 2 || self.height < 2 || self.width % 2 == 1 || self.height % 2 == 1 {
+                return bad("width and height must be even and at least 2");
+            }
+            if self.width > 16384 || self.height > 16384 {
+                return bad("width and height must be at most 16384");
+            }
+            if self.fps == 0 || self.fps > 1000 {
+                return bad("fps must be between 1 and 1000");
+            }
+            if self.frame_count() == 0 {
+                return bad("duration is shorter than one frame");
+            }
+        }
+        if self.audio {
+            if !(8000..=192_000).contains(&self.sample_rate) {
+                return bad("sample rate must be between 8000 and 192000 Hz");
+            }
+            if !(1..=8).contains(&self.channels) {
+                return bad("channels must be between 1 and 8");
+            }
+            if self.sample_count() == 0 {
+                return bad("duration is shorter than one audio sample");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes a synthetic clip to `path` (container chosen by its extension,
+/// such as `.mp4` or `.mkv`). An existing file is replaced; a partial file
+/// is removed on failure.
+pub fn write_clip(path: &Path, opts: &SynthOptions) -> Result<()> {
+    crate::init();
+    opts.validate()?;
+    let result = Writer::run(path, opts);
+    if result.is_err() {
+        let _ = std::fs::remove_file(path);
+    }
+    result
+}
+
+const RENDITION: &str = "synthetic clip";
+
+fn encode_err(codec: &str) -> impl Fn(ff::Error) -> Error + '_ {
+    move |e| Error::Encode {
+        codec: codec.to_string(),
+        rendition: RENDITION.into(),
+        reason: e.to_string(),
+    }
+}
+
+/// One encoder feeding one output stream.
+struct Track {
+    encoder: encoder::Encoder,
+    codec_name: String,
+    /// The buffersink's name in the filter graph.
+    sink: &'static str,
+    stream_index: usize,
+    encoder_tb: Rational,
+    sink_tb: Rational,
+    /// The filter graph has no more frames for this track.
+    filtered_all: bool,
+    /// The encoder has returned all its packets.
+    done: bool,
+    /// Timestamp (in encoder time base) of the next frame, for interleaving.
+    next_pts: i64,
+    /// Samples per frame the audio encoder needs (0 = any).
+    frame_size: u32,
+}
+
+struct Writer<'a> {
+    path: &'a Path,
+    octx: format::context::Output,
+    graph: filter::Graph,
+    tracks: Vec<Track>,
+}
+
+impl<'a> Writer<'a> {
+    fn run(path: &'a Path, opts: &SynthOptions) -> Result<()> {
+        let out_err = |e: ff::Error| Error::Output {
+            output: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        let path_str = path.to_str().ok_or_else(|| Error::Output {
+            output: path.display().to_string(),
+            reason: "the path is not valid UTF-8".into(),
+        })?;
+        let mut octx = format::output(&path_str).map_err(out_err)?;
+        let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
+
+        let mut tracks = Vec::new();
+        if opts.video {
+            tracks.push(video_track(&mut octx, opts, global_header)?);
+        }
+        if opts.audio {
+            tracks.push(audio_track(&mut octx, opts, global_header)?);
+        }
+        let graph = build_graph(opts, &mut tracks)?;
+
+        octx.write_header().map_err(out_err)?;
+        let mut w = Writer {
+            path,
+            octx,
+            graph,
+            tracks,
+        };
+        w.pump()?;
+        w.octx.write_trailer().map_err(out_err)
+    }
+
+    fn out_err(&self, e: ff::Error) -> Error {
+        Error::Output {
+            output: self.path.display().to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// Pulls frames from the graph into the encoders, always serving the
+    /// track that is furthest behind so packets reach the muxer roughly
+    /// interleaved, then flushes each encoder.
+    fn pump(&mut self) -> Result<()> {
+        let mut video_frame = frame::Video::empty();
+        let mut audio_frame = frame::Audio::empty();
+        let mut idle_rounds = 0u32;
+        while let Some(i) = self.next_track() {
+            let track = &mut self.tracks[i];
+            let mut sink = self
+                .graph
+                .get(track.sink)
+                .ok_or_else(|| Error::Internal(format!("filter {} missing", track.sink)))?;
+            let is_video = track.encoder.medium() == media::Type::Video;
+            let pulled = if is_video {
+                sink.sink().frame(&mut video_frame)
+            } else {
+                sink.sink().frame(&mut audio_frame)
+            };
+            match pulled {
+                Ok(()) => {
+                    idle_rounds = 0;
+                    let f: &mut frame::Frame = if is_video {
+                        // testsrc2 marks every frame as an I-frame; let the
+                        // encoder choose its own frame types.
+                        video_frame.set_kind(ff::picture::Type::None);
+                        &mut video_frame
+                    } else {
+                        &mut audio_frame
+                    };
+                    let pts = f
+                        .pts()
+                        .ok_or_else(|| Error::Internal("filter frame without pts".into()))?
+                        .rescale(track.sink_tb, track.encoder_tb);
+                    f.set_pts(Some(pts));
+                    track.next_pts = pts;
+                    let codec = track.codec_name.clone();
+                    track.encoder.send_frame(f).map_err(encode_err(&codec))?;
+                }
+                Err(ff::Error::Eof) => {
+                    track.filtered_all = true;
+                    let codec = track.codec_name.clone();
+                    track.encoder.send_eof().map_err(encode_err(&codec))?;
+                }
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
+                    // Sources always have data, so this should not repeat;
+                    // guard against a graph that never delivers.
+                    idle_rounds += 1;
+                    if idle_rounds > 1000 {
+                        return Err(Error::Internal("filter graph produced no frames".into()));
+                    }
+                }
+                Err(e) => {
+                    return Err(Error::Internal(format!("filter graph: {e}")));
+                }
+            }
+            self.drain(i)?;
+        }
+        Ok(())
+    }
+
+    /// The unfinished track furthest behind in time.
+    fn next_track(&self) -> Option<usize> {
+        self.tracks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| !t.filtered_all)
+            .min_by(|(_, a), (_, b)| {
+                let sa = a.next_pts as f64 * f64::from(a.encoder_tb);
+                let sb = b.next_pts as f64 * f64::from(b.encoder_tb);
+                sa.total_cmp(&sb)
+            })
+            .map(|(i, _)| i)
+    }
+
+    /// Writes every packet the encoder of track `i` has ready.
+    fn drain(&mut self, i: usize) -> Result<()> {
+        let mut packet = ff::Packet::empty();
+        loop {
+            let track = &mut self.tracks[i];
+            if track.done {
+                return Ok(());
+            }
+            match track.encoder.receive_packet(&mut packet) {
+                Ok(()) => {
+                    let stream_tb = self
+                        .octx
+                        .stream(track.stream_index)
+                        .expect("stream added above")
+                        .time_base();
+                    if packet.duration() == 0 && track.sink == "vout" {
+                        // libx264 leaves durations unset; without one the
+                        // muxer cannot know how long the last frame lasts.
+                        // One tick of the 1/fps time base is one frame.
+                        packet.set_duration(1);
+                    }
+                    packet.set_stream(track.stream_index);
+                    packet.rescale_ts(track.encoder_tb, stream_tb);
+                    packet
+                        .write_interleaved(&mut self.octx)
+                        .map_err(|e| self.out_err(e))?;
+                }
+                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
+                    return Ok(());
+                }
+                Err(ff::Error::Eof) => {
+                    track.done = true;
+                    return Ok(());
+                }
+                Err(e) => {
+                    let codec = track.codec_name.clone();
+                    return Err(encode_err(&codec)(e));
+                }
+            }
+        }
+    }
+}
+
+fn video_track(
+    octx: &mut format::context::Output,
+    opts: &SynthOptions,
+    global_header: bool,
+) -> Result<Track> {
+    let name = opts.video_codec.as_str();
+    let err = encode_err(name);
+    let codec = encoder::find_by_name(name).ok_or_else(|| Error::Encode {
+        codec: name.into(),
+        rendition: RENDITION.into(),
+        reason: "this FFmpeg has no such encoder".into(),
+    })?;
+    let mut enc = codec::context::Context::new_with_codec(codec)
+        .encoder()
+        .video()
+        .map_err(&err)?;
+    let tb = Rational::new(1, opts.fps as i32);
+    enc.set_width(opts.width);
+    enc.set_height(opts.height);
+    enc.set_format(format::Pixel::YUV420P);
+    enc.set_time_base(tb);
+    enc.set_frame_rate(Some(Rational::new(opts.fps as i32, 1)));
+    if global_header {
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+    }
+    let mut dict = ff::Dictionary::new();
+    if name == "libx264" {
+        dict.set("preset", &opts.preset);
+    }
+    let enc = enc.open_with(dict).map_err(&err)?;
+    let mut stream = octx.add_stream(codec).map_err(&err)?;
+    stream.set_parameters(&enc);
+    stream.set_time_base(tb);
+    Ok(Track {
+        encoder_tb: tb,
+        stream_index: stream.index(),
+        encoder: enc.0 .0,
+        codec_name: name.into(),
+        sink: "vout",
+        sink_tb: tb,
+        filtered_all: false,
+        done: false,
+        next_pts: 0,
+        frame_size: 0,
+    })
+}
+
+fn audio_track(
+    octx: &mut format::context::Output,
+    opts: &SynthOptions,
+    global_header: bool,
+) -> Result<Track> {
+    let name = "aac";
+    let err = encode_err(name);
+    let codec = encoder::find_by_name(name).ok_or_else(|| Error::Encode {
+        codec: name.into(),
+        rendition: RENDITION.into(),
+        reason: "this FFmpeg has no such encoder".into(),
+    })?;
+    let mut enc = codec::context::Context::new_with_codec(codec)
+        .encoder()
+        .audio()
+        .map_err(&err)?;
+    let tb = Rational::new(1, opts.sample_rate as i32);
+    enc.set_rate(opts.sample_rate as i32);
+    enc.set_channel_layout(ff::ChannelLayout::default(i32::from(opts.channels)));
+    enc.set_channels(i32::from(opts.channels));
+    enc.set_format(format::Sample::F32(format::sample::Type::Planar));
+    enc.set_bit_rate(opts.audio_bitrate as usize);
+    enc.set_time_base(tb);
+    if global_header {
+        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+    }
+    let enc = enc.open().map_err(&err)?;
+    let frame_size = enc.frame_size();
+    let mut stream = octx.add_stream(codec).map_err(&err)?;
+    stream.set_parameters(&enc);
+    stream.set_time_base(tb);
+    Ok(Track {
+        encoder_tb: tb,
+        stream_index: stream.index(),
+        encoder: enc.0 .0,
+        codec_name: name.into(),
+        sink: "aout",
+        sink_tb: tb,
+        filtered_all: false,
+        done: false,
+        next_pts: 0,
+        frame_size,
+    })
+}
+
+/// Builds `testsrc2 → format → trim → vout` and `sine → aformat → atrim →
+/// aout`. Sources run unbounded and the trims cut exactly the frame and
+/// sample counts wanted.
+fn build_graph(opts: &SynthOptions, tracks: &mut [Track]) -> Result<filter::Graph> {
+    let gerr = |e: ff::Error| Error::Internal(format!("synthetic filter graph: {e}"));
+    let mut graph = filter::Graph::new();
+    let mut chains = Vec::new();
+    for t in tracks.iter() {
+        let (sink, spec) = if t.sink == "vout" {
+            (
+                "buffersink",
+                format!(
+                    "testsrc2=size={w}x{h}:rate={fps},format=yuv420p,\
+                     trim=end_frame={n}[vout]",
+                    w = opts.width,
+                    h = opts.height,
+                    fps = opts.fps,
+                    n = opts.frame_count(),
+                ),
+            )
+        } else {
+            let layout = ff::ChannelLayout::default(i32::from(opts.channels));
+            (
+                "abuffersink",
+                format!(
+                    "sine=frequency={hz}:sample_rate={sr},\
+                     aformat=sample_fmts=fltp:sample_rates={sr}:channel_layouts=0x{mask:x},\
+                     atrim=end_sample={n}[aout]",
+                    hz = opts.tone_hz,
+                    sr = opts.sample_rate,
+                    mask = layout.bits(),
+                    n = opts.sample_count(),
+                ),
+            )
+        };
+        let f = filter::find(sink)
+            .ok_or_else(|| Error::Internal(format!("FFmpeg lacks the {sink} filter")))?;
+        graph.add(&f, t.sink, "").map_err(gerr)?;
+        chains.push(spec);
+    }
+    let mut parser = graph.input(tracks[0].sink, 0).map_err(gerr)?;
+    for t in &tracks[1..] {
+        parser = parser.input(t.sink, 0).map_err(gerr)?;
+    }
+    parser.parse(&chains.join(";")).map_err(gerr)?;
+    graph.validate().map_err(gerr)?;
+    for t in tracks.iter_mut() {
+        let mut ctx = graph
+            .get(t.sink)
+            .ok_or_else(|| Error::Internal(format!("filter {} missing", t.sink)))?;
+        t.sink_tb = ctx.sink().time_base();
+        if t.sink == "aout" {
+            // Give the AAC encoder whole frames (the last may be shorter).
+            if t.frame_size > 0 {
+                ctx.sink().set_frame_size(t.frame_size);
+            }
+        }
+    }
+    Ok(graph)
+}
