@@ -82,9 +82,9 @@ pub fn probe_with_timeout(input: &str, network_timeout: Duration) -> Result<Prob
             what: "audio, video or other stream".into(),
         });
     }
-    let format = format_info(&ictx);
+    let (format, show_ids) = format_info(&ictx);
     let streams = (0..ictx.nb_streams() as usize)
-        .map(|i| stream_info(&ictx, i))
+        .map(|i| stream_info(&ictx, i, show_ids))
         .collect();
     Ok(Probe { format, streams })
 }
@@ -675,10 +675,11 @@ fn dict_tags(d: ff::DictionaryRef<'_>) -> Tags {
     )
 }
 
-fn format_info(ictx: &ff::format::context::Input) -> FormatInfo {
+/// The format section, and whether stream ids are meaningful.
+fn format_info(ictx: &ff::format::context::Input) -> (FormatInfo, bool) {
     let f = raw::format_raw(ictx);
     let tags = dict_tags(ictx.metadata());
-    FormatInfo {
+    let info = FormatInfo {
         filename: f.url,
         nb_streams: ictx.nb_streams(),
         nb_programs: f.nb_programs,
@@ -690,7 +691,8 @@ fn format_info(ictx: &ff::format::context::Input) -> FormatInfo {
         bit_rate: (f.bit_rate > 0).then(|| f.bit_rate.to_string()),
         probe_score: f.probe_score,
         tags: (!tags.is_empty()).then_some(tags),
-    }
+    };
+    (info, f.show_ids)
 }
 
 /// Opens a decoder on the stream's parameters as ffprobe does, to report
@@ -746,10 +748,9 @@ fn fmt_g(x: f64) -> String {
     }
 }
 
-fn stream_info(ictx: &ff::format::context::Input, index: usize) -> StreamInfo {
+fn stream_info(ictx: &ff::format::context::Input, index: usize, show_ids: bool) -> StreamInfo {
     let stream = ictx.stream(index).expect("index below nb_streams");
     let par = raw::codecpar_raw(ictx, index);
-    let fmt = raw::format_raw(ictx);
     let is_video = par.codec_type.as_deref() == Some("video");
     let is_audio = par.codec_type.as_deref() == Some("audio");
     let is_sub = par.codec_type.as_deref() == Some("subtitle");
@@ -844,7 +845,7 @@ fn stream_info(ictx: &ff::format::context::Input, index: usize) -> StreamInfo {
         channel_layout: is_audio.then(|| par.channel_layout.clone()).flatten(),
         bits_per_sample: is_audio.then_some(par.bits_per_sample),
         decoder_options: Tags(dec_ref.map(|d| d.private.clone()).unwrap_or_default()),
-        id: fmt.show_ids.then(|| format!("0x{:x}", stream.id())),
+        id: show_ids.then(|| format!("0x{:x}", stream.id())),
         r_frame_rate: fmt_q(stream.rate(), '/'),
         avg_frame_rate: fmt_q(stream.avg_frame_rate(), '/'),
         time_base: fmt_q(tb, '/'),

@@ -240,7 +240,7 @@ impl<'a> Writer<'a> {
                     let f: &mut frame::Frame = if is_video {
                         // testsrc2 marks every frame as an I-frame; let the
                         // encoder choose its own frame types.
-                        video_frame.set_kind(ff::picture::Type::None);
+                        crate::ffi::frame::set_keyframe_request(&mut video_frame, false);
                         &mut video_frame
                     } else {
                         &mut audio_frame

@@ -206,3 +206,13 @@ fn cli_probe_prints_ffprobe_json() {
     let theirs: Value = serde_json::from_str(&ffprobe_text(input)).unwrap();
     assert_eq!(ours, theirs);
 }
+
+/// `file:` URLs work, and name the file as given, like ffprobe.
+#[test]
+fn file_url() {
+    let path = fixtures::clip(Kind::AudioOnly);
+    let url = format!("file:{}", path.display());
+    let theirs: Value = serde_json::from_str(&ffprobe_text(&url)).unwrap();
+    let ours = ffstream::probe::probe(&url).unwrap().all();
+    assert_eq!(ours, theirs);
+}

@@ -74,3 +74,29 @@ fn odd_names_do_not_panic() {
     expect_error("");
     expect_error("with\0nul.mp4");
 }
+
+/// A server that accepts but never answers: the stall timeout ends the wait.
+#[test]
+fn silent_server_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/x.mp4", listener.local_addr().unwrap());
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let hold = std::thread::spawn(move || {
+        // Keep the accepted connection open, silently, until the probe gives up.
+        let (conn, _) = listener.accept().unwrap();
+        let _ = done_rx.recv_timeout(std::time::Duration::from_secs(10));
+        drop(conn);
+    });
+    let started = std::time::Instant::now();
+    let err = ffstream::probe::probe_with_timeout(&url, std::time::Duration::from_secs(1))
+        .expect_err("nothing to probe");
+    let msg = err.to_string();
+    eprintln!("{msg}");
+    assert!(msg.contains(&url), "{msg}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "{msg}"
+    );
+    done_tx.send(()).unwrap();
+    hold.join().unwrap();
+}
