@@ -91,36 +91,55 @@ pub(crate) fn write_atomic(
 
 /// Peak and average bit rate of a media playlist's segments, from the
 /// playlist's `EXTINF` durations and the segment files' sizes on disk.
+///
+/// The peak follows RFC 8216 §4.3.4.2: the largest bit rate of any contiguous
+/// run of segments lasting between 0.5 and 1.5 times the target duration
+/// (the whole stream when no run qualifies).
 pub(crate) fn measure_bandwidth(playlist: &Path) -> Result<(u64, u64)> {
     let text = std::fs::read_to_string(playlist).map_err(|e| Error::io(playlist, e))?;
     let dir = playlist.parent().unwrap_or(Path::new("."));
-    let mut peak = 0f64;
-    let mut total_bits = 0f64;
-    let mut total_secs = 0f64;
+    let mut segs: Vec<(f64, f64)> = Vec::new(); // (seconds, bits)
+    let mut target = 0f64;
     let mut pending: Option<f64> = None;
     for line in text.lines() {
         let line = line.trim();
-        if let Some(rest) = line.strip_prefix("#EXTINF:") {
+        if let Some(rest) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
+            target = rest.trim().parse().unwrap_or(0.0);
+        } else if let Some(rest) = line.strip_prefix("#EXTINF:") {
             let d = rest.split(',').next().unwrap_or("0");
             pending = d.trim().parse().ok();
         } else if !line.is_empty() && !line.starts_with('#') {
             if let Some(d) = pending.take() {
                 let p = dir.join(line);
                 let bytes = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
-                let bits = bytes as f64 * 8.0;
-                if d > 0.0 {
-                    peak = peak.max(bits / d);
-                }
-                total_bits += bits;
-                total_secs += d;
+                segs.push((d, bytes as f64 * 8.0));
             }
         }
     }
+    let total_secs: f64 = segs.iter().map(|s| s.0).sum();
+    let total_bits: f64 = segs.iter().map(|s| s.1).sum();
     let avg = if total_secs > 0.0 {
         total_bits / total_secs
     } else {
         0.0
     };
+    let mut peak = 0f64;
+    for i in 0..segs.len() {
+        let (mut secs, mut bits) = (0f64, 0f64);
+        for s in &segs[i..] {
+            secs += s.0;
+            bits += s.1;
+            if secs > 1.5 * target {
+                break;
+            }
+            if secs >= 0.5 * target && secs > 0.0 {
+                peak = peak.max(bits / secs);
+            }
+        }
+    }
+    if peak == 0.0 {
+        peak = avg;
+    }
     Ok((peak.ceil() as u64, avg.ceil() as u64))
 }
 

@@ -151,9 +151,10 @@ pub fn width_for_height(display: Size, height: u32) -> u32 {
     (((w / 2.0).round() as u32) * 2).max(2)
 }
 
-/// Rounds to the nearest even number, at least 2.
+/// Rounds down to an even number (at least 2), so an odd source size is
+/// never upscaled.
 pub fn even(v: u32) -> u32 {
-    (v.div_ceil(2) * 2).max(2)
+    (v & !1).max(2)
 }
 
 /// What the auto ladder knows about the source.
@@ -256,8 +257,8 @@ mod tests {
     #[test]
     fn include_original_adds_source_first() {
         let l = auto_ladder(&src(853, 479), Some(&[360]), None, true, 96_000).unwrap();
-        assert_eq!(l[0].size, Size::new(854, 480));
-        assert_eq!(l[1].size, Size::new(640, 360));
+        assert_eq!(l[0].size, Size::new(852, 478));
+        assert_eq!(l[1].size, Size::new(642, 360));
         assert_eq!(l[1].bitrate.audio, Some(96_000));
     }
 

@@ -53,3 +53,16 @@ pub(crate) fn extradata(params: &ffmpeg_next::codec::Parameters) -> Vec<u8> {
         std::slice::from_raw_parts((*p).extradata, (*p).extradata_size as usize).to_vec()
     }
 }
+
+/// Sets the stream-level sample aspect ratio (the dash muxer reads this one,
+/// not the codec parameters', when it checks an adaptation set's aspect).
+pub(crate) fn set_stream_sample_aspect(
+    stream: &mut format::stream::StreamMut,
+    sar: ffmpeg_next::Rational,
+) {
+    // SAFETY: `stream` borrows a valid AVStream of an output context that we
+    // hold mutably; `sample_aspect_ratio` is a plain struct field.
+    unsafe {
+        (*stream.as_mut_ptr()).sample_aspect_ratio = sar.into();
+    }
+}

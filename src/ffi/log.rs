@@ -7,6 +7,26 @@ use std::sync::Once;
 
 static INSTALL: Once = Once::new();
 
+thread_local! {
+    /// The last error FFmpeg logged on this thread, so a failing call can
+    /// report FFmpeg's own explanation and not only its error code.
+    static LAST_ERROR: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Takes the last error line FFmpeg logged on the current thread, if any.
+pub(crate) fn take_last_error() -> Option<String> {
+    LAST_ERROR.with(|l| l.borrow_mut().take())
+}
+
+/// FFmpeg's error code text, followed by the last error line it logged on
+/// this thread when there is one.
+pub(crate) fn explain(e: impl std::fmt::Display) -> String {
+    match take_last_error() {
+        Some(line) => format!("{e} ({line})"),
+        None => e.to_string(),
+    }
+}
+
 /// Installs the callback once per process. Safe to call repeatedly.
 pub(crate) fn install() {
     INSTALL.call_once(|| {
@@ -38,7 +58,8 @@ unsafe extern "C" fn callback(
     args: *mut ffi::__va_list_tag,
 ) {
     let lvl = level_of(level);
-    if lvl > log::max_level() || !log::log_enabled!(target: "ffmpeg", lvl) {
+    let keep_error = level <= ffi::AV_LOG_ERROR;
+    if !keep_error && (lvl > log::max_level() || !log::log_enabled!(target: "ffmpeg", lvl)) {
         return;
     }
     let mut buf = [0 as c_char; 1024];
@@ -66,7 +87,18 @@ unsafe extern "C" fn callback(
     // returns a non-negative count.
     let line = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy();
     let line = line.trim_end();
-    if !line.is_empty() {
+    if line.is_empty() {
+        return;
+    }
+    if keep_error {
+        // Drop the "[muxer @ 0x...] " prefix: the address means nothing to users.
+        let text = match line.find("] ") {
+            Some(i) if line.starts_with('[') => &line[i + 2..],
+            _ => line,
+        };
+        LAST_ERROR.with(|l| *l.borrow_mut() = Some(text.to_string()));
+    }
+    if lvl <= log::max_level() && log::log_enabled!(target: "ffmpeg", lvl) {
         log::log!(target: "ffmpeg", lvl, "{line}");
     }
 }

@@ -82,6 +82,7 @@ pub struct Report {
 
 struct InputVideo {
     index: usize,
+    display: Size,
     decoder: ffmpeg_next::decoder::Video,
     time_base: Rational,
     frame_rate: Rational,
@@ -118,7 +119,8 @@ pub(crate) fn open_input(input: &str) -> Result<format::context::Input> {
         opts.set("rw_timeout", "15000000");
         opts.set("reconnect", "1");
     }
-    format::input_with_dictionary(&input, opts).map_err(|e| open_err(input, e))
+    format::input_with_dictionary(&input, opts)
+        .map_err(|e| open_err(input, crate::ffi::log::explain(e)))
 }
 
 /// What the source looks like after rotation and pixel aspect are applied.
@@ -206,8 +208,34 @@ struct AudioPlan {
     encoder: encoder::audio::Encoder,
 }
 
+/// Pixel aspect that makes `size` display with the aspect ratio of `display`.
+fn sar_for(display: Size, size: Size) -> Rational {
+    let num = display.width as i64 * size.height as i64;
+    let den = display.height as i64 * size.width as i64;
+    if num <= 0 || den <= 0 {
+        return Rational(1, 1);
+    }
+    let g = gcd(num, den);
+    let (mut n, mut d) = (num / g, den / g);
+    while n > i32::MAX as i64 || d > i32::MAX as i64 {
+        n /= 2;
+        d /= 2;
+    }
+    Rational(n as i32, d as i32)
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a.abs().max(1)
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn video_encoder(
     plan: &Plan,
+    display: Size,
     rep: &Representation,
     name: &str,
     tb: Rational,
@@ -232,7 +260,10 @@ fn video_encoder(
     enc.set_format(format::Pixel::YUV420P);
     enc.set_time_base(tb);
     enc.set_frame_rate(Some(fr));
-    enc.set_aspect_ratio(Rational(1, 1));
+    // Keep the source's display aspect ratio exactly: a rendition whose even
+    // size rounds the aspect slightly gets the matching (near 1:1) pixel aspect,
+    // as the dash muxer requires one aspect ratio per adaptation set.
+    enc.set_aspect_ratio(sar_for(display, rep.size));
     let fps = fr.numerator() as f64 / fr.denominator().max(1) as f64;
     let seg = match plan.protocol {
         Protocol::Hls => plan.hls.hls_time,
@@ -281,7 +312,9 @@ fn video_encoder(
     }
     let (res, left) = crate::ffi::codec::open_with_leftovers(&mut ctx, codec, dict);
     if res < 0 {
-        return Err(enc_err(crate::ffi::error_text(res)));
+        return Err(enc_err(crate::ffi::log::explain(crate::ffi::error_text(
+            res,
+        ))));
     }
     leftovers.push(left);
     let video = ctx.encoder().video().map_err(|e| enc_err(e.to_string()))?;
@@ -338,7 +371,9 @@ fn audio_encoder(
     }
     let (res, left) = crate::ffi::codec::open_with_leftovers(&mut ctx, codec, dict);
     if res < 0 {
-        return Err(enc_err(crate::ffi::error_text(res)));
+        return Err(enc_err(crate::ffi::log::explain(crate::ffi::error_text(
+            res,
+        ))));
     }
     leftovers.push(left);
     let audio = ctx.encoder().audio().map_err(|e| enc_err(e.to_string()))?;
@@ -442,11 +477,19 @@ fn run_inner(
                 .decoder()
                 .video()
                 .map_err(|e| open_err(input, format!("video decoder: {e}")))?;
+            let rotation = crate::ffi::frame::stream_rotation(&st);
+            let display = display_size(
+                decoder.width(),
+                decoder.height(),
+                decoder.aspect_ratio(),
+                rotation,
+            );
             Some(InputVideo {
                 index: i,
+                display,
                 time_base: st.time_base(),
                 frame_rate: rate_of(&st),
-                rotation: crate::ffi::frame::stream_rotation(&st),
+                rotation,
                 decoder,
             })
         }
@@ -511,6 +554,7 @@ fn run_inner(
             used_names.push(name.clone());
             let encoder = video_encoder(
                 plan,
+                v.display,
                 rep,
                 &name,
                 v.time_base,
@@ -582,6 +626,7 @@ fn run_inner(
         frame_rate: video.as_ref().map(|x| x.frame_rate),
         source: i,
         codec_tag: (plan.format.video == VideoCodec::Hevc).then_some(*b"hvc1"),
+        sample_aspect: video.as_ref().map(|x| sar_for(x.display, v.rep.size)),
     };
     let astream = |a: &AudioPlan| mux::StreamSpec {
         params: codec::Parameters::from(&*a.encoder),
@@ -589,6 +634,7 @@ fn run_inner(
         frame_rate: None,
         source: audio_source(a.bitrate),
         codec_tag: None,
+        sample_aspect: None,
     };
     let mut specs: Vec<mux::OutputSpec> = Vec::new();
     let mut variant_files: Vec<(PathBuf, Option<usize>, u64)> = Vec::new(); // playlist, video plan, audio bitrate

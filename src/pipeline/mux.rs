@@ -14,6 +14,7 @@ pub(crate) struct StreamSpec {
     pub frame_rate: Option<Rational>,
     pub source: usize,
     pub codec_tag: Option<[u8; 4]>,
+    pub sample_aspect: Option<Rational>,
 }
 
 /// One output context to open.
@@ -70,7 +71,7 @@ pub(crate) fn run(
     };
     let write_err = |url: &str, e: ffmpeg_next::Error| Error::Output {
         output: url.to_string(),
-        reason: e.to_string(),
+        reason: crate::ffi::log::explain(e),
     };
     for msg in rx.iter() {
         if abort.load(Ordering::Relaxed) {
@@ -127,7 +128,8 @@ fn open_all(specs: &[OutputSpec]) -> Result<Opened> {
             output: spec.url.clone(),
             reason,
         };
-        let mut octx = format::output_as(&spec.url, spec.format).map_err(|e| err(e.to_string()))?;
+        let mut octx = format::output_as(&spec.url, spec.format)
+            .map_err(|e| err(crate::ffi::log::explain(e)))?;
         for (si, st) in spec.streams.iter().enumerate() {
             let mut ost = octx.add_stream(None).map_err(|e| err(e.to_string()))?;
             ost.set_parameters(st.params.clone());
@@ -135,6 +137,9 @@ fn open_all(specs: &[OutputSpec]) -> Result<Opened> {
             if let Some(fr) = st.frame_rate {
                 ost.set_avg_frame_rate(fr);
                 ost.set_rate(fr);
+            }
+            if let Some(sar) = st.sample_aspect {
+                crate::ffi::codec::set_stream_sample_aspect(&mut ost, sar);
             }
             if let Some(tag) = st.codec_tag {
                 crate::ffi::codec::set_stream_codec_tag(&mut ost, tag);
@@ -154,7 +159,7 @@ fn open_all(specs: &[OutputSpec]) -> Result<Opened> {
         }
         let unknown: Vec<String> = octx
             .write_header_with(dict)
-            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| err(crate::ffi::log::explain(e)))?
             .iter()
             .map(|(k, _)| k.to_string())
             .collect();
