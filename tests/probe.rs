@@ -189,7 +189,6 @@ fn save_as_json_round_trips() {
 /// `ffstream probe INPUT` prints what ffprobe prints (the CLI calls
 /// `ffstream::probe::print_json`).
 #[test]
-#[ignore = "needs the CLI's `probe` subcommand (src/bin/ffstream) wired to probe::print_json"]
 fn cli_probe_prints_ffprobe_json() {
     let path = fixtures::clip(Kind::H264Aac);
     let input = path.to_str().unwrap();

@@ -1,5 +1,375 @@
-//! The `ffstream` command-line tool.
-fn main() {
+//! The `ffstream` command-line tool: package media for HLS and MPEG-DASH.
+
+mod progress_bar;
+
+use clap::{Args, Parser, Subcommand};
+use ffstream::{Bitrate, ChannelMode, Error, Format, Packager, Representation, Size, VideoCodec};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "ffstream", version = version_text(), about = "Package media for adaptive streaming (HLS and MPEG-DASH), in-process")]
+struct Cli {
+    /// More log output (-v: FFmpeg warnings and info; -vv: debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print format and stream information as ffprobe-style JSON.
+    Probe {
+        /// A file path or URL.
+        input: String,
+    },
+    /// Package INPUT as an HLS ladder.
+    Hls(PackageArgs),
+    /// Package INPUT as an MPEG-DASH ladder.
+    Dash(PackageArgs),
+    /// Make a built-in synthetic clip and package it to HLS and DASH.
+    Demo {
+        /// Where to write the clip and the streams.
+        #[arg(default_value = "ffstream-demo")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct PackageArgs {
+    /// A file path or URL.
+    input: String,
+    /// The manifest to write: OUT/NAME.m3u8 or OUT/NAME.mpd (default: beside the input).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Automatic ladder, optionally with these heights (default when no --rep).
+    #[arg(long, value_delimiter = ',', num_args = 0..)]
+    auto: Option<Vec<u32>>,
+    /// Video bitrates for the --auto heights, e.g. 3000k,1500k (used exactly).
+    #[arg(long, value_delimiter = ',')]
+    bitrates: Option<Vec<String>>,
+    /// Add a rendition at the source's own size to the auto ladder.
+    #[arg(long)]
+    include_original: bool,
+    /// A rendition WxH:VIDEO[:AUDIO], e.g. 1280x720:2500k:128k. Repeatable.
+    #[arg(long = "rep")]
+    reps: Vec<String>,
+    /// Video codec: h264, hevc or vp9.
+    #[arg(long, default_value = "h264")]
+    codec: String,
+    /// fMP4 segments for HLS.
+    #[arg(long)]
+    fmp4: bool,
+    /// HLS segment duration, seconds.
+    #[arg(long)]
+    hls_time: Option<f64>,
+    /// DASH segment duration, seconds.
+    #[arg(long)]
+    seg_duration: Option<f64>,
+    /// Playlist window in segments (0 = all).
+    #[arg(long)]
+    list_size: Option<u32>,
+    /// Muxer flags, e.g. delete_segments+append_list.
+    #[arg(long)]
+    flags: Option<String>,
+    /// DASH: also write HLS playlists.
+    #[arg(long)]
+    hls_playlist: bool,
+    /// Audio bitrate for the auto ladder, e.g. 96k.
+    #[arg(long)]
+    audio_bitrate: Option<String>,
+    /// Which audio track to use (0 = first).
+    #[arg(long, default_value_t = 0)]
+    audio_track: usize,
+    /// Keep the source's channel layout (e.g. 5.1) instead of downmixing to stereo.
+    #[arg(long)]
+    keep_channels: bool,
+    /// Drop audio.
+    #[arg(long)]
+    no_audio: bool,
+    /// An encoder or muxer option key=value. Repeatable.
+    #[arg(short = 'x', value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// Total worker and encoder threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Give up after this many seconds.
+    #[arg(long)]
+    timeout: Option<f64>,
+}
+
+/// The crate version and the FFmpeg library versions this binary runs with.
+fn version_text() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(long_version)
+}
+
+fn long_version() -> String {
+    let libs: Vec<String> = ffstream::ffmpeg_versions()
+        .into_iter()
+        .map(|(n, v)| format!("{n} {v}"))
+        .collect();
+    format!(
+        "{}\nFFmpeg libraries: {}",
+        env!("CARGO_PKG_VERSION"),
+        libs.join(", ")
+    )
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ffstream: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes, on one line.
+fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s.replace('\n', " ")
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let (ours, ffmpeg) = match (quiet, verbose) {
+        (true, _) => ("error", "off"),
+        (false, 0) => ("warn", "error"),
+        (false, 1) => ("info", "warn"),
+        (false, 2) => ("debug", "info"),
+        _ => ("trace", "trace"),
+    };
+    let default = format!("{ours},ffmpeg={ffmpeg}");
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+        .format_timestamp(None)
+        .init();
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
     ffstream::init();
-    println!("ffstream {}", env!("CARGO_PKG_VERSION"));
+    match cli.command {
+        Command::Probe { input } => ffstream::probe::print_json(&input),
+        Command::Hls(a) => package(a, true, cli.quiet),
+        Command::Dash(a) => package(a, false, cli.quiet),
+        Command::Demo { dir } => demo(&dir, cli.quiet),
+    }
+}
+
+fn parse_rep(s: &str) -> Result<Representation, Error> {
+    let bad = || {
+        Error::Config(format!(
+            "bad --rep {s:?}: expected WxH:VIDEO[:AUDIO], e.g. 1280x720:2500k:128k"
+        ))
+    };
+    let mut parts = s.split(':');
+    let size = parts.next().ok_or_else(bad)?;
+    let (w, h) = size.split_once(['x', 'X']).ok_or_else(bad)?;
+    let w: u32 = w.parse().map_err(|_| bad())?;
+    let h: u32 = h.parse().map_err(|_| bad())?;
+    let video = ffstream::ladder::parse_rate(parts.next().ok_or_else(bad)?)?;
+    let audio = match parts.next() {
+        Some(a) => ffstream::ladder::parse_rate(a)?,
+        None => ffstream::ladder::DEFAULT_AUDIO_BITRATE,
+    };
+    if parts.next().is_some() {
+        return Err(bad());
+    }
+    Ok(Representation::new(
+        Size::new(w, h),
+        Bitrate::new(video, audio),
+    ))
+}
+
+fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
+    let media = ffstream::input(&a.input)?;
+    let mut format = match VideoCodec::parse(&a.codec)? {
+        VideoCodec::H264 => Format::h264(),
+        VideoCodec::Hevc => Format::hevc(),
+        _ => Format::vp9(),
+    };
+    let mut extra = Vec::new();
+    for kv in &a.options {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| Error::Config(format!("bad -x {kv:?}: expected key=value")))?;
+        extra.push((k.to_string(), v.to_string()));
+    }
+    format.options.extend(extra);
+    let mut p = if hls {
+        media.hls(format)
+    } else {
+        media.dash(format)
+    };
+    if !a.reps.is_empty() {
+        if a.auto.is_some() {
+            return Err(Error::Config("use either --auto or --rep, not both".into()));
+        }
+        let reps = a
+            .reps
+            .iter()
+            .map(|r| parse_rep(r))
+            .collect::<Result<Vec<_>, _>>()?;
+        p = p.representations(reps);
+    } else {
+        let bitrates = match &a.bitrates {
+            Some(b) => Some(
+                b.iter()
+                    .map(|r| ffstream::ladder::parse_rate(r))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            None => None,
+        };
+        let heights = a.auto.clone().filter(|h| !h.is_empty());
+        p = p.auto_generate_representations(
+            heights.as_deref(),
+            bitrates.as_deref(),
+            a.include_original,
+        );
+    }
+    if let Some(t) = a.hls_time {
+        p = p.hls_time(t);
+    }
+    if let Some(t) = a.seg_duration {
+        p = p.seg_duration(t);
+    }
+    if let Some(n) = a.list_size {
+        p = p.hls_list_size(n);
+        if n > 0 {
+            p = p.hls_playlist_type(None);
+        }
+    }
+    if let Some(f) = &a.flags {
+        p = p.flags(f.split('+').filter(|s| !s.is_empty()));
+    }
+    if let Some(b) = &a.audio_bitrate {
+        p = p.audio_bitrate(ffstream::ladder::parse_rate(b)?);
+    }
+    if let Some(t) = a.threads {
+        p = p.threads(t);
+    }
+    if let Some(t) = a.timeout {
+        p = p.timeout(std::time::Duration::from_secs_f64(t.max(0.0)));
+    }
+    p = p
+        .fragmented_mp4(a.fmp4)
+        .generate_hls_playlist(a.hls_playlist)
+        .audio_track(a.audio_track);
+    if a.keep_channels {
+        p = p.audio_channels(ChannelMode::Keep);
+    }
+    if a.no_audio {
+        p = p.no_audio();
+    }
+    Ok(p)
+}
+
+fn package(a: PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
+    let p = configure(&a, hls)?;
+    let label = if hls { "HLS" } else { "DASH" };
+    let bar = progress_bar::Bar::new(label, quiet);
+    let p = p.monitor(|pr| bar.update(pr));
+    let report = match &a.output {
+        Some(o) => p.output(o),
+        None => p.output_beside_input(),
+    };
+    bar.finish();
+    let report = report?;
+    print_report(&report, quiet);
+    Ok(())
+}
+
+fn print_report(r: &ffstream::Report, quiet: bool) {
+    if quiet {
+        return;
+    }
+    println!(
+        "wrote {} in {:.1}s",
+        r.manifest.display(),
+        r.elapsed.as_secs_f64()
+    );
+    for x in &r.renditions {
+        let size = x
+            .size
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "audio".into());
+        println!(
+            "  {:>6}  {:>9}  {:<24} {:>6} frames  {:>10} bytes",
+            x.name, size, x.codecs, x.frames, x.bytes
+        );
+    }
+}
+
+fn demo(dir: &std::path::Path, quiet: bool) -> Result<(), Error> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let clip = dir.join("demo.mp4");
+    if !quiet {
+        println!(
+            "making a 10 s 1280x720 30 fps test clip with a tone: {}",
+            clip.display()
+        );
+    }
+    ffstream::synth::write_clip(&clip, &ffstream::synth::SynthOptions::default())?;
+    let input = clip.to_string_lossy().to_string();
+    for (hls, out) in [
+        (true, dir.join("hls").join("demo.m3u8")),
+        (false, dir.join("dash").join("demo.mpd")),
+    ] {
+        let args = PackageArgs::parse_from_demo(&input, &out);
+        let p = configure(&args, hls)?;
+        let bar = progress_bar::Bar::new(if hls { "HLS" } else { "DASH" }, quiet);
+        let p = p.monitor(|pr| bar.update(pr));
+        let r = p.output(&out);
+        bar.finish();
+        print_report(&r?, quiet);
+    }
+    if !quiet {
+        println!(
+            "done. Serve {} over HTTP and open hls/demo.m3u8 or dash/demo.mpd in a player.",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+impl PackageArgs {
+    fn parse_from_demo(input: &str, out: &std::path::Path) -> PackageArgs {
+        PackageArgs {
+            input: input.to_string(),
+            output: Some(out.to_path_buf()),
+            auto: Some(vec![720, 480, 360]),
+            bitrates: None,
+            include_original: true,
+            reps: Vec::new(),
+            codec: "h264".into(),
+            fmp4: false,
+            hls_time: Some(2.0),
+            seg_duration: Some(2.0),
+            list_size: None,
+            flags: None,
+            hls_playlist: false,
+            audio_bitrate: None,
+            audio_track: 0,
+            keep_channels: false,
+            no_audio: false,
+            options: Vec::new(),
+            threads: None,
+            timeout: None,
+        }
+    }
 }
