@@ -110,7 +110,10 @@ pub(crate) fn measure_bandwidth(playlist: &Path) -> Result<(u64, u64)> {
             pending = d.trim().parse().ok();
         } else if !line.is_empty() && !line.starts_with('#') {
             if let Some(d) = pending.take() {
-                let p = dir.join(line);
+                // Segments sit beside their playlist even when the URI carries
+                // a base URL (`hls_base_url`), so measure the file by name.
+                let name = line.rsplit('/').next().unwrap_or(line);
+                let p = dir.join(name);
                 let bytes = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
                 segs.push((d, bytes as f64 * 8.0));
             }

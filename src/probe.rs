@@ -37,6 +37,28 @@ pub fn probe(input: &str) -> Result<Probe> {
 /// Like [`probe`], with a chosen stall timeout for network inputs (ignored
 /// for local files).
 pub fn probe_with_timeout(input: &str, network_timeout: Duration) -> Result<Probe> {
+    let ictx = open_input(input, network_timeout)?;
+    if ictx.nb_streams() == 0 {
+        return Err(Error::NoUsableStream {
+            input: input.to_string(),
+            what: "audio, video or other stream".into(),
+        });
+    }
+    let (format, show_ids) = format_info(&ictx);
+    let streams = (0..ictx.nb_streams() as usize)
+        .map(|i| stream_info(&ictx, i, show_ids))
+        .collect();
+    Ok(Probe { format, streams })
+}
+
+/// Opens `input` for reading with the checks every entry point shares: a
+/// clear error (naming the input) for an empty name, a directory, an empty
+/// file, plain text or an MP4 without its index, and a stall timeout for
+/// network inputs.
+pub(crate) fn open_input(
+    input: &str,
+    network_timeout: Duration,
+) -> Result<ff::format::context::Input> {
     crate::init();
     let open_err = |reason: String| Error::OpenInput {
         input: input.to_string(),
@@ -67,26 +89,20 @@ pub fn probe_with_timeout(input: &str, network_timeout: Duration) -> Result<Prob
         let micros = network_timeout.as_micros().clamp(1, i64::MAX as u128);
         opts.set("rw_timeout", &micros.to_string());
     }
-    let ictx = ff::format::input_with_dictionary(input, opts).map_err(|e| {
-        let mut reason = e.to_string();
-        if matches!(e, ff::Error::InvalidData) {
-            if let Some(hint) = local.and_then(sniff_invalid) {
-                reason = format!("{reason}: {hint}");
+    ff::format::input_with_dictionary(input, opts).map_err(|e| {
+        let hint = matches!(e, ff::Error::InvalidData)
+            .then(|| local.and_then(sniff_invalid))
+            .flatten();
+        let reason = match hint {
+            // Our diagnosis is more precise than FFmpeg's last log line.
+            Some(hint) => {
+                crate::ffi::log::take_last_error();
+                format!("{e}: {hint}")
             }
-        }
+            None => crate::ffi::log::explain(e),
+        };
         open_err(reason)
-    })?;
-    if ictx.nb_streams() == 0 {
-        return Err(Error::NoUsableStream {
-            input: input.to_string(),
-            what: "audio, video or other stream".into(),
-        });
-    }
-    let (format, show_ids) = format_info(&ictx);
-    let streams = (0..ictx.nb_streams() as usize)
-        .map(|i| stream_info(&ictx, i, show_ids))
-        .collect();
-    Ok(Probe { format, streams })
+    })
 }
 
 /// Probes `input` and prints its JSON (as [`Probe::to_json_string_pretty`])

@@ -434,6 +434,54 @@ fn rotation_is_applied() {
     assert_eq!(oracle::video_dims(&variants[0].0), (360, 640));
     assert_eq!(oracle::video_dims(&variants[1].0), (270, 480));
     assert!(oracle::count_video_frames(&variants[0].0).abs_diff(60) <= 1);
+    // The picture turns the way the ffmpeg CLI's autorotate turns it, not the
+    // other way: compare a downscaled grey first frame of each.
+    let src = fixtures::clip(fixtures::Kind::Rotated90);
+    let ours = gray_frame(&variants[0].0, "");
+    let cli = gray_frame(&src, "");
+    let flipped = gray_frame(&src, "hflip,vflip,");
+    let same = mean_abs_diff(&ours, &cli);
+    let other = mean_abs_diff(&ours, &flipped);
+    assert!(
+        same < 8.0 && other > 2.0 * same,
+        "diff to ffmpeg's rotation {same}, to the opposite one {other}"
+    );
+}
+
+/// First frame as 90x160 8-bit grey, decoded (and autorotated) by the ffmpeg CLI.
+fn gray_frame(p: &Path, pre: &str) -> Vec<u8> {
+    let vf = format!("{pre}scale=90:160,format=gray");
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-i",
+            s(p),
+            "-frames:v",
+            "1",
+            "-vf",
+            &vf,
+            "-f",
+            "rawvideo",
+            "-",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.stdout.len(),
+        90 * 160,
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).abs())
+        .sum::<f64>()
+        / a.len() as f64
 }
 
 #[test]

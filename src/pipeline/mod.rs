@@ -104,23 +104,7 @@ fn open_err(input: &str, reason: impl std::fmt::Display) -> Error {
 
 /// Opens the input with the same checks the probe uses.
 pub(crate) fn open_input(input: &str) -> Result<format::context::Input> {
-    crate::init();
-    let p = Path::new(input);
-    if !input.contains("://") {
-        match std::fs::metadata(p) {
-            Err(e) => return Err(open_err(input, e)),
-            Ok(m) if m.is_dir() => return Err(open_err(input, "is a directory, not a media file")),
-            Ok(m) if m.len() == 0 => return Err(open_err(input, "file is empty (0 bytes)")),
-            Ok(_) => {}
-        }
-    }
-    let mut opts = Dictionary::new();
-    if input.contains("://") {
-        opts.set("rw_timeout", "15000000");
-        opts.set("reconnect", "1");
-    }
-    format::input_with_dictionary(&input, opts)
-        .map_err(|e| open_err(input, crate::ffi::log::explain(e)))
+    crate::probe::open_input(input, crate::probe::DEFAULT_NETWORK_TIMEOUT)
 }
 
 /// What the source looks like after rotation and pixel aspect are applied.
@@ -186,13 +170,35 @@ pub(crate) fn drain(
 /// Files written by a run, so a failed or cancelled run can remove every
 /// manifest that would claim a complete stream.
 #[derive(Default)]
-struct Manifests(Vec<PathBuf>);
+struct Manifests {
+    files: Vec<PathBuf>,
+    /// Directories this run created, deepest first; removed again if empty.
+    created_dirs: Vec<PathBuf>,
+}
 
 impl Manifests {
     fn remove_all(&self) {
-        for p in &self.0 {
+        for p in &self.files {
             let _ = std::fs::remove_file(p);
         }
+        for d in &self.created_dirs {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Creates `dir` and its missing parents, remembering which were new.
+    fn create_dir(&mut self, dir: &Path) -> Result<()> {
+        let mut missing = Vec::new();
+        let mut cur = Some(dir);
+        while let Some(d) = cur.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            missing.push(d.to_path_buf());
+            cur = d.parent();
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        self.created_dirs.extend(missing);
+        Ok(())
     }
 }
 
@@ -322,12 +328,12 @@ fn video_encoder(
     video.open_as(codec).map_err(|e| enc_err(e.to_string()))
 }
 
+/// Opens an AAC encoder. User options (`-x`) are for the video encoders and
+/// the muxer only: generic ones such as `maxrate` must not reach the audio.
 fn audio_encoder(
     dec: &ffmpeg_next::decoder::Audio,
     bitrate: u64,
     channels: ChannelMode,
-    extra: &[(String, String)],
-    leftovers: &mut Vec<Vec<(String, String)>>,
 ) -> Result<encoder::audio::Encoder> {
     let name = format!("audio {}k", bitrate / 1000);
     let enc_err = |reason: String| Error::Encode {
@@ -365,17 +371,12 @@ fn audio_encoder(
     enc.set_time_base(Rational(1, rate as i32));
     enc.set_flags(codec::Flags::GLOBAL_HEADER);
     let mut ctx: codec::Context = enc.0 .0;
-    let mut dict = Dictionary::new();
-    for (k, v) in extra {
-        dict.set(k, v);
-    }
-    let (res, left) = crate::ffi::codec::open_with_leftovers(&mut ctx, codec, dict);
+    let (res, _) = crate::ffi::codec::open_with_leftovers(&mut ctx, codec, Dictionary::new());
     if res < 0 {
         return Err(enc_err(crate::ffi::log::explain(crate::ffi::error_text(
             res,
         ))));
     }
-    leftovers.push(left);
     let audio = ctx.encoder().audio().map_err(|e| enc_err(e.to_string()))?;
     audio.open_as(codec).map_err(|e| enc_err(e.to_string()))
 }
@@ -523,7 +524,7 @@ fn run_inner(
     } else {
         dir
     };
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    manifests.create_dir(&dir)?;
     let stem = plan
         .output
         .file_stem()
@@ -588,24 +589,20 @@ fn run_inner(
         rates.sort_unstable_by(|a, b| b.cmp(a));
         rates.dedup();
         for r in rates {
-            let encoder = audio_encoder(
-                &a.decoder,
-                r,
-                plan.audio.channels,
-                &plan.extra,
-                &mut leftovers,
-            )?;
+            let encoder = audio_encoder(&a.decoder, r, plan.audio.channels)?;
             aplans.push(AudioPlan {
                 bitrate: r,
                 encoder,
             });
         }
     }
-    // An option is passed on to the muxer only if no encoder took it.
+    // An option is passed on to the muxer only if no video encoder took it
+    // (they all get the same options, so the first one's leftovers decide).
     let mut mux_opts: Vec<(String, String)> = Vec::new();
     for (k, v) in plan.format.options.iter().chain(&plan.extra) {
-        let taken =
-            !leftovers.is_empty() && leftovers.iter().any(|l| !l.iter().any(|(lk, _)| lk == k));
+        let taken = leftovers
+            .first()
+            .is_some_and(|l| !l.iter().any(|(lk, _)| lk == k));
         if !taken {
             mux_opts.push((k.clone(), v.clone()));
         }
@@ -684,7 +681,7 @@ fn run_inner(
                     options: hls_opts(&v.name),
                     streams,
                 });
-                manifests.0.push(path.clone());
+                manifests.files.push(path.clone());
                 variant_files.push((path, Some(i), ab));
             }
             if vplans.is_empty() {
@@ -697,11 +694,11 @@ fn run_inner(
                         options: hls_opts(&name),
                         streams: vec![astream(a)],
                     });
-                    manifests.0.push(path.clone());
+                    manifests.files.push(path.clone());
                     variant_files.push((path, None, a.bitrate));
                 }
             }
-            manifests.0.push(plan.output.clone());
+            manifests.files.push(plan.output.clone());
         }
         Protocol::Dash => {
             let mut streams: Vec<mux::StreamSpec> = vplans
@@ -734,9 +731,9 @@ fn run_inner(
             ];
             if plan.dash.generate_hls_playlist {
                 o.push(("hls_playlist".into(), "1".into()));
-                manifests.0.push(dir.join("master.m3u8"));
+                manifests.files.push(dir.join("master.m3u8"));
                 for i in 0..streams.len() {
-                    manifests.0.push(dir.join(format!("media_{i}.m3u8")));
+                    manifests.files.push(dir.join(format!("media_{i}.m3u8")));
                 }
             }
             o.extend(mux_opts.iter().cloned());
@@ -746,7 +743,7 @@ fn run_inner(
                 options: o,
                 streams,
             });
-            manifests.0.push(plan.output.clone());
+            manifests.files.push(plan.output.clone());
         }
     }
 

@@ -149,8 +149,9 @@ fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
 
 fn init_logging(verbose: u8, quiet: bool) {
     let (ours, ffmpeg) = match (quiet, verbose) {
+        // FFmpeg's errors reach the user inside ffstream's own error message.
         (true, _) => ("error", "off"),
-        (false, 0) => ("warn", "error"),
+        (false, 0) => ("warn", "off"),
         (false, 1) => ("info", "warn"),
         (false, 2) => ("debug", "info"),
         _ => ("trace", "trace"),

@@ -1,0 +1,188 @@
+//! The `ffstream` binary as a user runs it: exit codes, one-line errors,
+//! default output locations, and the demo.
+
+mod common;
+
+use common::{dash, fixtures, hls};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn ffstream(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ffstream"))
+        .args(args)
+        .output()
+        .expect("run ffstream")
+}
+
+/// Fails with exit status 1 and exactly one stderr line that names `what`.
+fn assert_one_line_error(out: &Output, what: &str) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "stderr: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "want one line, got: {err}");
+    assert!(lines[0].starts_with("ffstream: "), "{err}");
+    assert!(lines[0].contains(what), "{what:?} not named in: {err}");
+    err
+}
+
+#[test]
+fn version_names_the_ffmpeg_libraries() {
+    let out = ffstream(&["--version"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(env!("CARGO_PKG_VERSION")), "{text}");
+    for lib in ["libavformat", "libavcodec", "libavutil", "libswscale"] {
+        assert!(text.contains(lib), "{lib} missing: {text}");
+    }
+}
+
+#[test]
+fn bad_inputs_give_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.m3u8");
+    let o = out.to_str().unwrap();
+    let cases: Vec<(String, &str)> = vec![
+        (
+            fixtures::missing_path().to_string_lossy().into(),
+            "No such file",
+        ),
+        (fixtures::directory().to_string_lossy().into(), "directory"),
+        (fixtures::zero_byte_file().to_string_lossy().into(), "empty"),
+        (
+            fixtures::text_named_mp4().to_string_lossy().into(),
+            "plain text",
+        ),
+        (
+            fixtures::clip(fixtures::Kind::TruncatedMp4)
+                .to_string_lossy()
+                .into(),
+            "moov",
+        ),
+        (fixtures::closed_port_url(), "refused"),
+    ];
+    for (input, why) in &cases {
+        for cmd in ["hls", "dash", "probe"] {
+            let args: Vec<&str> = if cmd == "probe" {
+                vec![cmd, input]
+            } else {
+                vec![cmd, input, "-o", o]
+            };
+            let r = ffstream(&args);
+            let line = assert_one_line_error(&r, input);
+            assert!(line.contains(why), "{cmd} {input}: {line:?} lacks {why:?}");
+        }
+    }
+    assert!(!out.exists());
+}
+
+#[test]
+fn bad_options_are_refused_before_work() {
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    let s = src.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("x").join("o.m3u8");
+    let o = o.to_str().unwrap();
+    assert_one_line_error(&ffstream(&["hls", s, "-o", o, "--codec", "hevc"]), "fMP4");
+    assert_one_line_error(
+        &ffstream(&["hls", s, "-o", o, "--codec", "vp9", "--fmp4"]),
+        "VP9",
+    );
+    assert_one_line_error(&ffstream(&["hls", s, "-o", o, "--codec", "av2"]), "av2");
+    assert_one_line_error(
+        &ffstream(&["hls", s, "-o", o, "--rep", "640x:800k"]),
+        "640x:800k",
+    );
+    assert_one_line_error(
+        &ffstream(&["hls", s, "-o", o, "--rep", "641x360:800k"]),
+        "641x360",
+    );
+    assert_one_line_error(
+        &ffstream(&["hls", s, "-o", o, "-x", "bogus_opt=1"]),
+        "bogus_opt",
+    );
+    assert_one_line_error(
+        &ffstream(&["hls", s, "-o", o, "--auto", "240,144", "--bitrates", "300k"]),
+        "bitrates",
+    );
+    assert!(!dir.path().join("x").exists(), "nothing may be written");
+}
+
+#[test]
+fn output_defaults_to_beside_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("clip.mp4");
+    std::fs::copy(fixtures::clip(fixtures::Kind::H264Aac), &src).unwrap();
+    let r = ffstream(&[
+        "hls",
+        src.to_str().unwrap(),
+        "--auto",
+        "180",
+        "--hls-time",
+        "1",
+        "-x",
+        "preset=ultrafast",
+        "-q",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let master = dir.path().join("clip.m3u8");
+    let m = hls::parse_master(&std::fs::read_to_string(&master).unwrap()).unwrap();
+    assert_eq!(m.variants[0].uri, "clip_180p.m3u8");
+    assert!(dir.path().join("clip_180p_0000.ts").exists());
+}
+
+#[test]
+fn explicit_reps_and_dash_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    let out = dir.path().join("d").join("m.mpd");
+    let r = ffstream(&[
+        "dash",
+        src.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--rep",
+        "426x240:400k:96k",
+        "--rep",
+        "256x144:200k:64k",
+        "--seg-duration",
+        "1",
+        "-x",
+        "preset=ultrafast",
+        "--hls-playlist",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        stdout.contains("240p") && stdout.contains("144p"),
+        "{stdout}"
+    );
+    dash::validate_mpd_schema(&out).unwrap();
+    let mpd = dash::parse_mpd(&out);
+    let v = mpd.representations_of("video");
+    assert_eq!(v.len(), 2);
+    assert_eq!((v[0].width, v[0].height), (Some(426), Some(240)));
+    // Two audio bitrates: each encoded once.
+    assert_eq!(mpd.representations_of("audio").len(), 2);
+    assert!(out.with_file_name("master.m3u8").exists());
+}
+
+#[test]
+fn demo_packages_hls_and_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("demo");
+    let r = ffstream(&["demo", d.to_str().unwrap()]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let master = d.join("hls").join("demo.m3u8");
+    let m = hls::parse_master(&std::fs::read_to_string(&master).unwrap()).unwrap();
+    let sizes: Vec<_> = m.variants.iter().map(|v| v.resolution).collect();
+    assert_eq!(
+        sizes,
+        [Some((1280, 720)), Some((854, 480)), Some((640, 360))]
+    );
+    dash::validate_mpd_schema(d.join("dash").join("demo.mpd")).unwrap();
+    assert_eq!(
+        common::oracle::count_video_frames(Path::new(&d.join("hls").join("demo_360p.m3u8"))),
+        300
+    );
+}
