@@ -801,7 +801,9 @@ fn run_inner(
             counter,
             abort: abort.clone(),
         };
-        handles.push(spawn(&format!("ffstream-{}", v.name), move || w.run())?);
+        handles.push(spawn(&format!("ffstream-{}", v.name), &abort, move || {
+            w.run()
+        })?);
         vtx.push(tx);
     }
     let mut atx: Vec<Sender<Arc<frame::Audio>>> = Vec::new();
@@ -839,7 +841,7 @@ fn run_inner(
             counter,
             abort: abort.clone(),
         };
-        handles.push(spawn(&format!("ffstream-aac{k}"), move || w.run())?);
+        handles.push(spawn(&format!("ffstream-aac{k}"), &abort, move || w.run())?);
         atx.push(tx);
     }
     drop(ptx);
@@ -982,12 +984,6 @@ fn run_inner(
                 stop = Some(e);
             }
         }
-        if handles.iter().any(|h| h.is_finished()) && !abort.load(Ordering::SeqCst) {
-            // A worker that stopped early with an error stops the others.
-            for h in handles.iter().filter(|h| h.is_finished()) {
-                let _ = h;
-            }
-        }
         std::thread::sleep(Duration::from_millis(20));
     }
     let mut first_err: Option<Error> = stop;
@@ -1092,13 +1088,23 @@ fn video_codec_of(p: &codec::Parameters) -> Option<String> {
     crate::hls::video_codec_string(p.id(), &extra)
 }
 
+/// Starts a worker; a worker that fails raises `abort` so the others stop
+/// at once instead of encoding to the end of the input.
 fn spawn(
     name: &str,
+    abort: &Arc<AtomicBool>,
     f: impl FnOnce() -> Result<()> + Send + 'static,
 ) -> Result<std::thread::JoinHandle<Result<()>>> {
+    let abort = abort.clone();
     std::thread::Builder::new()
         .name(name.into())
-        .spawn(f)
+        .spawn(move || {
+            let r = f();
+            if r.is_err() {
+                abort.store(true, Ordering::SeqCst);
+            }
+            r
+        })
         .map_err(|e| Error::Internal(format!("spawn {name}: {e}")))
 }
 
