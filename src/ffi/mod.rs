@@ -6,6 +6,7 @@
 
 pub(crate) mod codec;
 pub(crate) mod frame;
+pub(crate) mod io;
 pub(crate) mod log;
 pub(crate) mod probe;
 

@@ -23,6 +23,15 @@ pub(crate) struct OutputSpec {
     pub format: &'static str,
     pub options: Vec<(String, String)>,
     pub streams: Vec<StreamSpec>,
+    /// Takes over some of the files the muxer writes (encryption, uploads).
+    pub interceptor: Option<Arc<dyn crate::ffi::io::Interceptor>>,
+}
+
+/// An output context with the I/O hooks it uses. Fields drop in order: the
+/// context (which may still close files through the hooks) before the hooks.
+struct Opened {
+    octx: format::context::Output,
+    _hooks: Option<Box<crate::ffi::io::Hooks>>,
 }
 
 /// An encoded packet from one source, in that encoder's time base.
@@ -93,7 +102,7 @@ pub(crate) fn run(
             } else {
                 packet.as_ref().expect("packet kept until last").clone()
             };
-            let octx = &mut outputs[r.output];
+            let octx = &mut outputs[r.output].octx;
             let to = octx
                 .stream(r.stream)
                 .map(|s| s.time_base())
@@ -112,15 +121,15 @@ pub(crate) fn run(
     if abort.load(Ordering::Relaxed) {
         return Ok(stats);
     }
-    for (octx, spec) in outputs.iter_mut().zip(&specs) {
-        octx.write_trailer().map_err(|e| write_err(&spec.url, e))?;
+    for (o, spec) in outputs.iter_mut().zip(&specs) {
+        o.octx
+            .write_trailer()
+            .map_err(|e| write_err(&spec.url, e))?;
     }
     Ok(stats)
 }
 
-type Opened = (Vec<format::context::Output>, Vec<Vec<Route>>);
-
-fn open_all(specs: &[OutputSpec]) -> Result<Opened> {
+fn open_all(specs: &[OutputSpec]) -> Result<(Vec<Opened>, Vec<Vec<Route>>)> {
     let mut outputs = Vec::with_capacity(specs.len());
     let mut routes: Vec<Vec<Route>> = Vec::new();
     for (oi, spec) in specs.iter().enumerate() {
@@ -130,6 +139,10 @@ fn open_all(specs: &[OutputSpec]) -> Result<Opened> {
         };
         let mut octx = format::output_as(&spec.url, spec.format)
             .map_err(|e| err(crate::ffi::log::explain(e)))?;
+        let hooks = spec
+            .interceptor
+            .clone()
+            .map(|i| crate::ffi::io::install(&mut octx, i));
         for (si, st) in spec.streams.iter().enumerate() {
             let mut ost = octx.add_stream(None).map_err(|e| err(e.to_string()))?;
             ost.set_parameters(st.params.clone());
@@ -170,7 +183,10 @@ fn open_all(specs: &[OutputSpec]) -> Result<Opened> {
                 spec.format
             )));
         }
-        outputs.push(octx);
+        outputs.push(Opened {
+            octx,
+            _hooks: hooks,
+        });
     }
     Ok((outputs, routes))
 }
