@@ -13,6 +13,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod encryption;
 mod error;
 mod ffi;
 pub mod hls;

@@ -2,6 +2,7 @@
 //! `input(path)` → `.hls(format)` / `.dash(format)` → representations and
 //! options → `.output(path)`.
 
+use crate::encryption::Encryption;
 use crate::error::{Error, Result};
 use crate::ladder::{self, Representation, Size, SourceInfo};
 use crate::options::{
@@ -119,6 +120,7 @@ pub struct Packager<'a> {
     audio_bitrate: u64,
     monitor: Option<pipeline::Monitor<'a>>,
     cancel: CancelHandle,
+    encryption: Option<Encryption>,
 }
 
 impl std::fmt::Debug for Packager<'_> {
@@ -148,6 +150,7 @@ impl<'a> Packager<'a> {
             audio_bitrate: ladder::DEFAULT_AUDIO_BITRATE,
             monitor: None,
             cancel: CancelHandle::new(),
+            encryption: None,
         }
     }
 
@@ -252,6 +255,12 @@ impl<'a> Packager<'a> {
         self.audio.disabled = true;
         self
     }
+    /// Encrypts HLS segments with AES-128, rotating keys as configured (the
+    /// seed's `hls.encryption(save_to, url, key_rotation_period)`).
+    pub fn encryption(mut self, e: Encryption) -> Self {
+        self.encryption = Some(e);
+        self
+    }
     /// Called as frames are encoded (about ten times a second); return
     /// [`Control::Cancel`] to stop the run.
     pub fn monitor(mut self, f: impl FnMut(&Progress) -> Control + 'a) -> Self {
@@ -288,6 +297,15 @@ impl<'a> Packager<'a> {
                 ))
             }
             _ => {}
+        }
+        if let Some(e) = &self.encryption {
+            if self.protocol == Protocol::Dash {
+                return Err(Error::Config(
+                    "AES-128 encryption is for HLS; DASH would need Common Encryption (CENC)"
+                        .into(),
+                ));
+            }
+            e.validate()?;
         }
         let seg = match self.protocol {
             Protocol::Hls => self.hls.hls_time,
@@ -336,6 +354,7 @@ impl<'a> Packager<'a> {
             threads,
             timeout: self.timeout,
             audio: self.audio,
+            encryption: self.encryption,
         };
         pipeline::run(plan, self.monitor, self.cancel)
     }

@@ -43,6 +43,7 @@ pub(crate) struct Plan {
     pub threads: usize,
     pub timeout: Option<Duration>,
     pub audio: AudioOptions,
+    pub encryption: Option<crate::encryption::Encryption>,
 }
 
 /// The monitor callback type.
@@ -639,6 +640,26 @@ fn run_inner(
     match plan.protocol {
         Protocol::Hls => {
             let ext = if plan.hls.fragmented_mp4 { "m4s" } else { "ts" };
+            let n_playlists = if vplans.is_empty() {
+                aplans.len()
+            } else {
+                vplans.len()
+            };
+            let ring = plan
+                .encryption
+                .clone()
+                .map(|e| Arc::new(crate::encryption::KeyRing::new(e, n_playlists)));
+            let crypt = |id: usize, name: &str, playlist: &Path| {
+                ring.as_ref().map(|r| {
+                    Arc::new(crate::encryption::HlsCrypt::new(
+                        r.clone(),
+                        id,
+                        format!("{dirs}/{stem}_{name}_"),
+                        format!(".{ext}"),
+                        playlist.to_string_lossy().into_owned(),
+                    )) as Arc<dyn crate::ffi::io::Interceptor>
+                })
+            };
             let hls_opts = |name: &str| {
                 let mut o: Vec<(String, String)> = vec![
                     ("hls_time".into(), fmt_secs(plan.hls.hls_time)),
@@ -680,12 +701,13 @@ fn run_inner(
                     format: "hls",
                     options: hls_opts(&v.name),
                     streams,
+                    interceptor: crypt(i, &v.name, &path),
                 });
                 manifests.files.push(path.clone());
                 variant_files.push((path, Some(i), ab));
             }
             if vplans.is_empty() {
-                for a in &aplans {
+                for (k, a) in aplans.iter().enumerate() {
                     let name = format!("{}k", a.bitrate / 1000);
                     let path = dir.join(format!("{stem}_{name}.m3u8"));
                     specs.push(mux::OutputSpec {
@@ -693,6 +715,7 @@ fn run_inner(
                         format: "hls",
                         options: hls_opts(&name),
                         streams: vec![astream(a)],
+                        interceptor: crypt(k, &name, &path),
                     });
                     manifests.files.push(path.clone());
                     variant_files.push((path, None, a.bitrate));
@@ -742,6 +765,7 @@ fn run_inner(
                 format: "dash",
                 options: o,
                 streams,
+                interceptor: None,
             });
             manifests.files.push(plan.output.clone());
         }

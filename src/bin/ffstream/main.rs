@@ -94,6 +94,15 @@ struct PackageArgs {
     /// An encoder or muxer option key=value. Repeatable.
     #[arg(short = 'x', value_name = "KEY=VALUE")]
     options: Vec<String>,
+    /// HLS: encrypt segments with AES-128; write the key here (mode 0600).
+    #[arg(long, requires = "key_url")]
+    key_path: Option<PathBuf>,
+    /// HLS: the key's URL as players will fetch it.
+    #[arg(long, requires = "key_path")]
+    key_url: Option<String>,
+    /// HLS: a new key every N segments (0 = one key).
+    #[arg(long, default_value_t = 0, requires = "key_path")]
+    rotate_every: u32,
     /// Total worker and encoder threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -277,6 +286,11 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
     if a.no_audio {
         p = p.no_audio();
     }
+    if let (Some(path), Some(url)) = (&a.key_path, &a.key_url) {
+        p = p.encryption(
+            ffstream::encryption::Encryption::new(path, url).rotate_every(a.rotate_every),
+        );
+    }
     Ok(p)
 }
 
@@ -369,6 +383,9 @@ impl PackageArgs {
             keep_channels: false,
             no_audio: false,
             options: Vec::new(),
+            key_path: None,
+            key_url: None,
+            rotate_every: 0,
             threads: None,
             timeout: None,
         }
