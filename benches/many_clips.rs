@@ -1,0 +1,150 @@
+//! Many-clips benchmark: 40 clips of 2 s (640x360 H.264+AAC) packaged into
+//! single-rendition HLS (360p, 800k video, 128k AAC, 2 s segments, x264
+//! `veryfast`), by
+//!
+//! - (a) ffstream: ONE process looping over the clips (the `bench_many`
+//!   example), vs
+//! - (b) one `ffmpeg` process per clip, with equivalent settings.
+//!
+//! Wall time, user+sys CPU (summed over the children) and peak RSS (the
+//! largest child) are measured with `wait4`. Run with
+//! `cargo bench --bench many_clips`; `FFSTREAM_BENCH_RUNS=N` repeats (median).
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const CLIPS: usize = 40;
+const CLIP_SECS: u32 = 2;
+
+/// The 40 clips, cut once from one generated 80 s source and cached.
+fn clips() -> Vec<PathBuf> {
+    let dir = media_dir().join("clips_360p_2s");
+    let names: Vec<PathBuf> = (0..CLIPS)
+        .map(|i| dir.join(format!("clip_{i:02}.mp4")))
+        .collect();
+    if names.iter().all(|p| p.exists()) {
+        return names;
+    }
+    fresh_dir(&dir);
+    eprintln!("making {CLIPS} clips in {} ...", dir.display());
+    let total = CLIPS as u32 * CLIP_SECS;
+    let v = format!("testsrc2=size=640x360:rate=30:duration={total}");
+    let a = format!("sine=frequency=330:sample_rate=48000:duration={total}");
+    let pattern = dir.join("clip_%02d.mp4");
+    ffmpeg(&[
+        "-f", "lavfi", "-i", &v, "-f", "lavfi", "-i", &a,
+        "-c:v", "libx264", "-preset", "fast", "-crf", "16", "-pix_fmt", "yuv420p",
+        "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
+        "-c:a", "aac", "-b:a", "128k", "-ac", "2",
+        "-f", "segment", "-segment_time", &CLIP_SECS.to_string(),
+        "-segment_format", "mp4", "-reset_timestamps", "1",
+        pattern.to_str().unwrap(),
+    ]);
+    assert!(
+        names.iter().all(|p| p.exists()),
+        "segmenting did not make {CLIPS} clips"
+    );
+    names
+}
+
+/// (b) the per-clip ffmpeg command.
+fn cmd_ffmpeg(clip: &Path, out: &Path) -> Command {
+    let mut c = Command::new("ffmpeg");
+    c.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y", "-i"])
+        .arg(clip)
+        .args(["-c:v", "libx264", "-preset", "veryfast", "-s:v", "640x360"])
+        .args(["-b:v", "800k", "-maxrate", "880k", "-bufsize", "1600k"])
+        .args(["-g", "60", "-force_key_frames", "expr:gte(t,n_forced*2)"])
+        .args(["-forced-idr", "1"])
+        .args(["-c:a", "aac", "-b:a", "128k", "-ac", "2"])
+        .args(["-f", "hls", "-hls_time", "2", "-hls_list_size", "0"])
+        .args(["-hls_playlist_type", "vod", "-hls_flags", "independent_segments"])
+        .arg("-hls_segment_filename")
+        .arg(out.join("x_360p_%04d.ts"))
+        .arg(out.join("x_360p.m3u8"));
+    c
+}
+
+fn validate_all(out: &Path, label: &str) {
+    for i in 0..CLIPS {
+        if let Err(e) = validate_hls(&out.join(i.to_string()), 1, CLIP_SECS as f64) {
+            panic!("{label}: invalid output: {e}");
+        }
+    }
+}
+
+fn main() {
+    if !is_bench_run() {
+        return;
+    }
+    let prog = build_examples(&["bench_many"]).remove(0);
+    let clips = clips();
+    let work = target_dir().join("bench-out").join("many_clips");
+    let (mut a_costs, mut b_costs) = (Vec::new(), Vec::new());
+    let n = runs();
+    for r in 0..n {
+        let out = work.join("a");
+        fresh_dir(&out);
+        let a = measure(Command::new(&prog).arg(&out).args(&clips));
+        validate_all(&out, "(a)");
+        eprintln!("run {}/{n} (a): {:.2}s wall, {:.2}s CPU", r + 1, a.wall, a.cpu);
+        a_costs.push(a);
+
+        let out = work.join("b");
+        fresh_dir(&out);
+        let mut b = Cost::default();
+        for (i, clip) in clips.iter().enumerate() {
+            let o = out.join(i.to_string());
+            std::fs::create_dir_all(&o).expect("create output dir");
+            b = b.then(measure(&mut cmd_ffmpeg(clip, &o)));
+        }
+        validate_all(&out, "(b)");
+        eprintln!("run {}/{n} (b): {:.2}s wall, {:.2}s CPU", r + 1, b.wall, b.cpu);
+        b_costs.push(b);
+    }
+    let (a, b) = (median(&a_costs), median(&b_costs));
+    let mut md = format!(
+        "## Many clips: {CLIPS} x {CLIP_SECS} s 640x360 clips -> single-rendition HLS (360p 800k)\n\n{}\n",
+        environment()
+    );
+    md += "| contender | wall s | CPU s (user+sys) | cores used | peak RSS MB | wall vs (a) | CPU vs (a) |\n";
+    md += "|---|---:|---:|---:|---:|---:|---:|\n";
+    for (label, m) in [
+        ("(a) ffstream, one process (bench_many example)", a),
+        ("(b) ffmpeg, one process per clip", b),
+    ] {
+        md += &format!(
+            "| {label} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2}x | {:.2}x |\n",
+            m.wall,
+            m.cpu,
+            m.cpu / m.wall,
+            m.rss_mb,
+            m.wall / a.wall,
+            m.cpu / a.cpu
+        );
+    }
+    md += "\n(Wall and CPU of (b) are summed over its 40 processes; its RSS is the largest one's.)\n\n";
+    md += "Per-clip ffmpeg command (b):\n\n```\n";
+    let shown: Vec<String> = std::iter::once(cmd_ffmpeg(Path::new("CLIP"), Path::new("OUT")))
+        .map(|c| {
+            std::iter::once(c.get_program().to_string_lossy().into_owned())
+                .chain(c.get_args().map(|a| {
+                    let a = a.to_string_lossy();
+                    if a.contains(['(', '*']) {
+                        format!("'{a}'")
+                    } else {
+                        a.into_owned()
+                    }
+                }))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    md += &shown.join("\n");
+    md += "\n```\n";
+    println!("{md}");
+    save_results("many_clips.md", &md);
+}
