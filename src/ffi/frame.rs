@@ -70,3 +70,11 @@ pub(crate) fn stream_rotation(stream: &ffmpeg_next::format::stream::Stream) -> i
         deg.rem_euclid(360)
     }
 }
+
+/// Whether nobody else holds a reference to `f`'s buffers, so it can be
+/// written again.
+pub(crate) fn is_writable(f: &frame::Video) -> bool {
+    // SAFETY: `f` wraps a valid AVFrame; `av_frame_is_writable` only reads
+    // the reference counts of its buffers.
+    unsafe { ffi::av_frame_is_writable(f.as_ptr() as *mut _) > 0 }
+}

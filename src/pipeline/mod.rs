@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Frames queued per worker: bounds memory independently of input length.
-const FRAME_QUEUE: usize = 8;
+const FRAME_QUEUE: usize = 4;
 /// Packets queued for the mux thread.
 const PACKET_QUEUE: usize = 256;
 
@@ -213,6 +213,15 @@ struct VideoPlan {
 struct AudioPlan {
     bitrate: u64,
     encoder: encoder::audio::Encoder,
+}
+
+/// Encoder threads for one rendition: the renditions share `cores` in
+/// proportion to their pixel count (a 1080p rung does over half the work of a
+/// 1080/720/480/360 ladder and would otherwise hold the others back), with
+/// 50% headroom so that a rung waiting on its queue leaves no core idle.
+fn encoder_threads(cores: usize, rep: &Representation, total_px: f64) -> usize {
+    let share = rep.size.width as f64 * rep.size.height as f64 / total_px;
+    ((cores as f64 * share * 1.5).round() as usize).clamp(1, cores.max(1))
 }
 
 /// Pixel aspect that makes `size` display with the aspect ratio of `display`.
@@ -541,7 +550,11 @@ fn run_inner(
     } else {
         Vec::new()
     };
-    let enc_threads = (cores / reps.len().max(1)).max(1);
+    let total_px: f64 = reps
+        .iter()
+        .map(|r| r.size.width as f64 * r.size.height as f64)
+        .sum::<f64>()
+        .max(1.0);
     let mut leftovers: Vec<Vec<(String, String)>> = Vec::new();
     let mut vplans: Vec<VideoPlan> = Vec::new();
     let mut used_names: Vec<String> = Vec::new();
@@ -561,7 +574,7 @@ fn run_inner(
                 &name,
                 v.time_base,
                 v.frame_rate,
-                enc_threads,
+                encoder_threads(cores, rep, total_px),
                 &mut leftovers,
             )?;
             let params = codec::Parameters::from(&*encoder);

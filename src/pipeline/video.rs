@@ -58,6 +58,10 @@ impl VideoWorker {
     pub fn run(mut self) -> Result<()> {
         // The scaler is built here, in the worker's own thread: it is not Send.
         let mut scaler: Option<(scaling::Context, (u32, u32, format::Pixel))> = None;
+        // The scaled picture is reused once the encoder has let go of it
+        // (libx264 copies its input), which keeps large allocations out of
+        // the per-frame path.
+        let mut spare: Option<frame::Video> = None;
         let mut first_pts: Option<i64> = None;
         let mut last_segment = -1i64;
         let tb = self.clock.time_base;
@@ -67,10 +71,10 @@ impl VideoWorker {
             }
             let pts = src.pts().unwrap_or(0);
             let first = *first_pts.get_or_insert(pts);
-            let mut out = if src.width() == self.size.width
+            let passthrough = src.width() == self.size.width
                 && src.height() == self.size.height
-                && src.format() == self.pixel
-            {
+                && src.format() == self.pixel;
+            let mut out = if passthrough {
                 crate::ffi::frame::shallow_ref_video(&src)
                     .ok_or_else(|| self.err("out of memory referencing a frame"))?
             } else {
@@ -90,7 +94,10 @@ impl VideoWorker {
                     })?;
                     scaler = Some((ctx, key));
                 }
-                let mut dst = frame::Video::new(self.pixel, self.size.width, self.size.height);
+                let mut dst = match spare.take() {
+                    Some(f) if crate::ffi::frame::is_writable(&f) => f,
+                    _ => frame::Video::new(self.pixel, self.size.width, self.size.height),
+                };
                 let (ctx, _) = scaler.as_mut().expect("scaler just built");
                 ctx.run(&src, &mut dst).map_err(|e| self.err(e))?;
                 dst
@@ -103,8 +110,10 @@ impl VideoWorker {
             }
             crate::ffi::frame::set_keyframe_request(&mut out, key);
             self.encoder.send_frame(&out).map_err(|e| self.err(e))?;
-            drop(out);
             drop(src);
+            if !passthrough {
+                spare = Some(out);
+            }
             if self.drain()? == Drained::MuxGone {
                 return Ok(());
             }
