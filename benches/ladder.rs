@@ -104,7 +104,12 @@ fn cmd_split(input: &Path, out: &Path) -> Command {
     c.args(["-c:a", "aac", "-b:a", &format!("{AUDIO_K}k"), "-ac", "2"]);
     let map: Vec<String> = (0..LADDER.len()).map(|i| format!("v:{i},a:{i}")).collect();
     c.args(["-f", "hls", "-hls_time", "2", "-hls_list_size", "0"])
-        .args(["-hls_playlist_type", "vod", "-hls_flags", "independent_segments"])
+        .args([
+            "-hls_playlist_type",
+            "vod",
+            "-hls_flags",
+            "independent_segments",
+        ])
         .arg("-hls_segment_filename")
         .arg(out.join("x_%v_%04d.ts"))
         .args(["-master_pl_name", "x.m3u8"])
@@ -129,7 +134,14 @@ fn cmd_seed(input: &Path, out: &Path) -> Command {
         c.args(["-c:v", "libx264", "-c:a", "aac"])
             .args(GOP)
             .args(["-preset", "veryfast"])
-            .args(["-hls_list_size", "0", "-hls_time", "2", "-hls_allow_cache", "1"])
+            .args([
+                "-hls_list_size",
+                "0",
+                "-hls_time",
+                "2",
+                "-hls_allow_cache",
+                "1",
+            ])
             .arg("-hls_segment_filename")
             .arg(out.join(format!("x_{h}p_%04d.ts")))
             .args(["-hls_fmp4_init_filename", &format!("x_{h}p_init.mp4")])
@@ -155,9 +167,12 @@ fn show(c: &Command) -> String {
     t
 }
 
+/// Builds a contender's command from (input, output directory).
+type MakeCmd = Box<dyn Fn(&Path, &Path) -> Command>;
+
 struct Contender {
     label: &'static str,
-    make: Box<dyn Fn(&Path, &Path) -> Command>,
+    make: MakeCmd,
     costs: Vec<Cost>,
 }
 
@@ -198,7 +213,11 @@ fn main() {
     let p = prog.clone();
     let mut contenders = vec![
         Contender {
-            label: if cli { "(a) ffstream CLI" } else { "(a) ffstream (bench_ladder example)" },
+            label: if cli {
+                "(a) ffstream CLI"
+            } else {
+                "(a) ffstream (bench_ladder example)"
+            },
             make: Box::new(move |i, o| cmd_ffstream(&p, cli, i, o)),
             costs: Vec::new(),
         },

@@ -35,12 +35,42 @@ fn clips() -> Vec<PathBuf> {
     let a = format!("sine=frequency=330:sample_rate=48000:duration={total}");
     let pattern = dir.join("clip_%02d.mp4");
     ffmpeg(&[
-        "-f", "lavfi", "-i", &v, "-f", "lavfi", "-i", &a,
-        "-c:v", "libx264", "-preset", "fast", "-crf", "16", "-pix_fmt", "yuv420p",
-        "-g", "60", "-keyint_min", "60", "-sc_threshold", "0",
-        "-c:a", "aac", "-b:a", "128k", "-ac", "2",
-        "-f", "segment", "-segment_time", &CLIP_SECS.to_string(),
-        "-segment_format", "mp4", "-reset_timestamps", "1",
+        "-f",
+        "lavfi",
+        "-i",
+        &v,
+        "-f",
+        "lavfi",
+        "-i",
+        &a,
+        "-c:v",
+        "libx264",
+        "-preset",
+        "fast",
+        "-crf",
+        "16",
+        "-pix_fmt",
+        "yuv420p",
+        "-g",
+        "60",
+        "-keyint_min",
+        "60",
+        "-sc_threshold",
+        "0",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "128k",
+        "-ac",
+        "2",
+        "-f",
+        "segment",
+        "-segment_time",
+        &CLIP_SECS.to_string(),
+        "-segment_format",
+        "mp4",
+        "-reset_timestamps",
+        "1",
         pattern.to_str().unwrap(),
     ]);
     assert!(
@@ -61,7 +91,12 @@ fn cmd_ffmpeg(clip: &Path, out: &Path) -> Command {
         .args(["-forced-idr", "1"])
         .args(["-c:a", "aac", "-b:a", "128k", "-ac", "2"])
         .args(["-f", "hls", "-hls_time", "2", "-hls_list_size", "0"])
-        .args(["-hls_playlist_type", "vod", "-hls_flags", "independent_segments"])
+        .args([
+            "-hls_playlist_type",
+            "vod",
+            "-hls_flags",
+            "independent_segments",
+        ])
         .arg("-hls_segment_filename")
         .arg(out.join("x_360p_%04d.ts"))
         .arg(out.join("x_360p.m3u8"));
@@ -90,7 +125,12 @@ fn main() {
         fresh_dir(&out);
         let a = measure(Command::new(&prog).arg(&out).args(&clips));
         validate_all(&out, "(a)");
-        eprintln!("run {}/{n} (a): {:.2}s wall, {:.2}s CPU", r + 1, a.wall, a.cpu);
+        eprintln!(
+            "run {}/{n} (a): {:.2}s wall, {:.2}s CPU",
+            r + 1,
+            a.wall,
+            a.cpu
+        );
         a_costs.push(a);
 
         let out = work.join("b");
@@ -102,7 +142,12 @@ fn main() {
             b = b.then(measure(&mut cmd_ffmpeg(clip, &o)));
         }
         validate_all(&out, "(b)");
-        eprintln!("run {}/{n} (b): {:.2}s wall, {:.2}s CPU", r + 1, b.wall, b.cpu);
+        eprintln!(
+            "run {}/{n} (b): {:.2}s wall, {:.2}s CPU",
+            r + 1,
+            b.wall,
+            b.cpu
+        );
         b_costs.push(b);
     }
     let (a, b) = (median(&a_costs), median(&b_costs));

@@ -89,10 +89,33 @@ pub fn hd_clip(secs: u32) -> PathBuf {
         let v = format!("testsrc2=size=1920x1080:rate=30:duration={secs}");
         let a = format!("sine=frequency=440:sample_rate=48000:duration={secs}");
         ffmpeg(&[
-            "-f", "lavfi", "-i", &v, "-f", "lavfi", "-i", &a,
-            "-c:v", "libx264", "-preset", "fast", "-crf", "12", "-pix_fmt", "yuv420p",
-            "-g", "60", "-c:a", "aac", "-b:a", "192k", "-ac", "2",
-            "-movflags", "+faststart", tmp.to_str().unwrap(),
+            "-f",
+            "lavfi",
+            "-i",
+            &v,
+            "-f",
+            "lavfi",
+            "-i",
+            &a,
+            "-c:v",
+            "libx264",
+            "-preset",
+            "fast",
+            "-crf",
+            "12",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "60",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "192k",
+            "-ac",
+            "2",
+            "-movflags",
+            "+faststart",
+            tmp.to_str().unwrap(),
         ]);
         fs::rename(&tmp, &path).expect("rename clip");
     }
@@ -207,7 +230,12 @@ pub fn validate_hls(dir: &Path, variants: usize, secs: f64) -> Result<(), String
         let mut segs = 0;
         for line in text.lines() {
             if let Some(d) = line.strip_prefix("#EXTINF:") {
-                dur += d.split(',').next().unwrap_or("0").parse::<f64>().unwrap_or(0.0);
+                dur += d
+                    .split(',')
+                    .next()
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0);
             } else if !line.starts_with('#') && !line.trim().is_empty() {
                 let seg = p.parent().unwrap().join(line.trim());
                 let len = fs::metadata(&seg).map(|m| m.len()).unwrap_or(0);
