@@ -168,11 +168,11 @@ fn show(c: &Command) -> String {
 }
 
 /// Builds a contender's command from (input, output directory).
-type MakeCommand = Box<dyn Fn(&Path, &Path) -> Command>;
+type MakeCmd = Box<dyn Fn(&Path, &Path) -> Command>;
 
 struct Contender {
     label: &'static str,
-    make: MakeCommand,
+    make: MakeCmd,
     costs: Vec<Cost>,
 }
 
