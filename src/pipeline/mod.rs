@@ -941,12 +941,14 @@ fn run_inner(
     };
 
     let mut send_failed = false;
-    let mut packet = Packet::empty();
     loop {
         if let Some(e) = check(&mut monitor, false) {
             stop = Some(e);
             break;
         }
+        // A fresh packet each time: ffmpeg-next's `read` does not release the
+        // previous packet's buffer, so reusing one would leak every packet.
+        let mut packet = Packet::empty();
         match packet.read(&mut ictx) {
             Ok(()) => {}
             Err(ffmpeg_next::Error::Eof) => break,
