@@ -167,9 +167,12 @@ fn show(c: &Command) -> String {
     t
 }
 
+/// Builds the command for one run from (input, output dir).
+type MakeCommand = Box<dyn Fn(&Path, &Path) -> Command>;
+
 struct Contender {
     label: &'static str,
-    make: Box<dyn Fn(&Path, &Path) -> Command>,
+    make: MakeCommand,
     costs: Vec<Cost>,
 }
 
