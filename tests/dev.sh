@@ -7,10 +7,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: build (FFmpeg 5.1 libraries, clang for bindgen) and, for
-# tests, the independent oracles (ffmpeg/ffprobe CLI, xmllint, Chromium, nginx).
+# tests, the independent oracles (ffmpeg/ffprobe CLI, xmllint, Chromium) and the
+# local storage servers of the cloud tests (nginx WebDAV; Python for moto's S3).
 BUILD_PKGS=(pkg-config clang libclang-dev libavformat-dev libavcodec-dev libavutil-dev
   libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev)
-TEST_PKGS=(ffmpeg libxml2-utils chromium nodejs npm)
+TEST_PKGS=(ffmpeg libxml2-utils chromium nodejs npm
+  nginx libnginx-mod-http-dav-ext python3 python3-venv)
+
+# moto's S3 server for the cloud tests (tests/common/servers.rs). Only the S3
+# backend and the server's web framework, not moto[server] (all services,
+# about twice the size and three times the install time).
+MOTO_PIP=('moto[s3]==5.2.5' 'flask==3.1.3' 'flask-cors==6.0.5')
+MOTO_VENV=tests/cloud/venv
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -41,11 +49,36 @@ need_cargo() {
   fi
 }
 
+has_moto() { "$1" -c 'import moto.server, flask, flask_cors' 2>/dev/null; }
+
+# The tests look for moto in $FFSTREAM_PYTHON, then tests/cloud/venv, then
+# python3. Debian's python3 is externally managed (PEP 668), so a missing
+# moto goes into a venv rather than the system.
+moto_deps() {
+  if [ -n "${FFSTREAM_PYTHON:-}" ]; then
+    has_moto "$FFSTREAM_PYTHON" && return
+    echo "ffstream: FFSTREAM_PYTHON=$FFSTREAM_PYTHON cannot import moto.server and flask" >&2; exit 1
+  fi
+  has_moto "$MOTO_VENV/bin/python3" && return
+  has_moto python3 && return
+  echo "ffstream: installing ${MOTO_PIP[*]} into $MOTO_VENV" >&2
+  rm -rf "$MOTO_VENV"
+  python3 -m venv "$MOTO_VENV"
+  "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "${MOTO_PIP[@]}"
+}
+
+npm_deps() {
+  if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules" ]; then
+    (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
+    touch "$1/node_modules"
+  fi
+}
+
 test_deps() {
   install_missing "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
-  if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
-    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-  fi
+  npm_deps tests/browser
+  npm_deps tests/cloud    # Azurite
+  moto_deps
 }
 
 cmd=${1:-help}

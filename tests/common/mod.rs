@@ -9,3 +9,4 @@ pub mod dash;
 pub mod fixtures;
 pub mod hls;
 pub mod oracle;
+pub mod servers;
