@@ -57,6 +57,14 @@ pub enum Error {
     /// The requested configuration is not valid; nothing was encoded.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// An object store (S3, GCS, Azure, HTTP) failed or refused a request.
+    #[error("store {store}: {reason}")]
+    Store {
+        /// The store's URL or name.
+        store: String,
+        /// What went wrong (never includes credentials).
+        reason: String,
+    },
     /// The run was cancelled by the caller (progress callback or cancel handle).
     #[error("cancelled")]
     Cancelled,

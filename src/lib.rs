@@ -13,6 +13,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod cloud;
 pub mod encryption;
 mod error;
 mod ffi;

@@ -2,6 +2,7 @@
 //! `input(path)` → `.hls(format)` / `.dash(format)` → representations and
 //! options → `.output(path)`.
 
+use crate::cloud::Store;
 use crate::encryption::Encryption;
 use crate::error::{Error, Result};
 use crate::ladder::{self, Representation, Size, SourceInfo};
@@ -121,6 +122,13 @@ pub struct Packager<'a> {
     monitor: Option<pipeline::Monitor<'a>>,
     cancel: CancelHandle,
     encryption: Option<Encryption>,
+    uploads: Vec<UploadTo>,
+}
+
+/// A store to mirror the output to, as given.
+enum UploadTo {
+    Url(String),
+    Store(Store),
 }
 
 impl std::fmt::Debug for Packager<'_> {
@@ -151,6 +159,7 @@ impl<'a> Packager<'a> {
             monitor: None,
             cancel: CancelHandle::new(),
             encryption: None,
+            uploads: Vec::new(),
         }
     }
 
@@ -261,6 +270,20 @@ impl<'a> Packager<'a> {
         self.encryption = Some(e);
         self
     }
+    /// Mirrors every output file to the store at `url` (`s3://bucket/prefix`,
+    /// `gs://…`, `az://container/prefix`, `http(s)://host/prefix`), uploading
+    /// each segment as soon as it is complete and each manifest after the
+    /// segments it names. Repeat for one-to-many outputs (the seed's
+    /// `CloudManager().add(...)`).
+    pub fn upload(mut self, url: impl Into<String>) -> Self {
+        self.uploads.push(UploadTo::Url(url.into()));
+        self
+    }
+    /// Like [`upload`](Self::upload), to a store you built (the seed's custom cloud).
+    pub fn upload_to(mut self, store: Store) -> Self {
+        self.uploads.push(UploadTo::Store(store));
+        self
+    }
     /// Called as frames are encoded (about ten times a second); return
     /// [`Control::Cancel`] to stop the run.
     pub fn monitor(mut self, f: impl FnMut(&Progress) -> Control + 'a) -> Self {
@@ -334,9 +357,38 @@ impl<'a> Packager<'a> {
     /// Runs the job, writing the manifest at `path` (`NAME.m3u8` or
     /// `NAME.mpd`; its directory is created). Returns a report; on error or
     /// cancellation no manifest claiming a complete stream is left behind.
-    pub fn output(self, path: impl AsRef<Path>) -> Result<Report> {
+    pub fn output(mut self, path: impl AsRef<Path>) -> Result<Report> {
         let reps = self.resolved_representations()?;
         self.validate(&reps)?;
+        let mut stores = Vec::new();
+        for u in std::mem::take(&mut self.uploads) {
+            stores.push(match u {
+                UploadTo::Url(url) => Store::from_url(&url)?,
+                UploadTo::Store(s) => s,
+            });
+        }
+        // An output that is itself a store URL is staged in a temporary
+        // directory, removed when the run ends.
+        let as_str = path.as_ref().to_string_lossy().into_owned();
+        let mut staging = None;
+        let mut remote_name = None;
+        let local_out = if crate::cloud::is_store_url(&as_str)
+            || as_str.starts_with("http://")
+            || as_str.starts_with("https://")
+        {
+            let (store, file) = Store::from_object_url(&as_str)?;
+            stores.insert(0, store);
+            let dir = tempfile::Builder::new()
+                .prefix("ffstream-staging-")
+                .tempdir()
+                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            let p = dir.path().join(&file);
+            staging = Some(dir);
+            remote_name = Some(as_str.clone());
+            p
+        } else {
+            path.as_ref().to_path_buf()
+        };
         let threads = self.threads.unwrap_or_else(|| {
             std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -349,14 +401,20 @@ impl<'a> Packager<'a> {
             reps,
             hls: self.hls,
             dash: self.dash,
-            output: path.as_ref().to_path_buf(),
+            output: local_out,
             extra: self.extra,
             threads,
             timeout: self.timeout,
             audio: self.audio,
             encryption: self.encryption,
+            uploads: stores,
         };
-        pipeline::run(plan, self.monitor, self.cancel)
+        let mut report = pipeline::run(plan, self.monitor, self.cancel)?;
+        if let Some(url) = remote_name {
+            report.manifest = PathBuf::from(url);
+        }
+        drop(staging);
+        Ok(report)
     }
 
     /// Output beside the input (`<input stem>.m3u8` / `.mpd` in its folder).

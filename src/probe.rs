@@ -70,6 +70,9 @@ pub(crate) fn open_input(
     if input.contains('\0') {
         return Err(open_err("the input name contains a NUL byte".into()));
     }
+    if crate::cloud::is_store_url(input) {
+        return crate::cloud::open_input(input);
+    }
     let local = local_path(input);
     if let Some(path) = local {
         if let Ok(meta) = std::fs::metadata(path) {

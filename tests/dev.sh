@@ -93,6 +93,10 @@ case "$cmd" in
   test)
     test_deps
     need_cargo
+    # Cloud SDKs fall back to instance-metadata endpoints when credentials are
+    # missing; point them at a closed local port so tests never leave 127.0.0.1.
+    export AWS_METADATA_ENDPOINT=http://127.0.0.1:9 AZURE_MSI_ENDPOINT=http://127.0.0.1:9/msi \
+      MSI_ENDPOINT=http://127.0.0.1:9/msi GCE_METADATA_HOST=127.0.0.1:9 GCE_METADATA_IP=127.0.0.1:9
     cargo test --locked --all-targets
     ;;
   deps)

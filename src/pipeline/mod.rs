@@ -44,6 +44,8 @@ pub(crate) struct Plan {
     pub timeout: Option<Duration>,
     pub audio: AudioOptions,
     pub encryption: Option<crate::encryption::Encryption>,
+    /// Stores every output file is uploaded to as soon as it is complete.
+    pub uploads: Vec<crate::cloud::Store>,
 }
 
 /// The monitor callback type.
@@ -79,6 +81,8 @@ pub struct Report {
     pub elapsed: Duration,
     /// Final progress snapshot.
     pub progress: Progress,
+    /// What was uploaded to each store (empty without uploads).
+    pub uploads: Vec<crate::cloud::UploadSummary>,
 }
 
 struct InputVideo {
@@ -436,7 +440,29 @@ pub(crate) fn run(
     cancel: CancelHandle,
 ) -> Result<Report> {
     let mut manifests = Manifests::default();
-    let res = run_inner(&plan, monitor, &cancel, &mut manifests);
+    let uploader = if plan.uploads.is_empty() {
+        None
+    } else {
+        Some(Arc::new(crate::cloud::Uploader::start(
+            plan.uploads.clone(),
+        )?))
+    };
+    let mut res = run_inner(&plan, monitor, &cancel, &mut manifests, uploader.clone());
+    if let Some(u) = uploader {
+        // Every interceptor holding the uploader went away with the muxers.
+        match Arc::try_unwrap(u) {
+            Ok(u) => match u.finish(res.is_err()) {
+                Ok(summaries) => {
+                    if let Ok(r) = res.as_mut() {
+                        r.uploads = summaries;
+                    }
+                }
+                // A store that failed explains the run's failure best.
+                Err(e) => res = Err(e),
+            },
+            Err(_) => res = Err(Error::Internal("uploads still referenced".into())),
+        }
+    }
     if res.is_err() {
         manifests.remove_all();
     }
@@ -448,6 +474,7 @@ fn run_inner(
     mut monitor: Option<Monitor<'_>>,
     cancel: &CancelHandle,
     manifests: &mut Manifests,
+    uploader: Option<Arc<crate::cloud::Uploader>>,
 ) -> Result<Report> {
     let start = Instant::now();
     let mut ictx = open_input(&plan.input)?;
@@ -784,6 +811,16 @@ fn run_inner(
         }
     }
 
+    if let Some(u) = &uploader {
+        for spec in specs.iter_mut() {
+            spec.interceptor = Some(Arc::new(crate::cloud::UploadInterceptor {
+                inner: spec.interceptor.take(),
+                uploader: u.clone(),
+                root: dir.clone(),
+            }));
+        }
+    }
+
     // Start the mux stage and wait until every header is written, so option
     // and output errors surface before any decoding.
     let abort = Arc::new(AtomicBool::new(false));
@@ -1109,11 +1146,15 @@ fn run_inner(
             master.save(copy)?;
         }
     }
+    if let (Some(u), Protocol::Hls) = (&uploader, plan.protocol) {
+        crate::cloud::upload_file(u, &dir, &plan.output).map_err(|e| Error::io(&plan.output, e))?;
+    }
     Ok(Report {
         manifest: plan.output.clone(),
         renditions,
         elapsed: start.elapsed(),
         progress,
+        uploads: Vec::new(),
     })
 }
 

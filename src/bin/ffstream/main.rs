@@ -103,6 +103,10 @@ struct PackageArgs {
     /// HLS: a new key every N segments (0 = one key).
     #[arg(long, default_value_t = 0, requires = "key_path")]
     rotate_every: u32,
+    /// Also upload every output file to this store (s3://, gs://, az://,
+    /// http(s)://), each segment as soon as it is complete. Repeatable.
+    #[arg(long = "upload", value_name = "URL")]
+    uploads: Vec<String>,
     /// Total worker and encoder threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -286,6 +290,9 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
     if a.no_audio {
         p = p.no_audio();
     }
+    for u in &a.uploads {
+        p = p.upload(u);
+    }
     if let (Some(path), Some(url)) = (&a.key_path, &a.key_url) {
         p = p.encryption(
             ffstream::encryption::Encryption::new(path, url).rotate_every(a.rotate_every),
@@ -326,6 +333,15 @@ fn print_report(r: &ffstream::Report, quiet: bool) {
         println!(
             "  {:>6}  {:>9}  {:<24} {:>6} frames  {:>10} bytes",
             x.name, size, x.codecs, x.frames, x.bytes
+        );
+    }
+    for u in &r.uploads {
+        println!(
+            "  uploaded {} objects, {} bytes to {} in {:.1}s",
+            u.objects,
+            u.bytes,
+            u.store,
+            u.elapsed.as_secs_f64()
         );
     }
 }
@@ -385,6 +401,7 @@ impl PackageArgs {
             options: Vec::new(),
             key_path: None,
             key_url: None,
+            uploads: Vec::new(),
             rotate_every: 0,
             threads: None,
             timeout: None,

@@ -1,0 +1,198 @@
+//! Cloud and HTTP object stores through the `object_store` crate: inputs are
+//! read with ranged GETs (nothing is downloaded in full first), outputs are
+//! uploaded segment by segment as the muxer finishes them.
+//!
+//! URLs: `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`
+//! (also `azure://`), and `http(s)://host/prefix` (a WebDAV-style server that
+//! accepts PUT). Credentials come from the standard environment of each
+//! provider (`AWS_*`, `GOOGLE_*`, `AZURE_*`) and are never logged.
+
+mod reader;
+mod upload;
+
+pub use upload::UploadSummary;
+pub(crate) use upload::{upload_file, UploadInterceptor, Uploader};
+
+use crate::error::{Error, Result};
+use object_store::path::Path as ObjectPath;
+use object_store::{ClientOptions, ObjectStore, RetryConfig};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A store and the prefix under which ffstream reads or writes.
+#[derive(Clone)]
+pub struct Store {
+    name: String,
+    store: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `s` is a URL ffstream opens through `object_store` (not FFmpeg).
+pub fn is_store_url(s: &str) -> bool {
+    ["s3://", "gs://", "az://", "azure://"]
+        .iter()
+        .any(|p| s.starts_with(p))
+}
+
+fn retry() -> RetryConfig {
+    RetryConfig {
+        max_retries: 3,
+        retry_timeout: Duration::from_secs(20),
+        ..Default::default()
+    }
+}
+
+impl Store {
+    /// A store you built yourself (any `object_store` backend, or your own
+    /// implementation of the trait): the equivalent of the seed's custom cloud.
+    /// `name` is how errors and summaries refer to it.
+    pub fn custom(name: impl Into<String>, store: Arc<dyn ObjectStore>, prefix: &str) -> Store {
+        Store {
+            name: name.into(),
+            store,
+            prefix: ObjectPath::from(prefix.trim_matches('/')),
+        }
+    }
+
+    /// Parses a store URL (see the module docs), with credentials from the
+    /// environment. `url` may name an object or a prefix.
+    pub fn from_url(url: &str) -> Result<Store> {
+        let bad = |reason: String| Error::Store {
+            store: url.to_string(),
+            reason,
+        };
+        if !url.contains("://") || url.starts_with("file://") {
+            // A local folder: handy for a second local copy, and for tests.
+            let dir = std::path::PathBuf::from(url.trim_start_matches("file://"));
+            std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            let s = object_store::local::LocalFileSystem::new_with_prefix(&dir)
+                .map_err(|e| bad(e.to_string()))?;
+            return Ok(Store {
+                name: url.trim_end_matches('/').to_string(),
+                store: Arc::new(s),
+                prefix: ObjectPath::from(""),
+            });
+        }
+        let url_norm = url.replacen("azure://", "az://", 1);
+        let parsed = url::Url::parse(&url_norm).map_err(|e| bad(format!("not a URL: {e}")))?;
+        let host = parsed.host_str().unwrap_or("").to_string();
+        let path = parsed.path().trim_matches('/').to_string();
+        let (store, prefix): (Arc<dyn ObjectStore>, String) = match parsed.scheme() {
+            "s3" => {
+                if host.is_empty() {
+                    return Err(bad("no bucket name".into()));
+                }
+                let s = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(&host)
+                    .with_retry(retry())
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?;
+                (Arc::new(s), path)
+            }
+            "gs" => {
+                if host.is_empty() {
+                    return Err(bad("no bucket name".into()));
+                }
+                let s = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(&host)
+                    .with_retry(retry())
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?;
+                (Arc::new(s), path)
+            }
+            "az" => {
+                if host.is_empty() {
+                    return Err(bad("no container name".into()));
+                }
+                let s = object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_container_name(&host)
+                    .with_retry(retry())
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?;
+                (Arc::new(s), path)
+            }
+            "http" | "https" => {
+                let base = format!(
+                    "{}://{}",
+                    parsed.scheme(),
+                    &url_norm[parsed.scheme().len() + 3..]
+                        .split('/')
+                        .next()
+                        .unwrap_or("")
+                );
+                let s = object_store::http::HttpBuilder::new()
+                    .with_url(base)
+                    .with_client_options(ClientOptions::new().with_allow_http(true))
+                    .with_retry(retry())
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?;
+                (Arc::new(s), path)
+            }
+            other => {
+                return Err(bad(format!(
+                    "unsupported scheme {other}: use s3, gs, az or http(s)"
+                )))
+            }
+        };
+        Ok(Store {
+            name: url.trim_end_matches('/').to_string(),
+            store,
+            prefix: ObjectPath::from(prefix),
+        })
+    }
+
+    /// How errors and summaries name this store.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The object path of `rel` under this store's prefix.
+    pub(crate) fn path_of(&self, rel: &str) -> ObjectPath {
+        let rel = rel.trim_matches('/');
+        if self.prefix.as_ref().is_empty() {
+            ObjectPath::from(rel)
+        } else {
+            ObjectPath::from(format!("{}/{rel}", self.prefix))
+        }
+    }
+
+    /// Splits a store URL naming a manifest (`s3://b/dir/name.m3u8`) into the
+    /// store of its folder and the file name.
+    pub(crate) fn from_object_url(url: &str) -> Result<(Store, String)> {
+        let (dir, file) = url
+            .trim_end_matches('/')
+            .rsplit_once('/')
+            .filter(|(d, _)| d.contains("://") && !d.ends_with(':') && !d.ends_with("//"))
+            .ok_or_else(|| Error::Store {
+                store: url.into(),
+                reason: "expected a URL naming an object, like s3://bucket/folder/name.m3u8".into(),
+            })?;
+        Ok((Store::from_url(dir)?, file.to_string()))
+    }
+}
+
+/// Opens an input held in a store, reading it with ranged requests.
+pub(crate) fn open_input(url: &str) -> Result<ffmpeg_next::format::context::Input> {
+    let (store, object) = Store::from_object_url(url)?;
+    let name = format!("{}/{}", store.name(), object);
+    let path = store.path_of(&object);
+    let r = reader::ObjectReader::open(store, path, name.clone())?;
+    let io = ffmpeg_next::format::context::StreamIo::from_read_seek_with_capacity(r, 256 * 1024)
+        .map_err(|e| Error::OpenInput {
+            input: name.clone(),
+            reason: e.to_string(),
+        })?;
+    // The file name helps FFmpeg guess the format from its extension.
+    ffmpeg_next::format::input_from_stream(io, Some(&object), None).map_err(|e| Error::OpenInput {
+        input: name,
+        reason: crate::ffi::log::explain(e),
+    })
+}
