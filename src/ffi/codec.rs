@@ -66,3 +66,33 @@ pub(crate) fn set_stream_sample_aspect(
         (*stream.as_mut_ptr()).sample_aspect_ratio = sar.into();
     }
 }
+
+/// Whether muxer `muxer` (its private options, or the generic format-context
+/// options) accepts an option called `key`.
+pub(crate) fn muxer_has_option(muxer: &str, key: &str) -> bool {
+    let (Ok(m), Ok(k)) = (std::ffi::CString::new(muxer), std::ffi::CString::new(key)) else {
+        return false;
+    };
+    // SAFETY: `av_guess_format` returns a static AVOutputFormat or null;
+    // `av_opt_find` only reads the static AVClass option tables we pass
+    // (through a pointer to a pointer to the class, with the
+    // AV_OPT_SEARCH_FAKE_OBJ flag, as its documentation requires).
+    unsafe {
+        let fmt = ffi::av_guess_format(m.as_ptr(), std::ptr::null(), std::ptr::null());
+        let mut classes = vec![ffi::avformat_get_class()];
+        if !fmt.is_null() && !(*fmt).priv_class.is_null() {
+            classes.push((*fmt).priv_class);
+        }
+        classes.into_iter().any(|c| {
+            let mut cls = c;
+            !ffi::av_opt_find(
+                &mut cls as *mut *const ffi::AVClass as *mut std::ffi::c_void,
+                k.as_ptr(),
+                std::ptr::null(),
+                0,
+                ffi::AV_OPT_SEARCH_FAKE_OBJ,
+            )
+            .is_null()
+        })
+    }
+}

@@ -29,10 +29,21 @@ use std::time::{Duration, Instant};
 const FRAME_QUEUE: usize = 4;
 /// Packets queued for the mux thread.
 const PACKET_QUEUE: usize = 256;
+/// Segments kept in a live playlist or MPD when no window is given.
+const LIVE_WINDOW: u32 = 6;
 
 /// Everything a run needs, validated by the builder.
 pub(crate) struct Plan {
     pub input: String,
+    pub source: Source,
+    /// Live: no total, sliding windows, runs until stopped or `duration`.
+    pub live: bool,
+    /// Stop cleanly (as at end of input) after this much wall time.
+    pub duration: Option<Duration>,
+    /// Stop cleanly when set (Ctrl-C, the library's stop handle).
+    pub stop: progress::StopHandle,
+    /// Live HLS: write EXT-X-ENDLIST when the run stops.
+    pub end_list: bool,
     pub protocol: Protocol,
     pub format: Format,
     pub reps: Vec<Representation>,
@@ -107,9 +118,31 @@ fn open_err(input: &str, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-/// Opens the input with the same checks the probe uses.
-pub(crate) fn open_input(input: &str) -> Result<format::context::Input> {
-    crate::probe::open_input(input, crate::probe::DEFAULT_NETWORK_TIMEOUT)
+/// Where the media comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// A path or URL (FFmpeg's protocols, or a store URL).
+    Url(String),
+    /// A capture device.
+    Capture(crate::capture::Capture),
+}
+
+impl Source {
+    /// How errors name this source.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Url(u) => u.clone(),
+            Source::Capture(c) => format!("{} ({})", c.device, c.format_name()),
+        }
+    }
+
+    /// Opens it with the same checks the probe uses.
+    pub fn open(&self) -> Result<format::context::Input> {
+        match self {
+            Source::Url(u) => crate::probe::open_input(u, crate::probe::DEFAULT_NETWORK_TIMEOUT),
+            Source::Capture(c) => c.open(),
+        }
+    }
 }
 
 /// What the source looks like after rotation and pixel aspect are applied.
@@ -226,6 +259,11 @@ struct AudioPlan {
 fn encoder_threads(cores: usize, rep: &Representation, total_px: f64) -> usize {
     let share = rep.size.width as f64 * rep.size.height as f64 / total_px;
     ((cores as f64 * share * 1.5).round() as usize).clamp(1, cores.max(1))
+}
+
+/// Whether the named muxer (or the generic format context) has option `key`.
+fn is_muxer_option(muxer: &str, key: &str) -> bool {
+    crate::ffi::codec::muxer_has_option(muxer, key)
 }
 
 /// Pixel aspect that makes `size` display with the aspect ratio of `display`.
@@ -477,7 +515,7 @@ fn run_inner(
     uploader: Option<Arc<crate::cloud::Uploader>>,
 ) -> Result<Report> {
     let start = Instant::now();
-    let mut ictx = open_input(&plan.input)?;
+    let mut ictx = plan.source.open()?;
     let input = plan.input.as_str();
 
     // Pick streams.
@@ -641,9 +679,19 @@ fn run_inner(
     // (they all get the same options, so the first one's leftovers decide).
     let mut mux_opts: Vec<(String, String)> = Vec::new();
     for (k, v) in plan.format.options.iter().chain(&plan.extra) {
-        let taken = leftovers
-            .first()
-            .is_some_and(|l| !l.iter().any(|(lk, _)| lk == k));
+        let taken = match leftovers.first() {
+            Some(l) => !l.iter().any(|(lk, _)| lk == k),
+            // No video encoder (audio-only input): video codec options have
+            // nothing to apply to, so only muxer options are passed on.
+            None => !is_muxer_option(
+                if plan.protocol == Protocol::Hls {
+                    "hls"
+                } else {
+                    "dash"
+                },
+                k,
+            ),
+        };
         if !taken {
             mux_opts.push((k.clone(), v.clone()));
         }
@@ -701,19 +749,26 @@ fn run_inner(
                 })
             };
             let hls_opts = |name: &str| {
+                let list_size = match (plan.live, plan.hls.hls_list_size) {
+                    (true, 0) => LIVE_WINDOW,
+                    (_, n) => n,
+                };
                 let mut o: Vec<(String, String)> = vec![
                     ("hls_time".into(), fmt_secs(plan.hls.hls_time)),
-                    ("hls_list_size".into(), plan.hls.hls_list_size.to_string()),
+                    ("hls_list_size".into(), list_size.to_string()),
                     (
                         "hls_segment_filename".into(),
                         format!("{dirs}/{stem}_{name}_%04d.{ext}"),
                     ),
                 ];
-                if let Some(t) = &plan.hls.hls_playlist_type {
+                if let Some(t) = plan.hls.hls_playlist_type.as_ref().filter(|_| !plan.live) {
                     o.push(("hls_playlist_type".into(), t.clone()));
                 }
                 let mut flags = vec!["independent_segments".to_string()];
                 flags.extend(plan.hls.flags.iter().cloned());
+                if plan.live && !plan.end_list && !flags.iter().any(|f| f == "omit_endlist") {
+                    flags.push("omit_endlist".into());
+                }
                 o.push(("hls_flags".into(), flags.join("+")));
                 if plan.hls.fragmented_mp4 {
                     o.push(("hls_segment_type".into(), "fmp4".into()));
@@ -790,7 +845,14 @@ fn run_inner(
                     format!("{stem}_chunk_$RepresentationID$_$Number%05d$.m4s"),
                 ),
                 ("adaptation_sets".into(), sets.join(" ")),
-                ("window_size".into(), plan.dash.window_size.to_string()),
+                (
+                    "window_size".into(),
+                    match (plan.live, plan.dash.window_size) {
+                        (true, 0) => LIVE_WINDOW,
+                        (_, n) => n,
+                    }
+                    .to_string(),
+                ),
             ];
             if plan.dash.generate_hls_playlist {
                 o.push(("hls_playlist".into(), "1".into()));
@@ -805,9 +867,53 @@ fn run_inner(
                 format: "dash",
                 options: o,
                 streams,
-                interceptor: None,
+                interceptor: plan.live.then(|| {
+                    Arc::new(crate::dash::UtcTiming) as Arc<dyn crate::ffi::io::Interceptor>
+                }),
             });
             manifests.files.push(plan.output.clone());
+        }
+    }
+
+    // Live HLS: the master goes out first, so players can join at once. Its
+    // BANDWIDTH is nominal (the target rates plus 10%) until the run ends,
+    // when it is rewritten with measured rates.
+    if plan.live && plan.protocol == Protocol::Hls {
+        let fr = video
+            .as_ref()
+            .map(|v| v.frame_rate.numerator() as f64 / v.frame_rate.denominator().max(1) as f64);
+        let mut master = crate::hls::MasterPlaylist {
+            version: if plan.hls.fragmented_mp4 { 7 } else { 3 },
+            variants: Vec::new(),
+        };
+        for (path, vi, ab) in &variant_files {
+            let v = vi.map(|i| &vplans[i]);
+            let video_bps = v.and_then(|v| v.rep.bitrate.effective_video()).unwrap_or(0);
+            let audio_bps = if aplans.is_empty() { 0 } else { *ab };
+            let nominal = video_bps + audio_bps;
+            let mut codecs = v.map(|v| v.codecs.clone()).unwrap_or_default();
+            if !aplans.is_empty() {
+                if !codecs.is_empty() {
+                    codecs.push(',');
+                }
+                codecs.push_str("mp4a.40.2");
+            }
+            master.variants.push(crate::hls::Variant {
+                uri: path
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                bandwidth: nominal + nominal / 10,
+                average_bandwidth: nominal,
+                codecs,
+                resolution: v.map(|v| (v.rep.size.width, v.rep.size.height)),
+                frame_rate: v.and(fr),
+            });
+        }
+        master.save(&plan.output)?;
+        if let Some(u) = &uploader {
+            crate::cloud::upload_file(u, &dir, &plan.output)
+                .map_err(|e| Error::io(&plan.output, e))?;
         }
     }
 
@@ -944,10 +1050,19 @@ fn run_inner(
             })
         }
     });
-    let tracker = Tracker {
-        frames_total: if audio_only { None } else { frames_total },
-        duration,
-        ..tracker
+    let tracker = if plan.live {
+        // A live input has no total; a run with a set duration has a known end.
+        Tracker {
+            frames_total: None,
+            duration: plan.duration,
+            ..tracker
+        }
+    } else {
+        Tracker {
+            frames_total: if audio_only { None } else { frames_total },
+            duration,
+            ..tracker
+        }
     };
 
     // The driver: demux and decode once, fan out shared frames.
@@ -981,6 +1096,11 @@ fn run_inner(
     loop {
         if let Some(e) = check(&mut monitor, false) {
             stop = Some(e);
+            break;
+        }
+        // A clean stop ends the input here: what was read is encoded and the
+        // final manifests are written, as at the end of a file.
+        if plan.stop.is_stopped() || plan.duration.is_some_and(|d| start.elapsed() >= d) {
             break;
         }
         // A fresh packet each time: ffmpeg-next's `read` does not release the
