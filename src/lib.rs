@@ -13,7 +13,9 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod capture;
 pub mod cloud;
+mod dash;
 pub mod encryption;
 mod error;
 mod ffi;

@@ -19,8 +19,10 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Media {
     input: String,
+    origin: pipeline::Source,
     source: Option<SourceInfo>,
     has_audio: bool,
+    live: bool,
 }
 
 /// Opens an input (a path or any URL FFmpeg reads), as the seed's `input(path)`.
@@ -31,7 +33,26 @@ pub fn input(input: impl AsRef<str>) -> Result<Media> {
 impl Media {
     /// Opens and inspects `input`.
     pub fn open(input: &str) -> Result<Media> {
-        let ictx = pipeline::open_input(input)?;
+        Self::inspect(pipeline::Source::Url(input.to_string()), false)
+    }
+
+    /// Opens a capture device (camera, screen), as the seed's
+    /// `input(name, capture=True)`. The job is live: it runs until
+    /// [`Packager::duration`] elapses or it is stopped.
+    pub fn capture(device: crate::capture::Capture) -> Result<Media> {
+        Self::inspect(pipeline::Source::Capture(device), true)
+    }
+
+    /// Opens a live stream URL (rtmp://, srt://, udp://, a live HLS/HTTP
+    /// stream): like [`open`](Self::open), with the live path's defaults.
+    pub fn live(input: &str) -> Result<Media> {
+        Self::inspect(pipeline::Source::Url(input.to_string()), true)
+    }
+
+    fn inspect(origin: pipeline::Source, live: bool) -> Result<Media> {
+        let input = origin.name();
+        let input = input.as_str();
+        let ictx = origin.open()?;
         let source = ictx.streams().best(media::Type::Video).map(|st| {
             let params = st.parameters();
             let (w, h, sar) = ffmpeg_next::codec::Context::from_parameters(params)
@@ -71,8 +92,10 @@ impl Media {
         }
         Ok(Media {
             input: input.to_string(),
+            origin,
             source,
             has_audio,
+            live,
         })
     }
 
@@ -123,6 +146,10 @@ pub struct Packager<'a> {
     cancel: CancelHandle,
     encryption: Option<Encryption>,
     uploads: Vec<UploadTo>,
+    duration: Option<Duration>,
+    stop: crate::pipeline::progress::StopHandle,
+    end_list: bool,
+    live: bool,
 }
 
 /// A store to mirror the output to, as given.
@@ -144,7 +171,6 @@ impl std::fmt::Debug for Packager<'_> {
 impl<'a> Packager<'a> {
     fn new(media: Media, protocol: Protocol, format: Format) -> Self {
         Packager {
-            media,
             protocol,
             format,
             reps: None,
@@ -160,6 +186,11 @@ impl<'a> Packager<'a> {
             cancel: CancelHandle::new(),
             encryption: None,
             uploads: Vec::new(),
+            duration: None,
+            stop: Default::default(),
+            end_list: false,
+            live: media.live,
+            media,
         }
     }
 
@@ -268,6 +299,29 @@ impl<'a> Packager<'a> {
     /// seed's `hls.encryption(save_to, url, key_rotation_period)`).
     pub fn encryption(mut self, e: Encryption) -> Self {
         self.encryption = Some(e);
+        self
+    }
+    /// Stops cleanly after this much time (live inputs): the segment being
+    /// written is finished and the final manifests are written.
+    pub fn duration(mut self, d: Duration) -> Self {
+        self.duration = Some(d);
+        self
+    }
+    /// A handle that stops the run cleanly from another thread (what the CLI
+    /// does on Ctrl-C and SIGTERM).
+    pub fn stop_handle(&self) -> crate::pipeline::progress::StopHandle {
+        self.stop.clone()
+    }
+    /// Treats the input as live (sliding playlist window, no total), which
+    /// capture devices and [`Media::live`] inputs are by default.
+    pub fn live(mut self, on: bool) -> Self {
+        self.live = on;
+        self
+    }
+    /// Live HLS: mark the playlists ended (`EXT-X-ENDLIST`) when the run
+    /// stops. Without it a stopped live stream stays open-ended.
+    pub fn end_list(mut self, on: bool) -> Self {
+        self.end_list = on;
         self
     }
     /// Mirrors every output file to the store at `url` (`s3://bucket/prefix`,
@@ -396,6 +450,11 @@ impl<'a> Packager<'a> {
         });
         let plan = Plan {
             input: self.media.input.clone(),
+            source: self.media.origin.clone(),
+            live: self.live,
+            duration: self.duration,
+            stop: self.stop.clone(),
+            end_list: self.end_list,
             protocol: self.protocol,
             format: self.format,
             reps,

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 BUILD_PKGS=(pkg-config clang libclang-dev libavformat-dev libavcodec-dev libavutil-dev
   libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev)
 TEST_PKGS=(ffmpeg libxml2-utils chromium nodejs npm
-  nginx libnginx-mod-http-dav-ext python3 python3-venv)
+  nginx libnginx-mod-http-dav-ext python3 python3-venv xvfb)
 
 # moto's S3 server for the cloud tests (tests/common/servers.rs). Only the S3
 # backend and the server's web framework, not moto[server] (all services,

@@ -5,6 +5,7 @@
 //! keeps its blocks small, and every block states why it is sound.
 
 pub(crate) mod codec;
+pub(crate) mod device;
 pub(crate) mod frame;
 pub(crate) mod io;
 pub(crate) mod log;

@@ -56,6 +56,27 @@ impl CancelHandle {
     }
 }
 
+/// A handle that stops a run cleanly from any thread: the segment being
+/// written is finished and the final playlists are written, as at the end of
+/// the input (for live inputs, Ctrl-C does this).
+#[derive(Debug, Clone, Default)]
+pub struct StopHandle(Arc<AtomicBool>);
+
+impl StopHandle {
+    /// A new handle, not stopped.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Asks the run to finish now, keeping what it has made.
+    pub fn stop(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    /// Whether [`stop`](Self::stop) was called.
+    pub fn is_stopped(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// Per-producer counters the workers update and the driver reads.
 #[derive(Debug, Default)]
 pub(crate) struct Counter {

@@ -31,6 +31,8 @@ enum Command {
     Hls(PackageArgs),
     /// Package INPUT as an MPEG-DASH ladder.
     Dash(PackageArgs),
+    /// List the capture devices (cameras, screens, microphones) FFmpeg can see.
+    Devices,
     /// Make a built-in synthetic clip and package it to HLS and DASH.
     Demo {
         /// Where to write the clip and the streams.
@@ -41,8 +43,30 @@ enum Command {
 
 #[derive(Args)]
 struct PackageArgs {
-    /// A file path or URL.
+    /// A file path or URL, or with --capture a device as the OS names it
+    /// (/dev/video0, :0.0 for an X11 screen).
     input: String,
+    /// INPUT is a capture device (camera, or the screen with --screen).
+    #[arg(long)]
+    capture: bool,
+    /// Capture the screen (x11grab on Linux).
+    #[arg(long, requires = "capture")]
+    screen: bool,
+    /// The libavdevice format to capture with (default: the platform's).
+    #[arg(long, requires = "capture", value_name = "FORMAT")]
+    capture_format: Option<String>,
+    /// A capture device option key=value (framerate=30, video_size=1280x720). Repeatable.
+    #[arg(long = "device-option", requires = "capture", value_name = "KEY=VALUE")]
+    device_options: Vec<String>,
+    /// Treat INPUT as a live stream (rtmp://, srt://, udp://...): sliding window, runs until stopped.
+    #[arg(long)]
+    live: bool,
+    /// Stop cleanly after S seconds (the current segment is finished).
+    #[arg(long, value_name = "S")]
+    duration: Option<f64>,
+    /// Live HLS: end the playlists (EXT-X-ENDLIST) when the run stops.
+    #[arg(long)]
+    end_list: bool,
     /// The manifest to write: OUT/NAME.m3u8 or OUT/NAME.mpd (default: beside the input).
     #[arg(short, long)]
     output: Option<PathBuf>,
@@ -182,6 +206,24 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Hls(a) => package(a, true, cli.quiet),
         Command::Dash(a) => package(a, false, cli.quiet),
         Command::Demo { dir } => demo(&dir, cli.quiet),
+        Command::Devices => {
+            for d in ffstream::capture::devices() {
+                let kind = if d.video { "video" } else { "audio" };
+                println!("{:<12} {kind}  {}", d.format, d.description);
+                match (&d.list_error, d.sources.is_empty()) {
+                    (Some(e), _) => println!(
+                        "    (cannot list sources: {e}; give the device name as the OS knows it)"
+                    ),
+                    (None, true) => println!("    (no sources found)"),
+                    (None, false) => {
+                        for (name, desc) in &d.sources {
+                            println!("    {name}  {desc}");
+                        }
+                    }
+                }
+            }
+            Ok(())
+        }
     }
 }
 
@@ -211,7 +253,27 @@ fn parse_rep(s: &str) -> Result<Representation, Error> {
 }
 
 fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
-    let media = ffstream::input(&a.input)?;
+    let media = if a.capture {
+        let mut c = if a.screen {
+            ffstream::capture::Capture::screen(&a.input)
+        } else {
+            ffstream::capture::Capture::device(&a.input)
+        };
+        if let Some(f) = &a.capture_format {
+            c = c.format(f);
+        }
+        for kv in &a.device_options {
+            let (k, v) = kv.split_once('=').ok_or_else(|| {
+                Error::Config(format!("bad --device-option {kv:?}: expected key=value"))
+            })?;
+            c = c.option(k, v);
+        }
+        ffstream::Media::capture(c)?
+    } else if a.live {
+        ffstream::Media::live(&a.input)?
+    } else {
+        ffstream::input(&a.input)?
+    };
     let mut format = match VideoCodec::parse(&a.codec)? {
         VideoCodec::H264 => Format::h264(),
         VideoCodec::Hevc => Format::hevc(),
@@ -293,6 +355,15 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
     for u in &a.uploads {
         p = p.upload(u);
     }
+    if let Some(d) = a.duration {
+        if !(d.is_finite() && d > 0.0) {
+            return Err(Error::Config(format!(
+                "--duration must be positive, got {d}"
+            )));
+        }
+        p = p.duration(std::time::Duration::from_secs_f64(d));
+    }
+    p = p.end_list(a.end_list);
     if let (Some(path), Some(url)) = (&a.key_path, &a.key_url) {
         p = p.encryption(
             ffstream::encryption::Encryption::new(path, url).rotate_every(a.rotate_every),
@@ -303,6 +374,10 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
 
 fn package(a: PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
     let p = configure(&a, hls)?;
+    // Ctrl-C and SIGTERM stop the run cleanly: the segment being written is
+    // finished and the final manifests are written.
+    let stop = p.stop_handle();
+    let _ = ctrlc::set_handler(move || stop.stop());
     let label = if hls { "HLS" } else { "DASH" };
     let bar = progress_bar::Bar::new(label, quiet);
     let p = p.monitor(|pr| bar.update(pr));
@@ -382,6 +457,13 @@ impl PackageArgs {
     fn parse_from_demo(input: &str, out: &std::path::Path) -> PackageArgs {
         PackageArgs {
             input: input.to_string(),
+            capture: false,
+            screen: false,
+            capture_format: None,
+            device_options: Vec::new(),
+            live: false,
+            duration: None,
+            end_list: false,
             output: Some(out.to_path_buf()),
             auto: Some(vec![720, 480, 360]),
             bitrates: None,

@@ -1,0 +1,145 @@
+//! Live inputs: cameras, screens and microphones through libavdevice.
+
+use crate::error::{Error, Result};
+
+/// A capture device format and the sources it can list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeviceFormat {
+    /// libavdevice's name, such as `v4l2`, `x11grab`, `alsa`, `avfoundation`.
+    pub format: String,
+    /// FFmpeg's description.
+    pub description: String,
+    /// Video (true) or audio device.
+    pub video: bool,
+    /// `(name, description)` of each source, as the OS names them.
+    pub sources: Vec<(String, String)>,
+    /// Why the sources could not be listed (many formats cannot list).
+    pub list_error: Option<String>,
+}
+
+/// Every capture device format libavdevice offers, with what it can see.
+pub fn devices() -> Vec<DeviceFormat> {
+    crate::ffi::device::list_devices()
+        .into_iter()
+        .map(|d| {
+            let (sources, list_error) = match d.sources {
+                Ok(s) => (
+                    s.into_iter().map(|s| (s.name, s.description)).collect(),
+                    None,
+                ),
+                Err(e) => (Vec::new(), Some(e)),
+            };
+            DeviceFormat {
+                format: d.name,
+                description: d.description,
+                video: d.video,
+                sources,
+                list_error,
+            }
+        })
+        .collect()
+}
+
+/// A capture device to read live, as the seed's `input(name, capture=True)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capture {
+    /// The device as the OS names it: `/dev/video0`, `:0.0` (X11 screen),
+    /// `0` (avfoundation), `video=Camera` (dshow).
+    pub device: String,
+    /// The libavdevice format; `None` picks the platform's default.
+    pub format: Option<String>,
+    /// Capture the screen rather than a camera (picks the screen grabber).
+    pub screen: bool,
+    /// Device options, such as `framerate=30`, `video_size=1280x720`.
+    pub options: Vec<(String, String)>,
+}
+
+impl Capture {
+    /// A camera (or any device) by its OS name.
+    pub fn device(device: impl Into<String>) -> Capture {
+        Capture {
+            device: device.into(),
+            format: None,
+            screen: false,
+            options: Vec::new(),
+        }
+    }
+    /// The screen (X11 display such as `:0.0` on Linux).
+    pub fn screen(display: impl Into<String>) -> Capture {
+        Capture {
+            screen: true,
+            ..Capture::device(display)
+        }
+    }
+    /// Uses this libavdevice format.
+    pub fn format(mut self, f: impl Into<String>) -> Capture {
+        self.format = Some(f.into());
+        self
+    }
+    /// Adds a device option.
+    pub fn option(mut self, k: impl Into<String>, v: impl Into<String>) -> Capture {
+        self.options.push((k.into(), v.into()));
+        self
+    }
+
+    /// The format used: the given one, or the platform's default.
+    pub fn format_name(&self) -> &str {
+        if let Some(f) = &self.format {
+            return f;
+        }
+        match (std::env::consts::OS, self.screen) {
+            ("linux", true) => "x11grab",
+            ("linux", false) => "v4l2",
+            ("macos", _) => "avfoundation",
+            ("windows", true) => "gdigrab",
+            ("windows", false) => "dshow",
+            (_, true) => "x11grab",
+            (_, false) => "v4l2",
+        }
+    }
+
+    /// Opens the device; a device that cannot be opened gives an error that
+    /// lists the sources this format can see.
+    pub(crate) fn open(&self) -> Result<ffmpeg_next::format::context::Input> {
+        let fmt_name = self.format_name();
+        let fmt = crate::ffi::device::find_input_format(fmt_name).ok_or_else(|| {
+            Error::Config(format!(
+                "capture format {fmt_name} is not available in this FFmpeg build (see `ffstream devices`)"
+            ))
+        })?;
+        let mut dict = ffmpeg_next::Dictionary::new();
+        for (k, v) in &self.options {
+            dict.set(k, v);
+        }
+        match ffmpeg_next::format::open_with(&self.device, &ffmpeg_next::Format::Input(fmt), dict) {
+            Ok(ffmpeg_next::format::context::Context::Input(i)) => Ok(i),
+            Ok(_) => Err(Error::Internal("device opened as an output".into())),
+            Err(e) => {
+                let reason = crate::ffi::log::explain(e);
+                let seen: Vec<String> = devices()
+                    .into_iter()
+                    .filter(|d| d.format.split(',').any(|n| n == fmt_name))
+                    .flat_map(|d| d.sources)
+                    .map(|(n, d)| {
+                        if d.is_empty() || d == n {
+                            n
+                        } else {
+                            format!("{n} ({d})")
+                        }
+                    })
+                    .collect();
+                let avail = if seen.is_empty() {
+                    format!("{fmt_name} lists no devices here")
+                } else {
+                    format!("available {fmt_name} devices: {}", seen.join(", "))
+                };
+                Err(Error::OpenInput {
+                    input: format!("{} ({fmt_name})", self.device),
+                    reason: format!("{reason}; {avail}"),
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,379 @@
+//! Live: a real X server (Xvfb) captured with x11grab into live HLS and
+//! DASH, a clean stop on SIGINT, push to a real HTTP server, and bad devices.
+
+mod common;
+
+use common::browser::{self, Player};
+use common::servers::WebDavServer;
+use common::{dash, hls};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// An Xvfb display, killed on drop.
+struct Xvfb {
+    child: Child,
+    display: String,
+}
+
+impl Xvfb {
+    fn start() -> Xvfb {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        for _ in 0..50 {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let num = 100 + (std::process::id() as usize * 13 + n * 7) % 800;
+            if Path::new(&format!("/tmp/.X{num}-lock")).exists() {
+                continue;
+            }
+            let socket = format!("/tmp/.X11-unix/X{num}");
+            let _ = std::fs::remove_file(&socket); // stale, from a killed server
+            let mut child = Command::new("Xvfb")
+                .args([
+                    &format!(":{num}"),
+                    "-screen",
+                    "0",
+                    "640x360x24",
+                    "-nolisten",
+                    "tcp",
+                    "-noreset",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("Xvfb is not installed (apt-get install xvfb, or bash tests/dev.sh deps)");
+            let t0 = Instant::now();
+            while t0.elapsed() < Duration::from_secs(15) {
+                // Ready when it accepts connections on its socket.
+                if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+                    if !matches!(child.try_wait(), Ok(None)) {
+                        break;
+                    }
+                    return Xvfb {
+                        child,
+                        display: format!(":{num}.0"),
+                    };
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("could not start Xvfb");
+    }
+}
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        // SIGTERM lets Xvfb remove its lock file and socket.
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(3) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ffstream"));
+    c.args(args);
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    cmd(args).output().expect("run ffstream")
+}
+
+fn ok(o: &Output) {
+    assert!(
+        o.status.success(),
+        "ffstream failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+fn segment_files(dir: &Path, ext: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(ext))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn screen_capture_to_live_hls_with_a_sliding_window() {
+    let x = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("live.m3u8");
+    let r = run(&[
+        "hls",
+        &x.display,
+        "--capture",
+        "--screen",
+        "--device-option",
+        "framerate=15",
+        "-o",
+        out.to_str().unwrap(),
+        "--auto",
+        "240",
+        "--hls-time",
+        "2",
+        "--list-size",
+        "3",
+        "--flags",
+        "delete_segments",
+        "--duration",
+        "16",
+        "--end-list",
+        "-x",
+        "preset=ultrafast",
+    ]);
+    ok(&r);
+    let media =
+        hls::parse_media(&std::fs::read_to_string(dir.path().join("live_240p.m3u8")).unwrap())
+            .unwrap();
+    assert!(
+        media.segments.len() <= 3,
+        "window holds {} segments",
+        media.segments.len()
+    );
+    assert!(
+        media.media_sequence >= 4,
+        "media sequence {} did not advance",
+        media.media_sequence
+    );
+    assert!(
+        media.playlist_type.is_none(),
+        "a live playlist has no PLAYLIST-TYPE"
+    );
+    assert!(media.endlist, "--end-list marks the stopped stream ended");
+    let problems = hls::check_media_rfc8216(&media, false);
+    assert!(problems.is_empty(), "{problems:?}");
+    // Segments that left the window are gone from disk (the muxer keeps one
+    // extra for players still fetching it).
+    let on_disk = segment_files(dir.path(), ".ts");
+    assert!(
+        !on_disk.contains(&"live_240p_0000.ts".to_string()),
+        "{on_disk:?}"
+    );
+    assert!(on_disk.len() <= 4, "{on_disk:?}");
+    let master = hls::parse_master(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(master.variants[0].uri, "live_240p.m3u8");
+    browser::assert_plays(dir.path(), "live.m3u8", Player::HlsJs, 4.0);
+}
+
+#[test]
+fn live_dash_is_dynamic_valid_and_plays_while_running() {
+    let x = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("live.mpd");
+    let child = cmd(&[
+        "dash",
+        &x.display,
+        "--capture",
+        "--screen",
+        "--device-option",
+        "framerate=15",
+        "-o",
+        out.to_str().unwrap(),
+        "--auto",
+        "240",
+        "--seg-duration",
+        "2",
+        "--list-size",
+        "4",
+        "--duration",
+        "26",
+        "-x",
+        "preset=ultrafast",
+        "-q",
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let t0 = Instant::now();
+    while !out.exists() || t0.elapsed() < Duration::from_secs(8) {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no MPD");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let snapshot = dir.path().join("snapshot.mpd");
+    std::fs::copy(&out, &snapshot).unwrap();
+    dash::validate_mpd_schema(&snapshot).expect("live MPD valid against MPEG's schema");
+    let text = std::fs::read_to_string(&snapshot).unwrap();
+    let mpd = dash::parse_mpd_str(&text).unwrap();
+    assert_eq!(mpd.mpd_type, "dynamic");
+    assert!(
+        mpd.availability_start_time.is_some(),
+        "availabilityStartTime"
+    );
+    assert!(
+        text.contains("timeShiftBufferDepth="),
+        "timeShiftBufferDepth"
+    );
+    assert!(
+        text.contains("<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:direct:2014\""),
+        "UTCTiming"
+    );
+    let pb = browser::play(dir.path(), "live.mpd", Player::DashJs, 4.0);
+    let r = child.wait_with_output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        pb.ok,
+        "dash.js did not play the live stream: {:?}",
+        pb.errors
+    );
+}
+
+#[test]
+fn sigint_stops_cleanly_with_final_playlists() {
+    let x = Xvfb::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.m3u8");
+    let child = cmd(&[
+        "hls",
+        &x.display,
+        "--capture",
+        "--screen",
+        "--device-option",
+        "framerate=15",
+        "-o",
+        out.to_str().unwrap(),
+        "--auto",
+        "240",
+        "--hls-time",
+        "1",
+        "--end-list",
+        "-x",
+        "preset=ultrafast",
+        "-q",
+    ])
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let variant = dir.path().join("s_240p.m3u8");
+    let t0 = Instant::now();
+    while !variant.exists() || t0.elapsed() < Duration::from_secs(4) {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no playlist");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stopped = Instant::now();
+    send_signal(child.id(), 2);
+    let r = child.wait_with_output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(
+        stopped.elapsed() < Duration::from_secs(5),
+        "took {:?} to stop",
+        stopped.elapsed()
+    );
+    let media = hls::parse_media(&std::fs::read_to_string(&variant).unwrap()).unwrap();
+    assert!(media.endlist && media.segments.len() >= 3, "{media:?}");
+    for s in &media.segments {
+        assert!(dir.path().join(&s.uri).exists());
+    }
+}
+
+/// Sends a signal through the `kill` program (tests stay free of `unsafe`).
+fn send_signal(pid: u32, sig: i32) {
+    let st = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn live_push_delivers_every_segment_and_the_playlists() {
+    let x = Xvfb::start();
+    let dav = WebDavServer::start();
+    let url = format!("{}/live/out.m3u8", dav.url());
+    ok(&run(&[
+        "hls",
+        &x.display,
+        "--capture",
+        "--screen",
+        "--device-option",
+        "framerate=15",
+        "-o",
+        &url,
+        "--auto",
+        "240",
+        "--hls-time",
+        "2",
+        "--list-size",
+        "3",
+        "--duration",
+        "8",
+        "--end-list",
+        "-x",
+        "preset=ultrafast",
+        "-q",
+    ]));
+    let root: PathBuf = dav.root().join("live");
+    let media =
+        hls::parse_media(&std::fs::read_to_string(root.join("out_240p.m3u8")).unwrap()).unwrap();
+    assert!(!media.segments.is_empty());
+    // Every segment ever written arrived, not only the last window.
+    let last: u64 = media.media_sequence + media.segments.len() as u64;
+    for k in 0..last {
+        let f = root.join(format!("out_240p_{k:04}.ts"));
+        assert!(f.exists(), "{} was never pushed", f.display());
+    }
+    assert!(
+        root.join("out.m3u8").exists(),
+        "the master playlist is pushed too"
+    );
+    let puts: Vec<_> = dav
+        .requests()
+        .into_iter()
+        .filter(|(m, _, _)| m == "PUT")
+        .collect();
+    assert!(puts.iter().all(|(_, _, s)| *s < 300), "{puts:?}");
+}
+
+#[test]
+fn a_missing_capture_device_lists_what_is_there() {
+    let r = run(&[
+        "hls",
+        "no_such_card",
+        "--capture",
+        "--capture-format",
+        "alsa",
+        "-o",
+        "/tmp/never/x.m3u8",
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr).to_string();
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    // libasound prints its own complaint too; ffstream's is one line.
+    let ours: Vec<&str> = err
+        .lines()
+        .filter(|l| l.starts_with("ffstream: "))
+        .collect();
+    assert_eq!(ours.len(), 1, "{err}");
+    assert!(err.contains("no_such_card (alsa)"), "{err}");
+    assert!(err.contains("available alsa devices: null"), "{err}");
+    let r = run(&[
+        "hls",
+        ":9999.0",
+        "--capture",
+        "--screen",
+        "-o",
+        "/tmp/never/x.m3u8",
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr).to_string();
+    assert!(
+        err.contains(":9999.0 (x11grab)") && err.contains("Cannot open display"),
+        "{err}"
+    );
+    assert!(!Path::new("/tmp/never").exists());
+}
