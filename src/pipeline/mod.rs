@@ -951,6 +951,7 @@ fn run_inner(
     }
 
     // Workers.
+    let (done_tx, done_rx) = crossbeam_channel::unbounded::<()>();
     let mut counters = Vec::new();
     let mut vtx: Vec<Sender<Arc<frame::Video>>> = Vec::new();
     let mut handles: Vec<std::thread::JoinHandle<Result<()>>> = Vec::new();
@@ -981,7 +982,7 @@ fn run_inner(
             counter,
             abort: abort.clone(),
         };
-        handles.push(spawn(&format!("ffstream-{}", v.name), &abort, move || {
+        handles.push(spawn(&format!("ffstream-{}", v.name), &abort, &done_tx, move || {
             w.run()
         })?);
         vtx.push(tx);
@@ -1021,7 +1022,7 @@ fn run_inner(
             counter,
             abort: abort.clone(),
         };
-        handles.push(spawn(&format!("ffstream-aac{k}"), &abort, move || w.run())?);
+        handles.push(spawn(&format!("ffstream-aac{k}"), &abort, &done_tx, move || w.run())?);
         atx.push(tx);
     }
     drop(ptx);
@@ -1180,7 +1181,7 @@ fn run_inner(
                 stop = Some(e);
             }
         }
-        std::thread::sleep(Duration::from_millis(20));
+        let _ = done_rx.recv_timeout(Duration::from_millis(50));
     }
     let mut first_err: Option<Error> = stop;
     for h in handles {
@@ -1293,9 +1294,11 @@ fn video_codec_of(p: &codec::Parameters) -> Option<String> {
 fn spawn(
     name: &str,
     abort: &Arc<AtomicBool>,
+    done: &Sender<()>,
     f: impl FnOnce() -> Result<()> + Send + 'static,
 ) -> Result<std::thread::JoinHandle<Result<()>>> {
     let abort = abort.clone();
+    let done = done.clone();
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
@@ -1303,6 +1306,8 @@ fn spawn(
             if r.is_err() {
                 abort.store(true, Ordering::SeqCst);
             }
+            // Wakes the driver at once instead of at its next poll.
+            let _ = done.send(());
             r
         })
         .map_err(|e| Error::Internal(format!("spawn {name}: {e}")))
