@@ -43,6 +43,12 @@ impl Media {
         Self::inspect(pipeline::Source::Capture(device), true)
     }
 
+    /// Opens `object` (relative to the store's prefix) in a store you built,
+    /// reading it with ranged requests: the seed's `input(cloud, bucket, key)`.
+    pub fn open_store(store: Store, object: &str) -> Result<Media> {
+        Self::inspect(pipeline::Source::Object(store, object.to_string()), false)
+    }
+
     /// Opens a live stream URL (rtmp://, srt://, udp://, a live HLS/HTTP
     /// stream): like [`open`](Self::open), with the live path's defaults.
     pub fn live(input: &str) -> Result<Media> {

@@ -10,15 +10,17 @@ use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+    ObjectStoreExt, PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
 use std::sync::{Arc, Mutex};
 
-/// Records (path, bytes) of each put, in order, then stores it in memory.
+/// Records (path, bytes) of each put, in order, then stores it in memory;
+/// also records whether each read asked for a byte range.
 #[derive(Debug, Default)]
 struct Recorder {
     inner: InMemory,
     puts: Mutex<Vec<(String, Vec<u8>)>>,
+    reads: Mutex<Vec<bool>>,
 }
 
 impl std::fmt::Display for Recorder {
@@ -50,6 +52,9 @@ impl ObjectStore for Recorder {
         self.inner.put_multipart_opts(location, opts).await
     }
     async fn get_opts(&self, location: &ObjectPath, options: GetOptions) -> Result<GetResult> {
+        if !options.head {
+            self.reads.lock().unwrap().push(options.range.is_some());
+        }
         self.inner.get_opts(location, options).await
     }
     fn delete_stream(
@@ -166,4 +171,32 @@ fn dash_manifest_follows_its_segments() {
             assert!(at < i, "MPD (put #{i}) names {n}, put later (#{at})");
         }
     }
+}
+
+#[test]
+fn input_from_a_store_object_is_read_by_ranges() {
+    let rec = Arc::new(Recorder::default());
+    let clip = std::fs::read(fixtures::clip(fixtures::Kind::H264Aac)).unwrap();
+    futures::executor::block_on(
+        rec.inner
+            .put(&ObjectPath::from("media/clip.mp4"), clip.into()),
+    )
+    .unwrap();
+    let store = ffstream::cloud::Store::custom("memory", rec.clone(), "media");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.m3u8");
+    let media = ffstream::Media::open_store(store, "clip.mp4").unwrap();
+    assert_eq!(media.display_size(), Some(ffstream::Size::new(640, 360)));
+    media
+        .hls(ffstream::Format::h264().option("preset", "ultrafast"))
+        .auto_generate_representations(Some(&[180]), None, false)
+        .output(&out)
+        .unwrap();
+    let reads = rec.reads.lock().unwrap().clone();
+    assert!(
+        !reads.is_empty() && reads.iter().all(|r| *r),
+        "every read is ranged: {reads:?}"
+    );
+    let frames = common::oracle::count_video_frames(dir.path().join("m_180p.m3u8"));
+    assert_eq!(frames, 60);
 }

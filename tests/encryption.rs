@@ -340,3 +340,45 @@ fn segment_files_decrypt_to_the_source_frames_through_ffmpeg() {
     let p = run.master.parent().unwrap().join("enc_144p.m3u8");
     oracle::decodes_cleanly(&p).expect("ffmpeg decodes the encrypted stream without errors");
 }
+
+#[test]
+fn keys_leaving_every_playlist_window_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = dir.path().join("w.m3u8");
+    let keys = dir.path().join("keys").join("k.key");
+    ffstream::input(clip8().to_str().unwrap())
+        .unwrap()
+        .hls(Format::h264().option("preset", "ultrafast"))
+        .auto_generate_representations(Some(&[120]), None, true)
+        .hls_time(1.0)
+        .hls_list_size(2)
+        .hls_playlist_type(None)
+        .flags(["delete_segments"])
+        .encryption(Encryption::new(&keys, "keys/k.key").rotate_every(1))
+        .output(&master)
+        .unwrap();
+    // Every key a playlist names is still there; none other is.
+    let mut named = BTreeSet::new();
+    for v in ["w_180p.m3u8", "w_120p.m3u8"] {
+        let media =
+            hls::parse_media(&std::fs::read_to_string(dir.path().join(v)).unwrap()).unwrap();
+        assert_eq!(media.segments.len(), 2);
+        for s in &media.segments {
+            let k = s.key.as_ref().unwrap();
+            assert!(
+                dir.path().join(&k.uri).exists(),
+                "{} is named but gone",
+                k.uri
+            );
+            named.insert(k.uri.clone());
+        }
+    }
+    let on_disk: BTreeSet<String> = std::fs::read_dir(dir.path().join("keys"))
+        .unwrap()
+        .map(|e| format!("keys/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    assert_eq!(
+        on_disk, named,
+        "8 keys were made; only those still referred to remain"
+    );
+}

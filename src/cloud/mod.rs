@@ -182,8 +182,17 @@ impl Store {
 /// Opens an input held in a store, reading it with ranged requests.
 pub(crate) fn open_input(url: &str) -> Result<ffmpeg_next::format::context::Input> {
     let (store, object) = Store::from_object_url(url)?;
+    open_object(store, &object)
+}
+
+/// Opens object `object` (relative to the store's prefix) for demuxing.
+pub(crate) fn open_object(
+    store: Store,
+    object: &str,
+) -> Result<ffmpeg_next::format::context::Input> {
+    crate::init();
     let name = format!("{}/{}", store.name(), object);
-    let path = store.path_of(&object);
+    let path = store.path_of(object);
     let r = reader::ObjectReader::open(store, path, name.clone())?;
     let io = ffmpeg_next::format::context::StreamIo::from_read_seek_with_capacity(r, 256 * 1024)
         .map_err(|e| Error::OpenInput {
@@ -191,7 +200,7 @@ pub(crate) fn open_input(url: &str) -> Result<ffmpeg_next::format::context::Inpu
             reason: e.to_string(),
         })?;
     // The file name helps FFmpeg guess the format from its extension.
-    ffmpeg_next::format::input_from_stream(io, Some(&object), None).map_err(|e| Error::OpenInput {
+    ffmpeg_next::format::input_from_stream(io, Some(object), None).map_err(|e| Error::OpenInput {
         input: name,
         reason: crate::ffi::log::explain(e),
     })

@@ -125,6 +125,8 @@ pub(crate) enum Source {
     Url(String),
     /// A capture device.
     Capture(crate::capture::Capture),
+    /// An object in a store given through the library API.
+    Object(crate::cloud::Store, String),
 }
 
 impl Source {
@@ -133,6 +135,7 @@ impl Source {
         match self {
             Source::Url(u) => u.clone(),
             Source::Capture(c) => format!("{} ({})", c.device, c.format_name()),
+            Source::Object(s, o) => format!("{}/{o}", s.name()),
         }
     }
 
@@ -141,6 +144,7 @@ impl Source {
         match self {
             Source::Url(u) => crate::probe::open_input(u, crate::probe::DEFAULT_NETWORK_TIMEOUT),
             Source::Capture(c) => c.open(),
+            Source::Object(s, o) => crate::cloud::open_object(s.clone(), o),
         }
     }
 }
@@ -982,9 +986,12 @@ fn run_inner(
             counter,
             abort: abort.clone(),
         };
-        handles.push(spawn(&format!("ffstream-{}", v.name), &abort, &done_tx, move || {
-            w.run()
-        })?);
+        handles.push(spawn(
+            &format!("ffstream-{}", v.name),
+            &abort,
+            &done_tx,
+            move || w.run(),
+        )?);
         vtx.push(tx);
     }
     let mut atx: Vec<Sender<Arc<frame::Audio>>> = Vec::new();
@@ -1022,7 +1029,12 @@ fn run_inner(
             counter,
             abort: abort.clone(),
         };
-        handles.push(spawn(&format!("ffstream-aac{k}"), &abort, &done_tx, move || w.run())?);
+        handles.push(spawn(
+            &format!("ffstream-aac{k}"),
+            &abort,
+            &done_tx,
+            move || w.run(),
+        )?);
         atx.push(tx);
     }
     drop(ptx);
