@@ -96,7 +96,8 @@ unsafe extern "C" fn hook_open(
             Ok(Some(sink)) => return open_custom(hooks, pb, sink),
             Ok(None) => {}
             Err(e) => {
-                log::error!("cannot open {url_str} for writing: {e}");
+                // The run reports the cause (e.g. the failed store) in its error.
+                log::debug!("cannot open {url_str} for writing: {e}");
                 return ffi::AVERROR(e.raw_os_error().unwrap_or(libc_eio()));
             }
         }
@@ -210,12 +211,12 @@ unsafe extern "C" fn hook_close2(s: *mut ffi::AVFormatContext, pb: *mut ffi::AVI
 
 fn finish(mut w: Writer) -> c_int {
     if let Some(e) = w.error.take() {
-        log::error!("write failed: {e}");
+        log::debug!("write failed: {e}");
         return ffi::AVERROR(e.raw_os_error().unwrap_or(libc_eio()));
     }
     match w.sink.take().map(|s| s.close()) {
         Some(Err(e)) => {
-            log::error!("closing an output failed: {e}");
+            log::debug!("closing an output failed: {e}");
             ffi::AVERROR(e.raw_os_error().unwrap_or(libc_eio()))
         }
         _ => 0,
