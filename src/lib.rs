@@ -14,6 +14,7 @@
 #![deny(missing_docs)]
 
 pub mod cloud;
+pub mod convert;
 pub mod encryption;
 mod error;
 mod ffi;

@@ -1,5 +1,6 @@
 //! The `ffstream` command-line tool: package media for HLS and MPEG-DASH.
 
+mod convert_cmd;
 mod progress_bar;
 
 use clap::{Args, Parser, Subcommand};
@@ -31,6 +32,8 @@ enum Command {
     Hls(PackageArgs),
     /// Package INPUT as an MPEG-DASH ladder.
     Dash(PackageArgs),
+    /// Save INPUT (a file, HLS, DASH or URL) to one file, copying the streams.
+    Convert(convert_cmd::ConvertArgs),
     /// Make a built-in synthetic clip and package it to HLS and DASH.
     Demo {
         /// Where to write the clip and the streams.
@@ -182,6 +185,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Hls(a) => package(a, true, cli.quiet),
         Command::Dash(a) => package(a, false, cli.quiet),
         Command::Demo { dir } => demo(&dir, cli.quiet),
+        Command::Convert(a) => convert_cmd::run(a, cli.quiet),
     }
 }
 
