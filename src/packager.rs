@@ -55,8 +55,12 @@ impl Media {
             SourceInfo {
                 display: pipeline::display_size(w, h, sar, rot),
                 fps,
-                video_bitrate: bitrate
-                    .or_else(|| (ictx.bit_rate() > 0).then_some(ictx.bit_rate() as u64)),
+                // An HLS/DASH manifest's "bit rate" is the playlist's size
+                // over the duration (a few hundred bit/s): no cap at all.
+                video_bitrate: bitrate.or_else(|| {
+                    (ictx.bit_rate() > 0 && !matches!(ictx.format().name(), "hls" | "dash"))
+                        .then_some(ictx.bit_rate() as u64)
+                }),
             }
         });
         let source = source.filter(|s| s.display.width > 0 && s.display.height > 0);
