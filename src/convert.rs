@@ -262,23 +262,7 @@ fn plan_streams(
         // Renditions are alternatives: keep the largest video (then the
         // highest variant bitrate) and the audio FFmpeg ranks best in the
         // same variant.
-        let video = ictx
-            .streams()
-            .filter(|s| s.parameters().medium() == media::Type::Video && !is_attached_pic(s))
-            .max_by_key(|s| {
-                let (w, h) = video_dims(s);
-                let br = s
-                    .metadata()
-                    .get("variant_bitrate")
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .unwrap_or(0);
-                (
-                    u64::from(w) * u64::from(h),
-                    br,
-                    std::cmp::Reverse(s.index()),
-                )
-            })
-            .map(|s| s.index());
+        let video = crate::pipeline::best_video(ictx);
         chosen.extend(video);
         let audio = match video.and_then(|v| ictx.stream(v)) {
             Some(v) => ictx.streams().related(&v).best(media::Type::Audio),
@@ -365,14 +349,6 @@ fn plan_streams(
 fn is_attached_pic(s: &format::stream::Stream) -> bool {
     s.disposition()
         .contains(format::stream::Disposition::ATTACHED_PIC)
-}
-
-fn video_dims(s: &format::stream::Stream) -> (u32, u32) {
-    codec::Context::from_parameters(s.parameters())
-        .ok()
-        .and_then(|c| c.decoder().video().ok())
-        .map(|v| (v.width(), v.height()))
-        .unwrap_or((0, 0))
 }
 
 /// Per-output-stream state of the packet loop.

@@ -32,7 +32,8 @@ impl Media {
     /// Opens and inspects `input`.
     pub fn open(input: &str) -> Result<Media> {
         let ictx = pipeline::open_input(input)?;
-        let source = ictx.streams().best(media::Type::Video).map(|st| {
+        let best = pipeline::best_video(&ictx).and_then(|i| ictx.stream(i));
+        let source = best.map(|st| {
             let params = st.parameters();
             let (w, h, sar) = ffmpeg_next::codec::Context::from_parameters(params)
                 .ok()

@@ -31,9 +31,8 @@ pub(crate) fn guess_output_format(file_name: &str) -> Option<format::Output> {
 pub(crate) fn query_codec(fmt: &format::Output, id: codec::Id) -> Option<bool> {
     // SAFETY: `fmt` wraps a valid static AVOutputFormat; the call only reads
     // it and its codec tag tables.
-    let r = unsafe {
-        ffi::avformat_query_codec(fmt.as_ptr(), id.into(), ffi::FF_COMPLIANCE_NORMAL as i32)
-    };
+    let r =
+        unsafe { ffi::avformat_query_codec(fmt.as_ptr(), id.into(), ffi::FF_COMPLIANCE_NORMAL) };
     match r {
         1 => Some(true),
         0 => Some(false),
