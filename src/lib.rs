@@ -15,6 +15,7 @@
 
 pub mod capture;
 pub mod cloud;
+pub mod convert;
 mod dash;
 pub mod encryption;
 mod error;

@@ -59,7 +59,8 @@ impl Media {
         let input = origin.name();
         let input = input.as_str();
         let ictx = origin.open()?;
-        let source = ictx.streams().best(media::Type::Video).map(|st| {
+        let best = pipeline::best_video(&ictx).and_then(|i| ictx.stream(i));
+        let source = best.map(|st| {
             let params = st.parameters();
             let (w, h, sar) = ffmpeg_next::codec::Context::from_parameters(params)
                 .ok()
@@ -82,8 +83,12 @@ impl Media {
             SourceInfo {
                 display: pipeline::display_size(w, h, sar, rot),
                 fps,
-                video_bitrate: bitrate
-                    .or_else(|| (ictx.bit_rate() > 0).then_some(ictx.bit_rate() as u64)),
+                // An HLS/DASH manifest's "bit rate" is the playlist's size
+                // over the duration (a few hundred bit/s): no cap at all.
+                video_bitrate: bitrate.or_else(|| {
+                    (ictx.bit_rate() > 0 && !matches!(ictx.format().name(), "hls" | "dash"))
+                        .then_some(ictx.bit_rate() as u64)
+                }),
             }
         });
         let source = source.filter(|s| s.display.width > 0 && s.display.height > 0);

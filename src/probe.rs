@@ -92,7 +92,13 @@ pub(crate) fn open_input(
         let micros = network_timeout.as_micros().clamp(1, i64::MAX as u128);
         opts.set("rw_timeout", &micros.to_string());
     }
-    ff::format::input_with_dictionary(input, opts).map_err(|e| {
+    // FFmpeg 5.1's DASH demuxer cannot find the segments of a relative
+    // `dir/x.mpd`; an absolute path works.
+    let absolute = local
+        .filter(|p| p.is_relative() && input.to_ascii_lowercase().ends_with(".mpd"))
+        .and_then(|p| std::path::absolute(p).ok());
+    let url = absolute.as_deref().and_then(Path::to_str).unwrap_or(input);
+    ff::format::input_with_dictionary(url, opts).map_err(|e| {
         let hint = matches!(e, ff::Error::InvalidData)
             .then(|| local.and_then(sniff_invalid))
             .flatten();

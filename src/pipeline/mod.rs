@@ -149,6 +149,37 @@ impl Source {
     }
 }
 
+/// The video stream to encode from: FFmpeg's best one, except for HLS and
+/// DASH inputs, whose video streams are alternative renditions: there the
+/// largest (then the highest variant bitrate, then the first).
+pub(crate) fn best_video(ictx: &format::context::Input) -> Option<usize> {
+    if !matches!(ictx.format().name(), "hls" | "dash") {
+        return ictx.streams().best(media::Type::Video).map(|s| s.index());
+    }
+    let dims = |s: &format::stream::Stream| {
+        codec::Context::from_parameters(s.parameters())
+            .ok()
+            .and_then(|c| c.decoder().video().ok())
+            .map_or(0, |v| u64::from(v.width()) * u64::from(v.height()))
+    };
+    ictx.streams()
+        .filter(|s| {
+            s.parameters().medium() == media::Type::Video
+                && !s
+                    .disposition()
+                    .contains(format::stream::Disposition::ATTACHED_PIC)
+        })
+        .max_by_key(|s| {
+            let br = s
+                .metadata()
+                .get("variant_bitrate")
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
+            (dims(s), br, std::cmp::Reverse(s.index()))
+        })
+        .map(|s| s.index())
+}
+
 /// What the source looks like after rotation and pixel aspect are applied.
 pub(crate) fn display_size(width: u32, height: u32, sar: Rational, rotation: i32) -> Size {
     let (n, d) = (sar.numerator(), sar.denominator());
@@ -526,7 +557,7 @@ fn run_inner(
     let video_idx = if plan.reps.is_empty() {
         None
     } else {
-        ictx.streams().best(media::Type::Video).map(|s| s.index())
+        best_video(&ictx)
     };
     let audio_idx = if plan.audio.disabled {
         None
@@ -541,6 +572,12 @@ fn run_inner(
             input: input.into(),
             what: "audio or video stream".into(),
         });
+    }
+    // Unused streams are not read (nor, from HLS/DASH, downloaded).
+    for i in 0..ictx.nb_streams() as usize {
+        if Some(i) != video_idx && Some(i) != audio_idx {
+            crate::ffi::bsf::discard_stream(&mut ictx, i);
+        }
     }
     let cores = plan.threads.max(1);
     let mut video = match video_idx {

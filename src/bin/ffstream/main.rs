@@ -1,5 +1,6 @@
 //! The `ffstream` command-line tool: package media for HLS and MPEG-DASH.
 
+mod convert_cmd;
 mod progress_bar;
 
 use clap::{Args, Parser, Subcommand};
@@ -33,6 +34,8 @@ enum Command {
     Dash(PackageArgs),
     /// List the capture devices (cameras, screens, microphones) FFmpeg can see.
     Devices,
+    /// Save INPUT (a file, HLS, DASH or URL) to one file, copying the streams.
+    Convert(convert_cmd::ConvertArgs),
     /// Make a built-in synthetic clip and package it to HLS and DASH.
     Demo {
         /// Where to write the clip and the streams.
@@ -224,6 +227,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
+        Command::Convert(a) => convert_cmd::run(a, cli.quiet),
     }
 }
 
