@@ -16,7 +16,6 @@
 pub mod capture;
 pub mod cloud;
 pub mod convert;
-mod dash;
 pub mod encryption;
 mod error;
 mod ffi;

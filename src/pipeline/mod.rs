@@ -908,9 +908,7 @@ fn run_inner(
                 format: "dash",
                 options: o,
                 streams,
-                interceptor: plan.live.then(|| {
-                    Arc::new(crate::dash::UtcTiming) as Arc<dyn crate::ffi::io::Interceptor>
-                }),
+                interceptor: None,
             });
             manifests.files.push(plan.output.clone());
         }
