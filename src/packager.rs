@@ -425,10 +425,19 @@ impl<'a> Packager<'a> {
     pub fn output(mut self, path: impl AsRef<Path>) -> Result<Report> {
         let reps = self.resolved_representations()?;
         self.validate(&reps)?;
+        // Live pushes give up on a request after about one segment's
+        // duration: the next segment and playlist are due by then.
+        let seg = match self.protocol {
+            Protocol::Hls => self.hls.hls_time,
+            Protocol::Dash => self.dash.seg_duration,
+        };
+        let io_timeout = self
+            .live
+            .then(|| Duration::from_secs_f64(seg.clamp(1.0, 60.0)));
         let mut stores = Vec::new();
         for u in std::mem::take(&mut self.uploads) {
             stores.push(match u {
-                UploadTo::Url(url) => Store::from_url(&url)?,
+                UploadTo::Url(url) => Store::from_url_with(&url, io_timeout)?,
                 UploadTo::Store(s) => s,
             });
         }
@@ -441,7 +450,7 @@ impl<'a> Packager<'a> {
             || as_str.starts_with("http://")
             || as_str.starts_with("https://")
         {
-            let (store, file) = Store::from_object_url(&as_str)?;
+            let (store, file) = Store::from_object_url(&as_str, io_timeout)?;
             stores.insert(0, store);
             let dir = tempfile::Builder::new()
                 .prefix("ffstream-staging-")
@@ -449,7 +458,7 @@ impl<'a> Packager<'a> {
                 .map_err(|e| Error::io(std::env::temp_dir(), e))?;
             let p = dir.path().join(&file);
             staging = Some(dir);
-            remote_name = Some(as_str.clone());
+            remote_name = Some(store_name_of(&as_str));
             p
         } else {
             path.as_ref().to_path_buf()
@@ -496,6 +505,17 @@ impl<'a> Packager<'a> {
         };
         let out = p.with_extension(ext);
         self.output(out)
+    }
+}
+
+/// How the report names a pushed manifest: its URL without a password.
+fn store_name_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
     }
 }
 

@@ -11,7 +11,7 @@ mod reader;
 mod upload;
 
 pub use upload::UploadSummary;
-pub(crate) use upload::{upload_file, UploadInterceptor, Uploader};
+pub(crate) use upload::{upload_file, Policy, UploadInterceptor, Uploader};
 
 use crate::error::{Error, Result};
 use object_store::path::Path as ObjectPath;
@@ -42,11 +42,23 @@ pub fn is_store_url(s: &str) -> bool {
         .any(|p| s.starts_with(p))
 }
 
-fn retry() -> RetryConfig {
+/// Retries inside `object_store`; with an I/O timeout (live pushes) none:
+/// a retry would only delay newer segments.
+fn retry(io_timeout: Option<Duration>) -> RetryConfig {
     RetryConfig {
-        max_retries: 3,
-        retry_timeout: Duration::from_secs(20),
+        max_retries: if io_timeout.is_some() { 0 } else { 3 },
+        retry_timeout: io_timeout.unwrap_or(Duration::from_secs(20)),
         ..Default::default()
+    }
+}
+
+/// HTTP client options: plain http allowed (local servers), and the I/O
+/// timeout when there is one.
+fn client_options(io_timeout: Option<Duration>) -> ClientOptions {
+    let o = ClientOptions::new().with_allow_http(true);
+    match io_timeout {
+        Some(t) => o.with_timeout(t).with_connect_timeout(t),
+        None => o,
     }
 }
 
@@ -65,8 +77,15 @@ impl Store {
     /// Parses a store URL (see the module docs), with credentials from the
     /// environment. `url` may name an object or a prefix.
     pub fn from_url(url: &str) -> Result<Store> {
+        Self::from_url_with(url, None)
+    }
+
+    /// Like [`from_url`](Self::from_url); with `io_timeout`, every request
+    /// gives up after that long and is not retried (live pushes).
+    pub(crate) fn from_url_with(url: &str, io_timeout: Option<Duration>) -> Result<Store> {
+        let shown = url.to_string();
         let bad = |reason: String| Error::Store {
-            store: url.to_string(),
+            store: shown.clone(),
             reason,
         };
         if !url.contains("://") || url.starts_with("file://") {
@@ -92,7 +111,7 @@ impl Store {
                 }
                 let s = object_store::aws::AmazonS3Builder::from_env()
                     .with_bucket_name(&host)
-                    .with_retry(retry())
+                    .with_retry(retry(io_timeout))
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
                 (Arc::new(s), path)
@@ -103,7 +122,7 @@ impl Store {
                 }
                 let s = object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_bucket_name(&host)
-                    .with_retry(retry())
+                    .with_retry(retry(io_timeout))
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
                 (Arc::new(s), path)
@@ -114,7 +133,7 @@ impl Store {
                 }
                 let s = object_store::azure::MicrosoftAzureBuilder::from_env()
                     .with_container_name(&host)
-                    .with_retry(retry())
+                    .with_retry(retry(io_timeout))
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
                 (Arc::new(s), path)
@@ -130,8 +149,8 @@ impl Store {
                 );
                 let s = object_store::http::HttpBuilder::new()
                     .with_url(base)
-                    .with_client_options(ClientOptions::new().with_allow_http(true))
-                    .with_retry(retry())
+                    .with_client_options(client_options(io_timeout))
+                    .with_retry(retry(io_timeout))
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
                 (Arc::new(s), path)
@@ -143,7 +162,7 @@ impl Store {
             }
         };
         Ok(Store {
-            name: url.trim_end_matches('/').to_string(),
+            name: shown.trim_end_matches('/').to_string(),
             store,
             prefix: ObjectPath::from(prefix),
         })
@@ -166,7 +185,10 @@ impl Store {
 
     /// Splits a store URL naming a manifest (`s3://b/dir/name.m3u8`) into the
     /// store of its folder and the file name.
-    pub(crate) fn from_object_url(url: &str) -> Result<(Store, String)> {
+    pub(crate) fn from_object_url(
+        url: &str,
+        io_timeout: Option<Duration>,
+    ) -> Result<(Store, String)> {
         let (dir, file) = url
             .trim_end_matches('/')
             .rsplit_once('/')
@@ -175,13 +197,13 @@ impl Store {
                 store: url.into(),
                 reason: "expected a URL naming an object, like s3://bucket/folder/name.m3u8".into(),
             })?;
-        Ok((Store::from_url(dir)?, file.to_string()))
+        Ok((Store::from_url_with(dir, io_timeout)?, file.to_string()))
     }
 }
 
 /// Opens an input held in a store, reading it with ranged requests.
 pub(crate) fn open_input(url: &str) -> Result<ffmpeg_next::format::context::Input> {
-    let (store, object) = Store::from_object_url(url)?;
+    let (store, object) = Store::from_object_url(url, None)?;
     open_object(store, &object)
 }
 

@@ -4,6 +4,19 @@
 //! closed, several at a time; a manifest (`.m3u8`, `.mpd`) is uploaded only
 //! once every file queued before it has arrived in every store, so a reader
 //! never sees a manifest naming a missing object.
+//!
+//! Deletions are mirrored: once a manifest has arrived, media files the
+//! muxer has since removed locally (segments that left a live window with
+//! `delete_segments`, DASH segments past its window) are deleted from every
+//! store, so a store holds the window and not the whole history.
+//!
+//! Live runs never wait on a store: each request is bounded by the I/O
+//! timeout the store was built with (about one segment's duration), a
+//! request that times out or fails transiently is logged and counted in
+//! [`UploadSummary::failed`] and the run goes on, a manifest superseded by a
+//! newer copy of itself before it could be sent is skipped, and a segment
+//! that already left the window before its turn is not sent. A permanent
+//! refusal (401, 403, 404, 405, ...) still fails the run at once.
 
 use super::Store;
 use crate::error::{Error, Result};
@@ -27,6 +40,11 @@ pub struct UploadSummary {
     pub bytes: u64,
     /// Wall time from the first upload to the last.
     pub elapsed: Duration,
+    /// Objects deleted again because they left the live window.
+    pub deleted: u64,
+    /// Live runs: uploads that failed or timed out and were given up (the
+    /// run went on); always 0 otherwise, as any failure fails the run.
+    pub failed: u64,
 }
 
 /// Uploads in flight per store before a new one waits.
@@ -34,12 +52,20 @@ const IN_FLIGHT: usize = 4;
 /// Attempts per object on top of `object_store`'s own retries.
 const ATTEMPTS: u32 = 3;
 
-enum Job {
-    Put {
-        rel: String,
-        data: bytes::Bytes,
-        manifest: bool,
-    },
+struct Job {
+    rel: String,
+    data: bytes::Bytes,
+    manifest: bool,
+    /// Media files: where the file lives locally once complete, to notice
+    /// when the muxer deletes it.
+    local: Option<PathBuf>,
+}
+
+/// How failures are handled.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Policy {
+    /// Live: transient failures are logged and counted, not fatal.
+    pub live: bool,
 }
 
 /// Turns an `object_store` error into one line without credentials.
@@ -53,7 +79,20 @@ pub(crate) fn describe(e: &object_store::Error) -> String {
                 format!("object {path} not found")
             };
         }
-        other => other.to_string().replace('\n', " "),
+        other => {
+            // The root cause (say "operation timed out") is often only in
+            // the source chain, below a generic "error sending request".
+            let mut text = other.to_string();
+            let mut cur = std::error::Error::source(other);
+            while let Some(c) = cur {
+                let t = c.to_string();
+                if !text.contains(&t) {
+                    text = format!("{text}: {t}");
+                }
+                cur = c.source();
+            }
+            text.replace('\n', " ")
+        }
     };
     // Servers put whole HTML pages in error bodies; keep the status line.
     let text = match text.find("<html") {
@@ -68,15 +107,28 @@ pub(crate) fn describe(e: &object_store::Error) -> String {
     }
 }
 
-/// Errors that another attempt cannot fix.
+/// Errors that another attempt cannot fix: the store's own refusals, and
+/// any other 4xx answer (such as 405 from a server that does not take PUT)
+/// except 408 and 429.
 fn is_permanent(e: &object_store::Error) -> bool {
-    matches!(
-        e,
+    match e {
         object_store::Error::NotFound { .. }
-            | object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. }
-            | object_store::Error::NotSupported { .. }
-    )
+        | object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. }
+        | object_store::Error::NotSupported { .. }
+        | object_store::Error::NotImplemented { .. } => true,
+        other => client_error_status(&other.to_string()).is_some(),
+    }
+}
+
+/// The 4xx status in an HTTP store's error text, when it is one that
+/// another attempt cannot fix. (object_store reports statuses other than
+/// 401/403/404/409/412 only as text.)
+fn client_error_status(text: &str) -> Option<u16> {
+    const MARK: &str = "status code: ";
+    let i = text.find(MARK)? + MARK.len();
+    let code: u16 = text.get(i..i + 3)?.parse().ok()?;
+    ((400..500).contains(&code) && code != 408 && code != 429).then_some(code)
 }
 
 #[derive(Default)]
@@ -84,6 +136,9 @@ struct Shared {
     failure: Option<(String, String)>,
     /// Manifests uploaded so far, to remove again if the run fails.
     manifests: Vec<String>,
+    /// Live: when the run ended; what is still queued after the grace
+    /// period is given up.
+    finish_by: Option<Instant>,
 }
 
 /// Uploads files to every store from a background thread.
@@ -92,22 +147,29 @@ pub(crate) struct Uploader {
     handle: Option<std::thread::JoinHandle<Vec<UploadSummary>>>,
     shared: Arc<Mutex<Shared>>,
     stores: Vec<Store>,
+    policy: Policy,
+    /// Live: how long the queue may take to drain once the run has ended.
+    grace: Duration,
 }
 
 impl Uploader {
-    pub fn start(stores: Vec<Store>) -> Result<Uploader> {
+    /// Starts the upload thread. `grace` bounds, for live runs, how long
+    /// [`finish`](Self::finish) waits for what is still queued.
+    pub fn start(stores: Vec<Store>, policy: Policy, grace: Duration) -> Result<Uploader> {
         let (tx, rx) = unbounded();
         let shared = Arc::new(Mutex::new(Shared::default()));
         let (s2, st2) = (shared.clone(), stores.clone());
         let handle = std::thread::Builder::new()
             .name("ffstream-upload".into())
-            .spawn(move || run(rx, st2, s2))
+            .spawn(move || run(rx, st2, s2, policy))
             .map_err(|e| Error::Internal(format!("spawn upload thread: {e}")))?;
         Ok(Uploader {
             tx: Some(tx),
             handle: Some(handle),
             shared,
             stores,
+            policy,
+            grace,
         })
     }
 
@@ -121,7 +183,9 @@ impl Uploader {
     }
 
     /// Queues `data` for upload as `rel` (relative to each store's prefix).
-    pub fn put(&self, rel: &str, data: bytes::Bytes) -> std::io::Result<()> {
+    /// `local` is where a media file lives once complete: when the muxer
+    /// deletes it, it is deleted from the stores too.
+    pub fn put(&self, rel: &str, data: bytes::Bytes, local: Option<PathBuf>) -> std::io::Result<()> {
         if let Some(e) = self.failure() {
             return Err(std::io::Error::other(e.to_string()));
         }
@@ -129,17 +193,26 @@ impl Uploader {
         self.tx
             .as_ref()
             .ok_or_else(|| std::io::Error::other("uploads already finished"))?
-            .send(Job::Put {
+            .send(Job {
                 rel: rel.to_string(),
                 data,
                 manifest,
+                local: local.filter(|_| !manifest),
             })
             .map_err(|_| std::io::Error::other("upload thread stopped"))
     }
 
-    /// Waits for every queued upload. On `failed`, removes the manifests it
-    /// had uploaded, so no store keeps a manifest of an unfinished stream.
+    /// Waits for every queued upload (live: for at most the grace period,
+    /// then what is left is given up and counted as failed). On `failed`,
+    /// removes the manifests it had uploaded, so no store keeps a manifest
+    /// of an unfinished stream.
     pub fn finish(mut self, failed: bool) -> Result<Vec<UploadSummary>> {
+        if self.policy.live {
+            self.shared
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .finish_by = Some(Instant::now() + self.grace);
+        }
         drop(self.tx.take());
         let summaries = self
             .handle
@@ -163,10 +236,21 @@ impl Uploader {
                 }
             }
         }
-        match err {
-            Some(e) => Err(e),
-            None => Ok(summaries),
+        if let Some(e) = err {
+            return Err(e);
         }
+        // Live: failures were tolerated, but a store that received nothing
+        // at all was never reachable: that is an error, not a summary line.
+        if let Some(s) = summaries.iter().find(|s| s.failed > 0 && s.objects == 0) {
+            return Err(Error::Store {
+                store: s.store.clone(),
+                reason: format!(
+                    "none of {} uploads succeeded (see the warnings above for each)",
+                    s.failed
+                ),
+            });
+        }
+        Ok(summaries)
     }
 }
 
@@ -185,11 +269,26 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 struct Tally {
     objects: u64,
     bytes: u64,
+    deleted: u64,
+    failed: u64,
     first: Option<Instant>,
     last: Option<Instant>,
 }
 
-fn run(rx: Receiver<Job>, stores: Vec<Store>, shared: Arc<Mutex<Shared>>) -> Vec<UploadSummary> {
+/// Whether the muxer has deleted a media file (checking the temporary name
+/// too: DASH writes `NAME.tmp` and renames it after closing).
+fn deleted_locally(local: &Path) -> bool {
+    let mut tmp = local.as_os_str().to_owned();
+    tmp.push(".tmp");
+    !local.exists() && !Path::new(&tmp).exists()
+}
+
+fn run(
+    rx: Receiver<Job>,
+    stores: Vec<Store>,
+    shared: Arc<Mutex<Shared>>,
+    policy: Policy,
+) -> Vec<UploadSummary> {
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -206,60 +305,121 @@ fn run(rx: Receiver<Job>, stores: Vec<Store>, shared: Arc<Mutex<Shared>>) -> Vec
             Arc::new(Mutex::new(Tally {
                 objects: 0,
                 bytes: 0,
+                deleted: 0,
+                failed: 0,
                 first: None,
                 last: None,
             }))
         })
         .collect();
-    let mut in_flight: Vec<tokio::task::JoinHandle<()>> = Vec::new();
-    for job in rx.iter() {
-        let Job::Put {
-            rel,
-            data,
-            manifest,
-        } = job;
-        if shared
-            .lock()
+    let failed = |s: &Arc<Mutex<Shared>>| {
+        s.lock()
             .unwrap_or_else(|p| p.into_inner())
             .failure
             .is_some()
-        {
+    };
+    let mut in_flight: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+    // Media files in the stores, to delete once the muxer deletes them.
+    let mut pushed: Vec<(String, PathBuf)> = Vec::new();
+    let mut queue: std::collections::VecDeque<Job> = Default::default();
+    // Waits for in-flight uploads; live runs past their grace period abort them.
+    let wait = |h: tokio::task::JoinHandle<()>, rt: &tokio::runtime::Runtime| {
+        let by = shared.lock().unwrap_or_else(|p| p.into_inner()).finish_by;
+        match by {
+            None => {
+                let _ = rt.block_on(h);
+            }
+            Some(by) => {
+                let left = by.saturating_duration_since(Instant::now());
+                let abort = h.abort_handle();
+                if rt
+                    .block_on(async { tokio::time::timeout(left, h).await })
+                    .is_err()
+                {
+                    abort.abort();
+                }
+            }
+        }
+    };
+    loop {
+        if queue.is_empty() {
+            match rx.recv() {
+                Ok(j) => queue.push_back(j),
+                Err(_) => break,
+            }
+        }
+        queue.extend(rx.try_iter());
+        let job = queue.pop_front().expect("queue is not empty");
+        if failed(&shared) {
             continue;
         }
-        if manifest {
+        let late = shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .finish_by
+            .is_some_and(|by| Instant::now() >= by);
+        if late {
+            // Live, after the grace period: give up what is left.
+            for t in &tallies {
+                t.lock().unwrap_or_else(|p| p.into_inner()).failed += 1;
+            }
+            log::warn!("gave up uploading {} when the run ended", job.rel);
+            continue;
+        }
+        if policy.live {
+            // A newer copy of this manifest is queued: send that one only.
+            if job.manifest && queue.iter().any(|j| j.rel == job.rel) {
+                continue;
+            }
+            // A segment that left the window before its turn: no playlist
+            // names it any more.
+            if job.local.as_deref().is_some_and(deleted_locally) {
+                continue;
+            }
+        }
+        if job.manifest {
             // Everything queued before the manifest must have arrived first.
             for h in in_flight.drain(..) {
-                let _ = rt.block_on(h);
+                wait(h, &rt);
             }
         }
         for (store, tally) in stores.iter().zip(&tallies) {
             while in_flight.len() >= IN_FLIGHT * stores.len() {
                 let h = in_flight.remove(0);
-                let _ = rt.block_on(h);
+                wait(h, &rt);
             }
             let (store, tally, shared, rel, data) = (
                 store.clone(),
                 tally.clone(),
                 shared.clone(),
-                rel.clone(),
-                data.clone(),
+                job.rel.clone(),
+                job.data.clone(),
             );
             in_flight.push(rt.spawn(async move {
-                put_with_retries(&store, &rel, data, &tally, &shared).await;
+                put_with_retries(&store, &rel, data, &tally, &shared, policy).await;
             }));
         }
-        if manifest {
+        if let Some(local) = job.local {
+            pushed.push((job.rel.clone(), local));
+        }
+        if job.manifest {
             for h in in_flight.drain(..) {
-                let _ = rt.block_on(h);
+                wait(h, &rt);
             }
             let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-            if s.failure.is_none() && !s.manifests.contains(&rel) {
-                s.manifests.push(rel);
+            if s.failure.is_none() && !s.manifests.contains(&job.rel) {
+                s.manifests.push(job.rel);
             }
+            drop(s);
+            // The manifest that no longer names them has arrived.
+            mirror_deletions(&rt, &stores, &tallies, &mut pushed);
         }
     }
     for h in in_flight.drain(..) {
-        let _ = rt.block_on(h);
+        wait(h, &rt);
+    }
+    if !failed(&shared) {
+        mirror_deletions(&rt, &stores, &tallies, &mut pushed);
     }
     stores
         .iter()
@@ -274,9 +434,50 @@ fn run(rx: Receiver<Job>, stores: Vec<Store>, shared: Arc<Mutex<Shared>>) -> Vec
                     (Some(a), Some(b)) => b.duration_since(a),
                     _ => Duration::ZERO,
                 },
+                deleted: t.deleted,
+                failed: t.failed,
             }
         })
         .collect()
+}
+
+/// Deletes from every store the media files the muxer has deleted locally.
+/// A failed deletion is logged and not retried: it leaves a stray file,
+/// never a broken stream.
+fn mirror_deletions(
+    rt: &tokio::runtime::Runtime,
+    stores: &[Store],
+    tallies: &[Arc<Mutex<Tally>>],
+    pushed: &mut Vec<(String, PathBuf)>,
+) {
+    let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(pushed)
+        .into_iter()
+        .partition(|(_, local)| deleted_locally(local));
+    *pushed = kept;
+    if gone.is_empty() {
+        return;
+    }
+    let mut tasks = Vec::new();
+    for (store, tally) in stores.iter().zip(tallies) {
+        for (rel, _) in &gone {
+            let (store, tally, rel) = (store.clone(), tally.clone(), rel.clone());
+            tasks.push(rt.spawn(async move {
+                match store.store.delete(&store.path_of(&rel)).await {
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                        tally.lock().unwrap_or_else(|p| p.into_inner()).deleted += 1;
+                    }
+                    Err(e) => log::warn!(
+                        "{}: could not delete {rel}, which left the window: {}",
+                        store.name(),
+                        describe(&e)
+                    ),
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        let _ = rt.block_on(t);
+    }
 }
 
 async fn put_with_retries(
@@ -285,11 +486,15 @@ async fn put_with_retries(
     data: bytes::Bytes,
     tally: &Mutex<Tally>,
     shared: &Mutex<Shared>,
+    policy: Policy,
 ) {
     let path = store.path_of(rel);
     let started = Instant::now();
     let mut delay = Duration::from_millis(200);
-    for attempt in 1..=ATTEMPTS {
+    // Live: a retry would only delay newer segments; the next playlist
+    // follows within one segment's duration anyway.
+    let attempts = if policy.live { 1 } else { ATTEMPTS };
+    for attempt in 1..=attempts {
         match store.store.put(&path, data.clone().into()).await {
             Ok(_) => {
                 let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
@@ -299,7 +504,16 @@ async fn put_with_retries(
                 t.last = Some(Instant::now());
                 return;
             }
-            Err(e) if attempt == ATTEMPTS || is_permanent(&e) => {
+            Err(e) if policy.live && !is_permanent(&e) => {
+                tally.lock().unwrap_or_else(|p| p.into_inner()).failed += 1;
+                log::warn!(
+                    "{}: upload of {rel} failed, going on with the live stream: {}",
+                    store.name(),
+                    describe(&e)
+                );
+                return;
+            }
+            Err(e) if attempt == attempts || is_permanent(&e) => {
                 let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
                 if s.failure.is_none() {
                     s.failure = Some((
@@ -394,7 +608,12 @@ impl Sink for UploadSink {
     fn close(self: Box<Self>) -> std::io::Result<()> {
         self.inner.close()?;
         let data = std::fs::read(&self.path)?;
-        self.uploader.put(&self.rel, data.into())
+        // The name the file has once complete (DASH renames `NAME.tmp`).
+        let local = match self.path.to_str().and_then(|p| p.strip_suffix(".tmp")) {
+            Some(p) => PathBuf::from(p),
+            None => self.path.clone(),
+        };
+        self.uploader.put(&self.rel, data.into(), Some(local))
     }
 }
 
@@ -405,5 +624,5 @@ pub(crate) fn upload_file(uploader: &Uploader, root: &Path, file: &Path) -> std:
         .unwrap_or(file)
         .to_string_lossy()
         .into_owned();
-    uploader.put(&rel, std::fs::read(file)?.into())
+    uploader.put(&rel, std::fs::read(file)?.into(), None)
 }

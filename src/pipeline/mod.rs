@@ -516,8 +516,17 @@ pub(crate) fn run(
     let uploader = if plan.uploads.is_empty() {
         None
     } else {
+        let seg = match plan.protocol {
+            Protocol::Hls => plan.hls.hls_time,
+            Protocol::Dash => plan.dash.seg_duration,
+        };
+        // Live: once the run has stopped, what is still queued gets two
+        // segment durations to arrive; a stalled store cannot hold the stop.
+        let grace = Duration::from_secs_f64(2.0 * seg.clamp(1.0, 60.0));
         Some(Arc::new(crate::cloud::Uploader::start(
             plan.uploads.clone(),
+            crate::cloud::Policy { live: plan.live },
+            grace,
         )?))
     };
     let mut res = run_inner(&plan, monitor, &cancel, &mut manifests, uploader.clone());
