@@ -449,6 +449,7 @@ impl<'a> Packager<'a> {
         let local_out = if crate::cloud::is_store_url(&as_str)
             || as_str.starts_with("http://")
             || as_str.starts_with("https://")
+            || as_str.starts_with("ftp://")
         {
             let (store, file) = Store::from_object_url(&as_str, io_timeout)?;
             stores.insert(0, store);

@@ -3,10 +3,11 @@
 //! uploaded segment by segment as the muxer finishes them.
 //!
 //! URLs: `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`
-//! (also `azure://`), and `http(s)://host/prefix` (a WebDAV-style server that
-//! accepts PUT). Credentials come from the standard environment of each
+//! (also `azure://`), `http(s)://host/prefix` (a WebDAV-style server that
+//! accepts PUT), and, for outputs only, `ftp://user:password@host/folder`. Credentials come from the standard environment of each
 //! provider (`AWS_*`, `GOOGLE_*`, `AZURE_*`) and are never logged.
 
+mod ftp;
 mod reader;
 mod upload;
 
@@ -83,7 +84,10 @@ impl Store {
     /// Like [`from_url`](Self::from_url); with `io_timeout`, every request
     /// gives up after that long and is not retried (live pushes).
     pub(crate) fn from_url_with(url: &str, io_timeout: Option<Duration>) -> Result<Store> {
-        let shown = url.to_string();
+        let shown = match url::Url::parse(url) {
+            Ok(u) if u.password().is_some() => ftp::redact(&u),
+            _ => url.to_string(),
+        };
         let bad = |reason: String| Error::Store {
             store: shown.clone(),
             reason,
@@ -155,13 +159,20 @@ impl Store {
                     .map_err(|e| bad(e.to_string()))?;
                 (Arc::new(s), path)
             }
+            "ftp" => {
+                if host.is_empty() {
+                    return Err(bad("no host name".into()));
+                }
+                (Arc::new(ftp::FtpStore::new(&parsed, io_timeout)), path)
+            }
             other => {
                 return Err(bad(format!(
-                    "unsupported scheme {other}: use s3, gs, az or http(s)"
+                    "unsupported scheme {other}: use s3, gs, az, http(s) or ftp"
                 )))
             }
         };
         Ok(Store {
+            // Never the password of an ftp:// URL.
             name: shown.trim_end_matches('/').to_string(),
             store,
             prefix: ObjectPath::from(prefix),
@@ -194,7 +205,10 @@ impl Store {
             .rsplit_once('/')
             .filter(|(d, _)| d.contains("://") && !d.ends_with(':') && !d.ends_with("//"))
             .ok_or_else(|| Error::Store {
-                store: url.into(),
+                store: match url::Url::parse(url) {
+                    Ok(u) if u.password().is_some() => ftp::redact(&u),
+                    _ => url.to_string(),
+                },
                 reason: "expected a URL naming an object, like s3://bucket/folder/name.m3u8".into(),
             })?;
         Ok((Store::from_url_with(dir, io_timeout)?, file.to_string()))
