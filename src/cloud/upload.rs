@@ -185,7 +185,12 @@ impl Uploader {
     /// Queues `data` for upload as `rel` (relative to each store's prefix).
     /// `local` is where a media file lives once complete: when the muxer
     /// deletes it, it is deleted from the stores too.
-    pub fn put(&self, rel: &str, data: bytes::Bytes, local: Option<PathBuf>) -> std::io::Result<()> {
+    pub fn put(
+        &self,
+        rel: &str,
+        data: bytes::Bytes,
+        local: Option<PathBuf>,
+    ) -> std::io::Result<()> {
         if let Some(e) = self.failure() {
             return Err(std::io::Error::other(e.to_string()));
         }
