@@ -19,6 +19,9 @@ TEST_PKGS=(ffmpeg libxml2-utils chromium nodejs npm
 # about twice the size and three times the install time).
 MOTO_PIP=('moto[s3]==5.2.5' 'flask==3.1.3' 'flask-cors==6.0.5')
 MOTO_VENV=tests/cloud/venv
+# pyftpdlib's FTP server for the push tests (tests/live_push.rs), in its own venv.
+FTP_PIP=('pyftpdlib==2.2.0')
+FTP_VENV=tests/cloud/ftp-venv
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -67,6 +70,20 @@ moto_deps() {
   "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "${MOTO_PIP[@]}"
 }
 
+has_ftpd() { "$1" -c 'import pyftpdlib' 2>/dev/null; }
+
+ftp_deps() {
+  if [ -n "${FFSTREAM_FTP_PYTHON:-}" ]; then
+    has_ftpd "$FFSTREAM_FTP_PYTHON" && return
+    echo "ffstream: FFSTREAM_FTP_PYTHON=$FFSTREAM_FTP_PYTHON cannot import pyftpdlib" >&2; exit 1
+  fi
+  has_ftpd "$FTP_VENV/bin/python3" && return
+  echo "ffstream: installing ${FTP_PIP[*]} into $FTP_VENV" >&2
+  rm -rf "$FTP_VENV"
+  python3 -m venv "$FTP_VENV"
+  "$FTP_VENV/bin/pip" install --quiet --disable-pip-version-check "${FTP_PIP[@]}"
+}
+
 npm_deps() {
   if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules" ]; then
     (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
@@ -79,6 +96,7 @@ test_deps() {
   npm_deps tests/browser
   npm_deps tests/cloud    # Azurite
   moto_deps
+  ftp_deps
 }
 
 cmd=${1:-help}

@@ -10,3 +10,4 @@ pub mod fixtures;
 pub mod hls;
 pub mod oracle;
 pub mod servers;
+pub mod xvfb;

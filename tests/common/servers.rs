@@ -7,6 +7,7 @@
 //! - [`AzuriteServer`]: Azurite's blob service (npm, `tests/cloud`).
 //! - [`WebDavServer`]: Debian's nginx with the DAV module (PUT/DELETE/MKCOL/
 //!   COPY/MOVE, plus PROPFIND when `libnginx-mod-http-dav-ext` is installed).
+//! - [`FtpServer`]: pyftpdlib's FTP server (`python3 -m pyftpdlib`).
 //!
 //! `start()` returns once the server answers HTTP; if it does not within
 //! [`READY_TIMEOUT`] (or exits), it panics with the server's log. Each child
@@ -23,8 +24,9 @@
 //! They panic on transport errors and unexpected statuses.
 //!
 //! Setup: `bash tests/dev.sh deps` (nginx, a Python with moto, `npm ci` in
-//! `tests/cloud`). Overrides: `FFSTREAM_PYTHON` (a Python with `moto` and
-//! `flask`), `FFSTREAM_NODE`, `FFSTREAM_NGINX`.
+//! `tests/cloud`, pyftpdlib in `tests/cloud/ftp-venv`). Overrides:
+//! `FFSTREAM_PYTHON` (a Python with `moto` and `flask`), `FFSTREAM_NODE`,
+//! `FFSTREAM_NGINX`, `FFSTREAM_FTP_PYTHON` (a Python with `pyftpdlib`).
 
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
@@ -1024,6 +1026,24 @@ impl WebDavServer {
     pub fn kill(&mut self) {
         self.process.kill();
     }
+
+    /// For each request in the access log, in order: the connection's
+    /// serial number and how many requests that connection had served
+    /// (nginx's `$connection` and `$connection_requests`).
+    pub fn connections(&self) -> Vec<(u64, u64)> {
+        let path = self
+            .root
+            .parent()
+            .expect("root has a parent")
+            .join("access.log");
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('\t').collect();
+                Some((f.get(3)?.parse().ok()?, f.get(4)?.parse().ok()?))
+            })
+            .collect()
+    }
 }
 
 fn nginx_conf(dir: &Path, root: &Path, port: u16, refuse_writes: bool, propfind: bool) -> String {
@@ -1054,7 +1074,7 @@ error_log {d}/error.log info;
 events {{ worker_connections 256; }}
 http {{
     default_type application/octet-stream;
-    log_format ffstream "$request_method\t$uri\t$status";
+    log_format ffstream "$request_method\t$uri\t$status\t$connection\t$connection_requests";
     access_log {d}/access.log ffstream;
     client_body_temp_path {d}/body;
     proxy_temp_path {d}/proxy;
@@ -1080,4 +1100,115 @@ http {{
 "#,
         root = root.display()
     )
+}
+
+// ---------------------------------------------------------------------------
+// FTP (pyftpdlib)
+// ---------------------------------------------------------------------------
+
+/// The Python that runs pyftpdlib: `FFSTREAM_FTP_PYTHON`, else the venv
+/// `dev.sh` makes in `tests/cloud/ftp-venv`, else `python3`.
+fn ftp_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("FFSTREAM_FTP_PYTHON") {
+        return p.into();
+    }
+    let venv = repo_path("tests/cloud/ftp-venv/bin/python3");
+    if venv.exists() {
+        return venv;
+    }
+    "python3".into()
+}
+
+/// pyftpdlib serving a temporary directory to one user, `ffstream` with
+/// password `secret`.
+pub struct FtpServer {
+    port: u16,
+    process: ServerProcess,
+    root: PathBuf,
+    _dir: TempDir,
+}
+
+impl FtpServer {
+    pub const USER: &'static str = "ffstream";
+    pub const PASSWORD: &'static str = "secret";
+
+    /// A server where the user may write and delete.
+    pub fn start() -> FtpServer {
+        Self::start_inner(true)
+    }
+
+    /// A server where the user may only read: STOR is refused (550).
+    pub fn start_read_only() -> FtpServer {
+        Self::start_inner(false)
+    }
+
+    fn start_inner(writable: bool) -> FtpServer {
+        let python = ftp_python();
+        start_with_retries("pyftpdlib FTP server", |port| {
+            let dir = tempfile::Builder::new()
+                .prefix("ffstream-ftp-")
+                .tempdir()
+                .expect("tempdir");
+            let root = dir.path().join("root");
+            std::fs::create_dir(&root).expect("create root");
+            let mut cmd = Command::new(&python);
+            cmd.args(["-m", "pyftpdlib", "-i", "127.0.0.1", "-p"])
+                .arg(port.to_string())
+                .arg("-d")
+                .arg(&root)
+                .args(["-u", Self::USER, "-P", Self::PASSWORD])
+                .current_dir(dir.path());
+            if writable {
+                cmd.arg("-w");
+            }
+            let mut process = ServerProcess::spawn("pyftpdlib", cmd, &dir.path().join("ftp.log"));
+            // Ready when it greets a client.
+            process.wait_ready(port, || {
+                use std::io::Read;
+                let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+                    return false;
+                };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 3];
+                s.read_exact(&mut buf).is_ok() && &buf == b"220"
+            })?;
+            Ok(FtpServer {
+                port,
+                process,
+                root,
+                _dir: dir,
+            })
+        })
+    }
+
+    /// `ftp://ffstream:secret@127.0.0.1:PORT` (no trailing slash);
+    /// `url()/a/b.ts` is stored at `root()/a/b.ts`.
+    pub fn url(&self) -> String {
+        format!(
+            "ftp://{}:{}@127.0.0.1:{}",
+            Self::USER,
+            Self::PASSWORD,
+            self.port
+        )
+    }
+
+    /// Where uploaded files arrive.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// The server's log: one line per command it completed, such as
+    /// `... STOR /tmp/.../root/live/x.ts completed=1 bytes=...` or
+    /// `... DELE /tmp/.../root/live/x.ts`.
+    pub fn log(&self) -> String {
+        self.process.log_text()
+    }
 }

@@ -1,0 +1,496 @@
+//! Pushing output to servers started by the tests: FTP (pyftpdlib) and HTTP
+//! (nginx WebDAV), for VOD and live runs. Live runs capture a virtual X
+//! screen (Xvfb). Checked: every file arrives and decodes, the live window
+//! is mirrored (segments that left it are deleted on the server too), HTTP
+//! connections are reused, a stalled server cannot hold the stop, and a
+//! server that refuses uploads is a clear error at once.
+
+mod common;
+
+use common::browser::{self, Player};
+use common::fixtures::{self, Kind};
+use common::servers::{FtpServer, WebDavServer};
+use common::xvfb::Xvfb;
+use common::{dash, hls, oracle};
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Live tests run in real time on 2 cores: one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ffstream"))
+        .args(args)
+        .output()
+        .expect("run ffstream")
+}
+
+fn ok(o: &Output) -> String {
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "ffstream failed: {err}");
+    err
+}
+
+/// Live HLS of the Xvfb screen at 15 fps, one 240p rendition, to `out`.
+fn live_hls(x: &Xvfb, out: &str, seconds: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "hls",
+        &x.display,
+        "--capture",
+        "--screen",
+        "--device-option",
+        "framerate=15",
+        "-o",
+        out,
+        "--auto",
+        "240",
+        "--hls-time",
+        "2",
+        "--duration",
+        seconds,
+        "-x",
+        "preset=ultrafast",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+fn files(dir: &Path, ext: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(ext))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// The window the final playlist names is on the server, segments that
+/// left it are not (but for the one the muxer keeps for late readers and
+/// one in flight), and the master is there.
+fn assert_server_holds_the_window(root: &Path, list_size: usize) {
+    let media =
+        hls::parse_media(&std::fs::read_to_string(root.join("out_240p.m3u8")).unwrap()).unwrap();
+    assert!(media.endlist, "{media:?}");
+    assert!(media.segments.len() <= list_size, "{media:?}");
+    assert!(media.media_sequence >= 4, "window did not slide: {media:?}");
+    for s in &media.segments {
+        assert!(
+            root.join(&s.uri).exists(),
+            "{} missing on the server",
+            s.uri
+        );
+    }
+    let on_server = files(root, ".ts");
+    assert!(
+        on_server.len() <= list_size + 2,
+        "segments that left the window are still on the server: {on_server:?}"
+    );
+    assert!(
+        !on_server.contains(&"out_240p_0000.ts".to_string()),
+        "{on_server:?}"
+    );
+    let master = hls::parse_master(&std::fs::read_to_string(root.join("out.m3u8")).unwrap())
+        .expect("master playlist on the server");
+    assert_eq!(master.variants[0].uri, "out_240p.m3u8");
+}
+
+#[test]
+fn ftp_push_of_vod_hls_and_dash_delivers_files_that_decode_and_play() {
+    let _serial = serial();
+    let ftp = FtpServer::start();
+    std::fs::create_dir_all(ftp.root().join("vod/dash")).unwrap();
+    let clip = fixtures::clip(Kind::H264Aac);
+    let source_frames = oracle::count_video_frames(&clip);
+
+    let url = format!("{}/vod/out.m3u8", ftp.url());
+    let r = run(&[
+        "hls",
+        clip.to_str().unwrap(),
+        "-o",
+        &url,
+        "--rep",
+        "640x360:800k:96k",
+        "--rep",
+        "320x180:300k:64k",
+        "--hls-time",
+        "1",
+    ]);
+    ok(&r);
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        !stdout.contains(FtpServer::PASSWORD),
+        "the password is shown: {stdout}"
+    );
+    let root = ftp.root().join("vod");
+    let master = hls::parse_master(&std::fs::read_to_string(root.join("out.m3u8")).unwrap())
+        .expect("master pushed");
+    assert_eq!(master.variants.len(), 2);
+    for v in &master.variants {
+        let media = hls::parse_media(&std::fs::read_to_string(root.join(&v.uri)).unwrap())
+            .expect("variant playlist pushed");
+        assert!(media.endlist);
+        for s in &media.segments {
+            assert!(root.join(&s.uri).exists(), "{} was not pushed", s.uri);
+        }
+        assert_eq!(
+            oracle::count_video_frames(root.join(&v.uri)),
+            source_frames,
+            "{}",
+            v.uri
+        );
+    }
+    assert!(
+        ftp.log().contains("STOR") && ftp.log().contains("out_180p"),
+        "{}",
+        ftp.log()
+    );
+    browser::assert_plays(&root, "out.m3u8", Player::HlsJs, 1.5);
+
+    let url = format!("{}/vod/dash/out.mpd", ftp.url());
+    ok(&run(&[
+        "dash",
+        clip.to_str().unwrap(),
+        "-o",
+        &url,
+        "--rep",
+        "640x360:800k:96k",
+        "--seg-duration",
+        "1",
+    ]));
+    let mpd_path = root.join("dash/out.mpd");
+    dash::validate_mpd_schema(&mpd_path).expect("pushed MPD is schema-valid");
+    let mpd = dash::parse_mpd(&mpd_path);
+    for rep in mpd.representations() {
+        for f in mpd.init_file(rep).into_iter().chain(mpd.segment_files(rep)) {
+            assert!(root.join("dash").join(&f).exists(), "{f} was not pushed");
+        }
+    }
+    assert_eq!(oracle::count_video_frames(&mpd_path), source_frames);
+}
+
+#[test]
+fn ftp_refusals_name_the_server_without_the_password() {
+    let _serial = serial();
+    let clip = fixtures::clip(Kind::H264Aac);
+    let args = |url: &str| -> Vec<String> {
+        [
+            "hls",
+            clip.to_str().unwrap(),
+            "-o",
+            url,
+            "--rep",
+            "320x180:300k:64k",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let check = |url: &str, expect: &[&str]| {
+        let a = args(url);
+        let r = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+        let err = String::from_utf8_lossy(&r.stderr).into_owned();
+        assert_eq!(r.status.code(), Some(1), "{err}");
+        let line = err
+            .lines()
+            .find(|l| l.starts_with("ffstream: "))
+            .unwrap_or_else(|| panic!("no error line: {err}"));
+        for e in expect {
+            assert!(line.contains(e), "{e:?} not in {line}");
+        }
+        assert!(!err.contains(FtpServer::PASSWORD), "password shown: {err}");
+        assert!(!err.contains("wrong-pw"), "password shown: {err}");
+    };
+    // A server where this user may not write.
+    let ro = FtpServer::start_read_only();
+    std::fs::create_dir_all(ro.root().join("live")).unwrap();
+    let url = format!("{}/live/out.m3u8", ro.url());
+    let shown = format!("ftp://ffstream:***@127.0.0.1:{}/live", ro.port());
+    check(&url, &[&shown, "out_180p_0000.ts"]);
+    assert!(files(&ro.root().join("live"), "").is_empty());
+    // A wrong password.
+    let url = format!(
+        "ftp://{}:wrong-pw@127.0.0.1:{}/live/out.m3u8",
+        FtpServer::USER,
+        ro.port()
+    );
+    check(&url, &[&shown, "530"]);
+    // No server at all.
+    let url = format!("ftp://u:p@127.0.0.1:{}/live/out.m3u8", closed_port());
+    check(&url, &["127.0.0.1"]);
+}
+
+fn closed_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn live_http_push_mirrors_the_window_and_reuses_connections() {
+    let _serial = serial();
+    let x = Xvfb::start();
+    let dav = WebDavServer::start();
+    let url = format!("{}/live/out.m3u8", dav.url());
+    ok(&live_hls(
+        &x,
+        &url,
+        "16",
+        &[
+            "--list-size",
+            "3",
+            "--flags",
+            "delete_segments",
+            "--end-list",
+        ],
+    ));
+    assert_server_holds_the_window(&dav.root().join("live"), 3);
+    let requests = dav.requests();
+    let puts: Vec<_> = requests.iter().filter(|(m, _, _)| m == "PUT").collect();
+    let deletes: Vec<_> = requests.iter().filter(|(m, _, _)| m == "DELETE").collect();
+    // The master goes out first, so players can join at once.
+    assert_eq!(puts[0].1, "/live/out.m3u8", "{puts:?}");
+    assert!(
+        puts.iter().all(|(_, _, s)| (200..300).contains(s)),
+        "{puts:?}"
+    );
+    assert!(deletes.len() >= 3, "{requests:?}");
+    assert!(
+        deletes
+            .iter()
+            .all(|(_, u, s)| (200..300).contains(s) && u.ends_with(".ts")),
+        "{deletes:?}"
+    );
+    // Persistent connections: far fewer connections than requests.
+    let conns = dav.connections();
+    assert_eq!(conns.len(), requests.len());
+    let distinct: HashSet<u64> = conns.iter().map(|c| c.0).collect();
+    let most = conns.iter().map(|c| c.1).max().unwrap_or(0);
+    eprintln!(
+        "{} requests ({} PUT, {} DELETE) over {} connections, up to {most} on one",
+        conns.len(),
+        puts.len(),
+        deletes.len(),
+        distinct.len()
+    );
+    assert!(
+        distinct.len() * 4 <= conns.len() && most >= 8,
+        "{} requests over {} connections (most on one: {most})",
+        conns.len(),
+        distinct.len()
+    );
+}
+
+#[test]
+fn live_ftp_push_mirrors_the_window() {
+    let _serial = serial();
+    let x = Xvfb::start();
+    let ftp = FtpServer::start();
+    std::fs::create_dir_all(ftp.root().join("live")).unwrap();
+    let url = format!("{}/live/out.m3u8", ftp.url());
+    ok(&live_hls(
+        &x,
+        &url,
+        "16",
+        &[
+            "--list-size",
+            "3",
+            "--flags",
+            "delete_segments",
+            "--end-list",
+        ],
+    ));
+    let root = ftp.root().join("live");
+    assert_server_holds_the_window(&root, 3);
+    let log = ftp.log();
+    let dele = log.lines().filter(|l| l.contains("DELE ")).count();
+    assert!(dele >= 3, "{log}");
+    // The last window decodes from the server's copy.
+    assert!(oracle::count_video_frames(root.join("out_240p.m3u8")) > 0);
+}
+
+/// A server that accepts connections and never answers; counts them.
+fn start_silent_server() -> (u16, Arc<AtomicUsize>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let n = Arc::new(AtomicUsize::new(0));
+    let n2 = n.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            n2.fetch_add(1, Ordering::SeqCst);
+            held.push(s);
+        }
+    });
+    (port, n)
+}
+
+#[test]
+fn live_push_to_a_stalled_server_stops_on_time_and_says_why() {
+    let _serial = serial();
+    let x = Xvfb::start();
+    let (port, connections) = start_silent_server();
+    let url = format!("http://127.0.0.1:{port}/live/out.m3u8");
+    let t0 = Instant::now();
+    let r = live_hls(&x, &url, "6", &[]);
+    let took = t0.elapsed();
+    let err = String::from_utf8_lossy(&r.stderr).into_owned();
+    // 6 s of capture, at most 2 segment durations to drain, and start-up.
+    assert!(took < Duration::from_secs(16), "took {took:?}: {err}");
+    assert!(connections.load(Ordering::SeqCst) > 0, "never connected");
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("ffstream: "))
+        .unwrap_or_else(|| panic!("no error line: {err}"));
+    assert!(
+        line.contains(&format!("http://127.0.0.1:{port}/live"))
+            && line.contains("none of")
+            && line.contains("uploads succeeded"),
+        "{line}"
+    );
+    // Each failure was reported as it happened.
+    assert!(
+        err.contains("upload of out_240p_0000.ts failed, going on with the live stream"),
+        "{err}"
+    );
+}
+
+/// A server that answers every request with `405 Method Not Allowed`.
+fn start_refusing_server() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut buf = vec![0u8; 64 * 1024];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let line = head.lines().next().unwrap_or_default().to_string();
+            seen2.lock().unwrap().push(line);
+            let _ = s.write_all(
+                b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn live_push_to_a_server_refusing_put_fails_at_the_first_attempt() {
+    let _serial = serial();
+    let x = Xvfb::start();
+    let (port, seen) = start_refusing_server();
+    let url = format!("http://127.0.0.1:{port}/live/out.m3u8");
+    let r = live_hls(&x, &url, "30", &[]);
+    let err = String::from_utf8_lossy(&r.stderr).into_owned();
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("ffstream: "))
+        .unwrap_or_else(|| panic!("no error line: {err}"));
+    assert!(
+        line.contains(&format!("http://127.0.0.1:{port}/live"))
+            && line.contains("out.m3u8")
+            && line.contains("405"),
+        "{line}"
+    );
+    // Not retried: the master was tried once, and the run stopped long
+    // before its 30 s.
+    let seen = seen.lock().unwrap().clone();
+    let master_puts = seen
+        .iter()
+        .filter(|l| l.starts_with("PUT /live/out.m3u8 "))
+        .count();
+    assert_eq!(master_puts, 1, "{seen:?}");
+    assert!(seen.len() <= 4, "{seen:?}");
+}
+
+#[test]
+fn live_dash_push_delivers_a_dynamic_valid_mpd_and_its_segments() {
+    let _serial = serial();
+    let x = Xvfb::start();
+    let dav = WebDavServer::start();
+    let url = format!("{}/live/out.mpd", dav.url());
+    let child = Command::new(env!("CARGO_BIN_EXE_ffstream"))
+        .args([
+            "dash",
+            &x.display,
+            "--capture",
+            "--screen",
+            "--device-option",
+            "framerate=15",
+            "-o",
+            &url,
+            "--auto",
+            "240",
+            "--seg-duration",
+            "2",
+            "--list-size",
+            "3",
+            "--duration",
+            "12",
+            "-x",
+            "preset=ultrafast",
+            "-q",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While the run goes on, the server's MPD is the live one.
+    let root = dav.root().join("live");
+    let mpd_path = root.join("out.mpd");
+    let t0 = Instant::now();
+    while !mpd_path.exists() || t0.elapsed() < Duration::from_secs(8) {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no MPD pushed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let snapshot = tempfile::tempdir().unwrap();
+    let snap = snapshot.path().join("live.mpd");
+    std::fs::copy(&mpd_path, &snap).unwrap();
+    let r = child.wait_with_output().unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    dash::validate_mpd_schema(&snap).expect("pushed live MPD is schema-valid");
+    let text = std::fs::read_to_string(&snap).unwrap();
+    let mpd = dash::parse_mpd_str(&text).unwrap();
+    assert_eq!(mpd.mpd_type, "dynamic");
+    assert!(mpd.availability_start_time.is_some());
+    assert!(text.contains("timeShiftBufferDepth="), "{text}");
+    // The final MPD (the muxer marks a stopped stream static) names only
+    // files that are on the server.
+    dash::validate_mpd_schema(&mpd_path).expect("final MPD is schema-valid");
+    let last = dash::parse_mpd(&mpd_path);
+    let mut named = 0;
+    for rep in last.representations() {
+        for f in last
+            .init_file(rep)
+            .into_iter()
+            .chain(last.segment_files(rep))
+        {
+            assert!(root.join(&f).exists(), "{f} was not pushed");
+            named += 1;
+        }
+    }
+    assert!(named >= 4, "{named} files named");
+    let requests = dav.requests();
+    assert!(
+        requests
+            .iter()
+            .filter(|(m, _, _)| m == "PUT")
+            .all(|(_, _, s)| (200..300).contains(s)),
+        "{requests:?}"
+    );
+}
