@@ -370,7 +370,11 @@ fn gcs_urls_are_understood_without_a_server() {
     let s = ffstream::cloud::Store::from_url("gs://bucket/some/prefix").unwrap();
     assert_eq!(s.name(), "gs://bucket/some/prefix");
     assert!(ffstream::cloud::Store::from_url("gs:///x").is_err());
-    assert!(ffstream::cloud::Store::from_url("ftp://x/y").is_err());
+    assert!(ffstream::cloud::Store::from_url("sftp://x/y").is_err());
+    // ftp:// is a push target now (tests/live_push.rs); its password is
+    // never part of the store's name.
+    let ftp = ffstream::cloud::Store::from_url("ftp://u:pw@x/y").unwrap();
+    assert_eq!(ftp.name(), "ftp://u:***@x/y");
     assert!(ffstream::cloud::is_store_url("gs://b/o.mp4"));
     assert!(ffstream::cloud::is_store_url("azure://c/o.mp4"));
     assert!(!ffstream::cloud::is_store_url("/tmp/o.mp4"));
