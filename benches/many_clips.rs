@@ -2,9 +2,12 @@
 //! single-rendition HLS (360p, 800k video, 128k AAC, 2 s segments, x264
 //! `veryfast`), by
 //!
-//! - (a) ffstream: ONE process looping over the clips (the `bench_many`
-//!   example), vs
-//! - (b) one `ffmpeg` process per clip, with equivalent settings.
+//! - (a) ffstream: ONE process, clips packaged side by side through
+//!   `ffstream::batch` (the `bench_many` example; as many at once as cores);
+//! - (a1) the same process packaging one clip at a time (`--jobs 1`);
+//! - (b) one `ffmpeg` process per clip, one after another (the seed's way);
+//! - (b2) one `ffmpeg` process per clip, as many at once as cores (what a
+//!   careful script with `xargs -P` does).
 //!
 //! Wall time, user+sys CPU (summed over the children) and peak RSS (the
 //! largest child) are measured with `wait4`. Run with
@@ -117,78 +120,85 @@ fn main() {
     }
     let prog = build_examples(&["bench_many"]).remove(0);
     let clips = clips();
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
     let work = target_dir().join("bench-out").join("many_clips");
-    let (mut a_costs, mut b_costs) = (Vec::new(), Vec::new());
+    let mut costs: [Vec<Cost>; 4] = Default::default();
     let n = runs();
     for r in 0..n {
-        let out = work.join("a");
-        fresh_dir(&out);
-        let a = measure(Command::new(&prog).arg(&out).args(&clips));
-        validate_all(&out, "(a)");
-        eprintln!(
-            "run {}/{n} (a): {:.2}s wall, {:.2}s CPU",
-            r + 1,
-            a.wall,
-            a.cpu
-        );
-        a_costs.push(a);
-
-        let out = work.join("b");
-        fresh_dir(&out);
-        let mut b = Cost::default();
-        for (i, clip) in clips.iter().enumerate() {
-            let o = out.join(i.to_string());
-            std::fs::create_dir_all(&o).expect("create output dir");
-            b = b.then(measure(&mut cmd_ffmpeg(clip, &o)));
+        for (k, label) in ["(a)", "(a1)", "(b)", "(b2)"].iter().enumerate() {
+            let out = work.join(&label[1..label.len() - 1]);
+            fresh_dir(&out);
+            let cmds: Vec<Command> = clips
+                .iter()
+                .enumerate()
+                .map(|(i, clip)| {
+                    let o = out.join(i.to_string());
+                    std::fs::create_dir_all(&o).expect("create output dir");
+                    cmd_ffmpeg(clip, &o)
+                })
+                .collect();
+            let c = match k {
+                0 => measure(Command::new(&prog).arg(&out).args(&clips)),
+                1 => measure(
+                    Command::new(&prog)
+                        .args(["--jobs", "1"])
+                        .arg(&out)
+                        .args(&clips),
+                ),
+                2 => measure_parallel(cmds, 1),
+                _ => measure_parallel(cmds, cores),
+            };
+            validate_all(&out, label);
+            eprintln!(
+                "run {}/{n} {label}: {:.2}s wall, {:.2}s CPU",
+                r + 1,
+                c.wall,
+                c.cpu
+            );
+            costs[k].push(c);
         }
-        validate_all(&out, "(b)");
-        eprintln!(
-            "run {}/{n} (b): {:.2}s wall, {:.2}s CPU",
-            r + 1,
-            b.wall,
-            b.cpu
-        );
-        b_costs.push(b);
     }
-    let (a, b) = (median(&a_costs), median(&b_costs));
+    let m: Vec<Cost> = costs.iter().map(|c| median(c)).collect();
+    let a = m[0];
     let mut md = format!(
         "## Many clips: {CLIPS} x {CLIP_SECS} s 640x360 clips -> single-rendition HLS (360p 800k)\n\n{}\n",
         environment()
     );
     md += "| contender | wall s | CPU s (user+sys) | cores used | peak RSS MB | wall vs (a) | CPU vs (a) |\n";
     md += "|---|---:|---:|---:|---:|---:|---:|\n";
-    for (label, m) in [
-        ("(a) ffstream, one process (bench_many example)", a),
-        ("(b) ffmpeg, one process per clip", b),
-    ] {
+    let labels = [
+        format!("(a) ffstream, one process, `ffstream::batch` ({cores} at once)"),
+        "(a1) ffstream, one process, one clip at a time".to_string(),
+        "(b) ffmpeg, one process per clip, one after another".to_string(),
+        format!("(b2) ffmpeg, one process per clip, {cores} at once"),
+    ];
+    for (label, c) in labels.iter().zip(&m) {
         md += &format!(
             "| {label} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2}x | {:.2}x |\n",
-            m.wall,
-            m.cpu,
-            m.cpu / m.wall,
-            m.rss_mb,
-            m.wall / a.wall,
-            m.cpu / a.cpu
+            c.wall,
+            c.cpu,
+            c.cpu / c.wall,
+            c.rss_mb,
+            c.wall / a.wall,
+            c.cpu / a.cpu
         );
     }
-    md += "\n(Wall and CPU of (b) are summed over its 40 processes; its RSS is the largest one's.)\n\n";
-    md += "Per-clip ffmpeg command (b):\n\n```\n";
-    let shown: Vec<String> = std::iter::once(cmd_ffmpeg(Path::new("CLIP"), Path::new("OUT")))
-        .map(|c| {
-            std::iter::once(c.get_program().to_string_lossy().into_owned())
-                .chain(c.get_args().map(|a| {
-                    let a = a.to_string_lossy();
-                    if a.contains(['(', '*']) {
-                        format!("'{a}'")
-                    } else {
-                        a.into_owned()
-                    }
-                }))
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+    md += "\n(Wall and CPU of (b) and (b2) are over all 40 processes; their RSS is the largest one's.)\n\n";
+    md += "Per-clip ffmpeg command (b, b2):\n\n```\n";
+    let c = cmd_ffmpeg(Path::new("CLIP"), Path::new("OUT"));
+    let shown: Vec<String> = std::iter::once(c.get_program().to_string_lossy().into_owned())
+        .chain(c.get_args().map(|a| {
+            let a = a.to_string_lossy();
+            if a.contains(['(', '*']) {
+                format!("'{a}'")
+            } else {
+                a.into_owned()
+            }
+        }))
         .collect();
-    md += &shown.join("\n");
+    md += &shown.join(" ");
     md += "\n```\n";
     println!("{md}");
     save_results("many_clips.md", &md);

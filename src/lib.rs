@@ -13,6 +13,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod batch;
 pub mod capture;
 pub mod cloud;
 pub mod convert;

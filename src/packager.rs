@@ -464,11 +464,9 @@ impl<'a> Packager<'a> {
         } else {
             path.as_ref().to_path_buf()
         };
-        let threads = self.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        });
+        let threads = self
+            .threads
+            .unwrap_or_else(crate::pipeline::available_cores);
         let plan = Plan {
             input: self.media.input.clone(),
             source: self.media.origin.clone(),

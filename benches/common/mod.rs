@@ -186,6 +186,60 @@ pub fn measure(cmd: &mut Command) -> Cost {
     }
 }
 
+/// Runs `cmds` with at most `k` alive at once (as `xargs -P k` would) and
+/// measures them together: wall from the first spawn to the last exit, CPU
+/// summed over the children, RSS of the largest. Panics if one fails. The
+/// caller must have no other live children (this reaps any child).
+pub fn measure_parallel(cmds: Vec<Command>, k: usize) -> Cost {
+    let start = Instant::now();
+    let mut pending = cmds.into_iter();
+    let mut running: Vec<(libc::pid_t, std::process::Child, String)> = Vec::new();
+    let (mut cpu, mut rss) = (0.0f64, 0.0f64);
+    loop {
+        while running.len() < k.max(1) {
+            let Some(mut cmd) = pending.next() else { break };
+            let desc = format!("{cmd:?}");
+            let child = cmd
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn {desc}: {e}"));
+            running.push((child.id() as libc::pid_t, child, desc));
+        }
+        if running.is_empty() {
+            break;
+        }
+        let mut status: libc::c_int = 0;
+        // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: waits for any of our own children; `status` and `ru` are
+        // valid, writable locals.
+        let r = unsafe { libc::wait4(-1, &mut status, 0, &mut ru) };
+        if r < 0 {
+            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            panic!("wait4: {}", std::io::Error::last_os_error());
+        }
+        let Some(pos) = running.iter().position(|(p, _, _)| *p == r) else {
+            continue;
+        };
+        let (_, child, desc) = running.swap_remove(pos);
+        drop(child);
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{desc} failed (status {status})"
+        );
+        cpu += tv(ru.ru_utime) + tv(ru.ru_stime);
+        rss = rss.max(ru.ru_maxrss as f64 / 1024.0);
+    }
+    Cost {
+        wall: start.elapsed().as_secs_f64(),
+        cpu,
+        rss_mb: rss,
+    }
+}
+
 /// Median of each field over several runs (per field, as is usual).
 pub fn median(costs: &[Cost]) -> Cost {
     fn med(mut v: Vec<f64>) -> f64 {

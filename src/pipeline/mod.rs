@@ -287,6 +287,13 @@ struct AudioPlan {
     encoder: encoder::audio::Encoder,
 }
 
+/// Cores this process may use (2 when the system cannot tell).
+pub(crate) fn available_cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+}
+
 /// Encoder threads for one rendition: the renditions share `cores` in
 /// proportion to their pixel count (a 1080p rung does over half the work of a
 /// 1080/720/480/360 ladder and would otherwise hold the others back), with
@@ -1008,8 +1015,33 @@ fn run_inner(
         Protocol::Hls => plan.hls.hls_time,
         Protocol::Dash => plan.dash.seg_duration,
     };
+    // Where each rendition takes its pictures from: the decoder, or a larger
+    // rendition's scaled picture.
+    // (the size of the decoded, rotated pictures: a rendition of that size
+    // passes them through unscaled).
+    let source_size = video.as_ref().map(|v| {
+        let (w, h) = (v.decoder.width(), v.decoder.height());
+        if v.rotation.rem_euclid(180) == 90 {
+            Size::new(h, w)
+        } else {
+            Size::new(w, h)
+        }
+    });
+    let parents = video::scale_parents(
+        source_size,
+        &vplans.iter().map(|v| v.rep.size).collect::<Vec<_>>(),
+    );
+    let channels: Vec<_> = vplans.iter().map(|_| bounded(FRAME_QUEUE)).collect();
+    let mut children: Vec<Vec<Sender<Arc<frame::Video>>>> = vec![Vec::new(); vplans.len()];
+    for (i, p) in parents.iter().enumerate() {
+        match p {
+            Some(p) => children[*p].push(channels[i].0.clone()),
+            None => vtx.push(channels[i].0.clone()),
+        }
+    }
+    let mut receivers: Vec<_> = channels.into_iter().map(|(_, rx)| Some(rx)).collect();
     for (i, v) in vplans.into_iter().enumerate() {
-        let (tx, rx) = bounded(FRAME_QUEUE);
+        let rx = receivers[i].take().expect("one receiver per rendition");
         let counter = Arc::new(Counter::default());
         counters.push(counter.clone());
         rendition_meta.push((v.name.clone(), Some(v.rep.size), v.codecs.clone()));
@@ -1026,6 +1058,7 @@ fn run_inner(
                 segment_ms: (seg * 1000.0).round() as i64,
             },
             rx,
+            children: std::mem::take(&mut children[i]),
             tx: ptx.clone(),
             counter,
             abort: abort.clone(),
@@ -1036,7 +1069,6 @@ fn run_inner(
             &done_tx,
             move || w.run(),
         )?);
-        vtx.push(tx);
     }
     let mut atx: Vec<Sender<Arc<frame::Audio>>> = Vec::new();
     let audio_only = n_video == 0;

@@ -40,6 +40,9 @@ pub(crate) struct VideoWorker {
     pub pixel: format::Pixel,
     pub clock: KeyframeClock,
     pub rx: Receiver<Arc<frame::Video>>,
+    /// Smaller renditions that scale from this one's pictures rather than
+    /// from the source (see [`scale_parents`]).
+    pub children: Vec<Sender<Arc<frame::Video>>>,
     pub tx: Sender<MuxMsg>,
     pub counter: Arc<Counter>,
     pub abort: Arc<AtomicBool>,
@@ -62,6 +65,9 @@ impl VideoWorker {
         // (libx264 copies its input), which keeps large allocations out of
         // the per-frame path.
         let mut spare: Option<frame::Video> = None;
+        // The last picture shared with the children: reused once they are
+        // done with it.
+        let mut shared_prev: Option<Arc<frame::Video>> = None;
         let mut first_pts: Option<i64> = None;
         let mut last_segment = -1i64;
         let tb = self.clock.time_base;
@@ -94,7 +100,10 @@ impl VideoWorker {
                     })?;
                     scaler = Some((ctx, key));
                 }
-                let mut dst = match spare.take() {
+                let reuse = spare
+                    .take()
+                    .or_else(|| shared_prev.take().and_then(|a| Arc::try_unwrap(a).ok()));
+                let mut dst = match reuse {
                     Some(f) if crate::ffi::frame::is_writable(&f) => f,
                     _ => frame::Video::new(self.pixel, self.size.width, self.size.height),
                 };
@@ -109,10 +118,24 @@ impl VideoWorker {
                 last_segment = segment;
             }
             crate::ffi::frame::set_keyframe_request(&mut out, key);
-            self.encoder.send_frame(&out).map_err(|e| self.err(e))?;
-            drop(src);
-            if !passthrough {
-                spare = Some(out);
+            if !passthrough && !self.children.is_empty() {
+                // Each child sets its own keyframe request on its own
+                // picture; this one's is read only by this encoder.
+                let out = Arc::new(out);
+                // A child that stopped reports its own error when joined.
+                self.children.retain(|c| c.send(out.clone()).is_ok());
+                self.encoder.send_frame(&out).map_err(|e| self.err(e))?;
+                drop(src);
+                shared_prev = Some(out);
+            } else {
+                // A passed-through picture is the source's own: the children
+                // get that (which they would otherwise have scaled from).
+                self.children.retain(|c| c.send(src.clone()).is_ok());
+                self.encoder.send_frame(&out).map_err(|e| self.err(e))?;
+                drop(src);
+                if !passthrough {
+                    spare = Some(out);
+                }
             }
             if self.drain()? == Drained::MuxGone {
                 return Ok(());
@@ -122,6 +145,8 @@ impl VideoWorker {
                 / tb.denominator().max(1) as i128;
             self.counter.time_us.store(us as i64, Ordering::Relaxed);
         }
+        // End of input for the children too.
+        self.children.clear();
         if self.abort.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -139,5 +164,61 @@ impl VideoWorker {
             rendition: self.rendition.clone(),
             reason: e.to_string(),
         })
+    }
+}
+
+/// For each rendition (by index into `sizes`), the rendition it scales
+/// from, or `None` for the source.
+///
+/// Scaling cost grows with the reduction: swscale's bicubic filter for a 3:1
+/// reduction reads three times the taps of a 1:1 one. A smaller rendition
+/// therefore scales from the smallest larger one that is still at least
+/// `MIN_STEP` times its size in both dimensions (so the picture is resampled
+/// at most once more than directly, and never by a small step that would
+/// only soften it), provided that one is itself scaled (not the source
+/// passed through). 1080p/720p/480p/360p from a 1080p source: 720p and (via
+/// it) 480p and 360p, instead of three reductions of the full 1080p picture.
+pub(crate) fn scale_parents(source: Option<Size>, sizes: &[Size]) -> Vec<Option<usize>> {
+    const MIN_STEP: f64 = 1.4;
+    sizes
+        .iter()
+        .map(|t| {
+            sizes
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| Some(**p) != source)
+                .filter(|(_, p)| {
+                    p.width as f64 >= t.width as f64 * MIN_STEP
+                        && p.height as f64 >= t.height as f64 * MIN_STEP
+                })
+                .min_by_key(|(_, p)| p.width as u64 * p.height as u64)
+                .map(|(i, _)| i)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ladder_scales_from_the_nearest_rung_at_least_1_4_times_larger() {
+        let s = |w, h| Size::new(w, h);
+        let ladder = [s(1920, 1080), s(1280, 720), s(854, 480), s(640, 360)];
+        // 1080p is the source itself: nothing scales from it.
+        assert_eq!(
+            scale_parents(Some(s(1920, 1080)), &ladder),
+            vec![None, None, Some(1), Some(1)]
+        );
+        // From a 4K source every rung is scaled, so 720p comes from 1080p.
+        assert_eq!(
+            scale_parents(Some(s(3840, 2160)), &ladder),
+            vec![None, Some(0), Some(1), Some(1)]
+        );
+        // Close rungs never chain.
+        assert_eq!(
+            scale_parents(Some(s(1920, 1080)), &[s(1280, 720), s(1024, 576)]),
+            vec![None, None]
+        );
     }
 }
