@@ -64,6 +64,17 @@ struct PackageArgs {
     /// Treat INPUT as a live stream (rtmp://, srt://, udp://...): sliding window, runs until stopped.
     #[arg(long)]
     live: bool,
+    /// Live inputs: reopen a stream that stalls or drops up to N times, then
+    /// fail (default 5; 0 fails at the first drop).
+    #[arg(long, value_name = "N")]
+    reconnect: Option<u32>,
+    /// Live inputs: the longest wait between two reconnect attempts, seconds
+    /// (default 8; the first attempt waits 0.5 s, each next one twice as long).
+    #[arg(long, value_name = "S")]
+    reconnect_delay_max: Option<f64>,
+    /// Live inputs: no data for S seconds counts as a drop (default 10).
+    #[arg(long, value_name = "S")]
+    stall_timeout: Option<f64>,
     /// Stop cleanly after S seconds (the current segment is finished).
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
@@ -256,7 +267,30 @@ fn parse_rep(s: &str) -> Result<Representation, Error> {
     ))
 }
 
+/// The reconnect policy the options ask for.
+fn reconnect_policy(a: &PackageArgs) -> Result<ffstream::live::Reconnect, Error> {
+    let secs = |name: &str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(std::time::Duration::from_secs_f64(v))
+        } else {
+            Err(Error::Config(format!("{name} must be positive, got {v}")))
+        }
+    };
+    let mut r = ffstream::live::Reconnect::default();
+    if let Some(n) = a.reconnect {
+        r = r.attempts(n);
+    }
+    if let Some(s) = a.reconnect_delay_max {
+        r = r.max_delay(secs("--reconnect-delay-max", s)?);
+    }
+    if let Some(s) = a.stall_timeout {
+        r = r.stall_timeout(secs("--stall-timeout", s)?);
+    }
+    Ok(r)
+}
+
 fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
+    let policy = reconnect_policy(a)?;
     let media = if a.capture {
         let mut c = if a.screen {
             ffstream::capture::Capture::screen(&a.input)
@@ -274,7 +308,7 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
         }
         ffstream::Media::capture(c)?
     } else if a.live {
-        ffstream::Media::live(&a.input)?
+        ffstream::Media::live_with(&a.input, policy.clone())?
     } else {
         ffstream::input(&a.input)?
     };
@@ -367,7 +401,7 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
         }
         p = p.duration(std::time::Duration::from_secs_f64(d));
     }
-    p = p.end_list(a.end_list);
+    p = p.end_list(a.end_list).reconnect(policy);
     if let (Some(path), Some(url)) = (&a.key_path, &a.key_url) {
         p = p.encryption(
             ffstream::encryption::Encryption::new(path, url).rotate_every(a.rotate_every),
@@ -466,6 +500,9 @@ impl PackageArgs {
             capture_format: None,
             device_options: Vec::new(),
             live: false,
+            reconnect: None,
+            reconnect_delay_max: None,
+            stall_timeout: None,
             duration: None,
             end_list: false,
             output: Some(out.to_path_buf()),
