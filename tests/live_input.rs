@@ -224,6 +224,76 @@ fn package_live_url(url: &str, dir: &Path) {
 }
 
 #[test]
+fn udp_srt_rtmp_and_live_http_inputs_make_a_live_hls_window() {
+    let _serial = serial();
+    // udp://: ffstream binds the port, the source sends to it.
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_udp_port();
+        let _src = publish(
+            "mpegts",
+            &[],
+            &format!("udp://127.0.0.1:{port}?pkt_size=1316"),
+            &dir.path().join("source.log"),
+        );
+        package_live_url(&format!("udp://127.0.0.1:{port}"), dir.path());
+    }
+    // srt://: the source listens, ffstream calls.
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_udp_port();
+        let _src = publish(
+            "mpegts",
+            &[],
+            &format!("srt://127.0.0.1:{port}?mode=listener"),
+            &dir.path().join("source.log"),
+        );
+        package_live_url(&format!("srt://127.0.0.1:{port}?mode=caller"), dir.path());
+    }
+    // rtmp://: the source is an RTMP server (FLV, one client).
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let url = format!("rtmp://127.0.0.1:{port}/live/test");
+        let _src = publish(
+            "flv",
+            &["-listen", "1"],
+            &url,
+            &dir.path().join("source.log"),
+        );
+        package_live_url(&url, dir.path());
+    }
+    // A live HLS stream over HTTP: the source writes a sliding-window HLS
+    // stream into nginx's root, ffstream reads it through nginx.
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let web = WebDavServer::start();
+        let src_dir = web.root().join("src");
+        std::fs::create_dir_all(&src_dir).unwrap();
+        let _src = publish(
+            "hls",
+            &[
+                "-hls_time",
+                "1",
+                "-hls_list_size",
+                "5",
+                "-hls_flags",
+                "delete_segments",
+            ],
+            src_dir.join("in.m3u8").to_str().unwrap(),
+            &dir.path().join("source.log"),
+        );
+        let log = dir.path().join("wait.log");
+        wait_for(
+            "the source's first segments",
+            || playlist(&src_dir.join("in.m3u8")).is_some_and(|p| p.segments.len() >= 2),
+            &log,
+        );
+        package_live_url(&format!("{}/src/in.m3u8", web.url()), dir.path());
+    }
+}
+
+#[test]
 fn a_dropped_source_is_reconnected_and_the_stream_continues() {
     let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
