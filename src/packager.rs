@@ -119,9 +119,18 @@ impl Media {
             }
         });
         let source = source.filter(|s| s.display.width > 0 && s.display.height > 0);
-        let has_audio = ictx
+        let mut has_audio = ictx
             .streams()
             .any(|s| s.parameters().medium() == media::Type::Audio);
+        // A capture's own audio device: checked now, so a wrong name fails
+        // before anything is written, with the sources that format can see.
+        if let pipeline::Source::Capture(c) = &origin {
+            if let Some(a) = c.open_audio()? {
+                has_audio |= a
+                    .streams()
+                    .any(|s| s.parameters().medium() == media::Type::Audio);
+            }
+        }
         if source.is_none() && !has_audio {
             return Err(Error::NoUsableStream {
                 input: input.into(),

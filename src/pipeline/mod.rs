@@ -277,6 +277,107 @@ impl Continuity {
     }
 }
 
+/// A separate audio capture device, read by a thread of its own (a device
+/// read blocks until its next buffer) and merged into the demux stage.
+struct DeviceReader {
+    name: String,
+    rx: crossbeam_channel::Receiver<std::result::Result<(Packet, Instant), String>>,
+    halt: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DeviceReader {
+    fn start(name: String, mut ictx: format::context::Input, index: usize) -> Result<DeviceReader> {
+        let (tx, rx) = bounded(PACKET_QUEUE);
+        let halt = Arc::new(AtomicBool::new(false));
+        let stop = halt.clone();
+        let handle = std::thread::Builder::new()
+            .name("ffstream-audio-device".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let mut p = Packet::empty();
+                    match p.read(&mut ictx) {
+                        Ok(()) if p.stream() == index => {
+                            if tx.send(Ok((p, Instant::now()))).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(()) => {}
+                        Err(e) if is_again(&e) => std::thread::sleep(Duration::from_millis(5)),
+                        Err(e) => {
+                            let _ = tx.send(Err(crate::ffi::log::explain(e)));
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(|e| Error::Internal(format!("spawn audio device reader: {e}")))?;
+        Ok(DeviceReader {
+            name,
+            rx,
+            halt,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for DeviceReader {
+    fn drop(&mut self) {
+        self.halt.store(true, Ordering::Relaxed);
+        // Unblocks a reader waiting for room in the queue.
+        while self.rx.try_recv().is_ok() {}
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Puts a video device and an audio device on one clock. Their clocks
+/// differ (x11grab and v4l2 count from boot, PulseAudio and ALSA from the
+/// epoch), so each stream's first packet is placed at the moment it arrived,
+/// counted from a common start, and the stream follows its own clock from
+/// there.
+struct DeviceClock {
+    t0: Instant,
+    /// Per stream (video, audio): added to its timestamps, microseconds.
+    offset_us: [Option<i64>; 2],
+}
+
+impl DeviceClock {
+    fn map(&mut self, p: &mut Packet, tb: Rational, stream: usize, arrived: Instant) {
+        use ffmpeg_next::Rescale;
+        let Some(first) = p.pts().or(p.dts()) else {
+            return;
+        };
+        let off = *self.offset_us[stream].get_or_insert_with(|| {
+            let at = arrived.saturating_duration_since(self.t0).as_micros() as i64;
+            at - first.rescale(tb, MICROS)
+        });
+        let off = off.rescale(MICROS, tb);
+        p.set_pts(p.pts().map(|t| t + off));
+        p.set_dts(p.dts().map(|t| t + off));
+    }
+}
+
+/// Decodes an audio packet and shares the frames. `Ok(false)`: a worker has
+/// gone away.
+fn feed_audio(
+    a: &mut InputAudio,
+    packet: &Packet,
+    atx: &[Sender<Arc<frame::Audio>>],
+    input: &str,
+) -> Result<bool> {
+    if let Err(e) = a.decoder.send_packet(packet) {
+        if !is_again(&e) && !matches!(e, ffmpeg_next::Error::InvalidData) {
+            return Err(Error::Decode {
+                input: input.into(),
+                reason: e.to_string(),
+            });
+        }
+    }
+    fan_out_audio(a, atx)
+}
+
 /// Where the used streams of a new connection start, microseconds.
 fn start_us(ictx: &format::context::Input, streams: &[usize]) -> Option<i64> {
     use ffmpeg_next::Rescale;
@@ -810,8 +911,29 @@ fn run_inner(
         None => plan.source.open()?,
     };
 
-    let (video_idx, audio_idx) = pick_streams(plan, &mut ictx);
-    if video_idx.is_none() && audio_idx.is_none() {
+    let (video_idx, mut audio_idx) = pick_streams(plan, &mut ictx);
+    // A capture with its own audio device: that device is the audio.
+    let mut audio_device: Option<(String, format::context::Input, usize)> = None;
+    if let (Source::Capture(c), false) = (&plan.source, plan.audio.disabled) {
+        if let Some(actx) = c.open_audio()? {
+            let name = format!(
+                "{} ({})",
+                c.audio_device.as_deref().unwrap_or_default(),
+                c.audio_format_name()
+            );
+            let i = actx
+                .streams()
+                .best(media::Type::Audio)
+                .map(|s| s.index())
+                .ok_or_else(|| Error::NoUsableStream {
+                    input: name.clone(),
+                    what: "audio stream".into(),
+                })?;
+            audio_idx = None;
+            audio_device = Some((name, actx, i));
+        }
+    }
+    if video_idx.is_none() && audio_idx.is_none() && audio_device.is_none() {
         return Err(Error::NoUsableStream {
             input: input.into(),
             what: "audio or video stream".into(),
@@ -822,9 +944,15 @@ fn run_inner(
         Some(i) => Some(open_video(&ictx, i, cores, input)?),
         None => None,
     };
-    let mut audio = match audio_idx {
-        Some(i) => Some(open_audio(&ictx, i, input)?),
-        None => None,
+    let mut audio = match (audio_idx, &audio_device) {
+        (Some(i), _) => Some(open_audio(&ictx, i, input)?),
+        (None, Some((name, actx, i))) => {
+            let mut a = open_audio(actx, *i, name)?;
+            // Its packets come from the device reader, never from `ictx`.
+            a.index = usize::MAX;
+            Some(a)
+        }
+        (None, None) => None,
     };
 
     let dir = plan
@@ -1355,7 +1483,45 @@ fn run_inner(
         )
     });
     let stopping = || plan.stop.is_stopped() || plan.duration.is_some_and(|d| start.elapsed() >= d);
-    loop {
+    let mut device = match audio_device {
+        Some((name, actx, i)) => Some(DeviceReader::start(name, actx, i)?),
+        None => None,
+    };
+    let mut device_clock = DeviceClock {
+        t0: Instant::now(),
+        offset_us: [None, None],
+    };
+    'read: loop {
+        // Audio from the capture's own audio device, as it arrived.
+        if let (Some(d), Some(a)) = (device.as_mut(), audio.as_mut()) {
+            while let Ok(msg) = d.rx.try_recv() {
+                let (mut packet, arrived) = match msg {
+                    Ok(m) => m,
+                    Err(reason) => {
+                        stop = Some(Error::Decode {
+                            input: d.name.clone(),
+                            reason,
+                        });
+                        break 'read;
+                    }
+                };
+                device_clock.map(&mut packet, a.packet_time_base, 1, arrived);
+                ends[1] = continuity
+                    .map(&mut packet, a.packet_time_base, a.time_base, 0)
+                    .or(ends[1]);
+                match feed_audio(a, &packet, &atx, &d.name) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        send_failed = true;
+                        break 'read;
+                    }
+                    Err(e) => {
+                        stop = Some(e);
+                        break 'read;
+                    }
+                }
+            }
+        }
         if let Some(e) = check(&mut monitor, false) {
             stop = Some(e);
             break;
@@ -1475,6 +1641,12 @@ fn run_inner(
             continue;
         }
         let idx = packet.stream();
+        if let Some(v) = video
+            .as_ref()
+            .filter(|v| v.index == idx && device.is_some())
+        {
+            device_clock.map(&mut packet, v.packet_time_base, 0, Instant::now());
+        }
         if plan.reconnect.is_some() {
             if let Some(v) = video.as_ref().filter(|v| v.index == idx) {
                 if stop_seen.is_some() {
@@ -1507,21 +1679,20 @@ fn run_inner(
                 break;
             }
         } else if let Some(a) = audio.as_mut().filter(|a| a.index == idx) {
-            if let Err(e) = a.decoder.send_packet(&packet) {
-                if !is_again(&e) && !matches!(e, ffmpeg_next::Error::InvalidData) {
-                    stop = Some(Error::Decode {
-                        input: input.into(),
-                        reason: e.to_string(),
-                    });
+            match feed_audio(a, &packet, &atx, input) {
+                Ok(true) => {}
+                Ok(false) => {
+                    send_failed = true;
+                    break;
+                }
+                Err(e) => {
+                    stop = Some(e);
                     break;
                 }
             }
-            if !fan_out_audio(a, &atx)? {
-                send_failed = true;
-                break;
-            }
         }
     }
+    drop(device.take());
     if stop.is_none() && !send_failed {
         // End of input: drain the decoders and the rotation filter (a
         // decoder already drained at a drop just reports the end again).

@@ -61,6 +61,14 @@ struct PackageArgs {
     /// A capture device option key=value (framerate=30, video_size=1280x720). Repeatable.
     #[arg(long = "device-option", requires = "capture", value_name = "KEY=VALUE")]
     device_options: Vec<String>,
+    /// Also capture audio from this device (a PulseAudio source such as
+    /// `default`, an ALSA device such as `hw:0`, `:0` on macOS, `audio=NAME` on Windows).
+    #[arg(long, requires = "capture", value_name = "NAME")]
+    audio_device: Option<String>,
+    /// The libavdevice format of --audio-device (default: pulse on Linux when
+    /// available, else alsa; avfoundation on macOS; dshow on Windows).
+    #[arg(long, requires = "audio_device", value_name = "FORMAT")]
+    audio_format: Option<String>,
     /// Treat INPUT as a live stream (rtmp://, srt://, udp://...): sliding window, runs until stopped.
     #[arg(long)]
     live: bool,
@@ -300,6 +308,12 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
         if let Some(f) = &a.capture_format {
             c = c.format(f);
         }
+        if let Some(d) = &a.audio_device {
+            c = c.audio(d);
+        }
+        if let Some(f) = &a.audio_format {
+            c = c.audio_format(f);
+        }
         for kv in &a.device_options {
             let (k, v) = kv.split_once('=').ok_or_else(|| {
                 Error::Config(format!("bad --device-option {kv:?}: expected key=value"))
@@ -499,6 +513,8 @@ impl PackageArgs {
             screen: false,
             capture_format: None,
             device_options: Vec::new(),
+            audio_device: None,
+            audio_format: None,
             live: false,
             reconnect: None,
             reconnect_delay_max: None,
