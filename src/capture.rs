@@ -54,6 +54,14 @@ pub struct Capture {
     pub screen: bool,
     /// Device options, such as `framerate=30`, `video_size=1280x720`.
     pub options: Vec<(String, String)>,
+    /// A microphone (or any audio source) captured alongside, as the OS
+    /// names it: a PulseAudio source such as `alsa_input.pci-0000_00_1f.3.analog-stereo`
+    /// or `default`, an ALSA device such as `hw:0`, `:0` (avfoundation),
+    /// `audio=Microphone` (dshow).
+    pub audio_device: Option<String>,
+    /// The libavdevice format of the audio device; `None` picks the
+    /// platform's default (PulseAudio on Linux when FFmpeg has it, else ALSA).
+    pub audio_format: Option<String>,
 }
 
 impl Capture {
@@ -64,6 +72,8 @@ impl Capture {
             format: None,
             screen: false,
             options: Vec::new(),
+            audio_device: None,
+            audio_format: None,
         }
     }
     /// The screen (X11 display such as `:0.0` on Linux).
@@ -77,6 +87,28 @@ impl Capture {
     pub fn format(mut self, f: impl Into<String>) -> Capture {
         self.format = Some(f.into());
         self
+    }
+    /// Also captures audio from this device (see [`audio_device`](Self::audio_device)).
+    pub fn audio(mut self, device: impl Into<String>) -> Capture {
+        self.audio_device = Some(device.into());
+        self
+    }
+    /// Uses this libavdevice format for the audio device.
+    pub fn audio_format(mut self, f: impl Into<String>) -> Capture {
+        self.audio_format = Some(f.into());
+        self
+    }
+    /// The audio device's format: the given one, or the platform's default.
+    pub fn audio_format_name(&self) -> &str {
+        if let Some(f) = &self.audio_format {
+            return f;
+        }
+        match std::env::consts::OS {
+            "macos" => "avfoundation",
+            "windows" => "dshow",
+            _ if crate::ffi::device::find_input_format("pulse").is_some() => "pulse",
+            _ => "alsa",
+        }
     }
     /// Adds a device option.
     pub fn option(mut self, k: impl Into<String>, v: impl Into<String>) -> Capture {
@@ -103,17 +135,34 @@ impl Capture {
     /// Opens the device; a device that cannot be opened gives an error that
     /// lists the sources this format can see.
     pub(crate) fn open(&self) -> Result<ffmpeg_next::format::context::Input> {
-        let fmt_name = self.format_name();
+        open_device(&self.device, self.format_name(), &self.options)
+    }
+
+    /// Opens the audio device, if there is one.
+    pub(crate) fn open_audio(&self) -> Result<Option<ffmpeg_next::format::context::Input>> {
+        match &self.audio_device {
+            Some(d) => open_device(d, self.audio_format_name(), &[]).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+fn open_device(
+    device: &str,
+    fmt_name: &str,
+    options: &[(String, String)],
+) -> Result<ffmpeg_next::format::context::Input> {
+    {
         let fmt = crate::ffi::device::find_input_format(fmt_name).ok_or_else(|| {
             Error::Config(format!(
                 "capture format {fmt_name} is not available in this FFmpeg build (see `ffstream devices`)"
             ))
         })?;
         let mut dict = ffmpeg_next::Dictionary::new();
-        for (k, v) in &self.options {
+        for (k, v) in options {
             dict.set(k, v);
         }
-        match ffmpeg_next::format::open_with(&self.device, &ffmpeg_next::Format::Input(fmt), dict) {
+        match ffmpeg_next::format::open_with(device, &ffmpeg_next::Format::Input(fmt), dict) {
             Ok(ffmpeg_next::format::context::Context::Input(i)) => Ok(i),
             Ok(_) => Err(Error::Internal("device opened as an output".into())),
             Err(e) => {
@@ -136,7 +185,7 @@ impl Capture {
                     format!("available {fmt_name} devices: {}", seen.join(", "))
                 };
                 Err(Error::OpenInput {
-                    input: format!("{} ({fmt_name})", self.device),
+                    input: format!("{device} ({fmt_name})"),
                     reason: format!("{reason}; {avail}"),
                 })
             }

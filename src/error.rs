@@ -54,6 +54,18 @@ pub enum Error {
         /// FFmpeg's or the operating system's error text.
         reason: String,
     },
+    /// A live input dropped (or could not be opened) and every reconnect
+    /// attempt failed. What was published before the drop stays as it was:
+    /// the live manifests are kept, without marking the stream ended.
+    #[error("live input {input}: {reason} (gave up after {attempts} reconnect attempts)")]
+    LiveInput {
+        /// The URL or device as the user gave it.
+        input: String,
+        /// Reconnect attempts made.
+        attempts: u32,
+        /// Why the last attempt failed.
+        reason: String,
+    },
     /// The requested configuration is not valid; nothing was encoded.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -22,6 +22,7 @@ mod error;
 mod ffi;
 pub mod hls;
 pub mod ladder;
+pub mod live;
 pub mod options;
 mod packager;
 mod pipeline;

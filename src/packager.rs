@@ -23,6 +23,8 @@ pub struct Media {
     source: Option<SourceInfo>,
     has_audio: bool,
     live: bool,
+    /// Live URLs: the reconnect policy and the connection opened to inspect.
+    live_source: Option<crate::live::LiveSource>,
 }
 
 /// Opens an input (a path or any URL FFmpeg reads), as the seed's `input(path)`.
@@ -33,32 +35,57 @@ pub fn input(input: impl AsRef<str>) -> Result<Media> {
 impl Media {
     /// Opens and inspects `input`.
     pub fn open(input: &str) -> Result<Media> {
-        Self::inspect(pipeline::Source::Url(input.to_string()), false)
+        Self::inspect(pipeline::Source::Url(input.to_string()), false, None)
     }
 
     /// Opens a capture device (camera, screen), as the seed's
     /// `input(name, capture=True)`. The job is live: it runs until
     /// [`Packager::duration`] elapses or it is stopped.
     pub fn capture(device: crate::capture::Capture) -> Result<Media> {
-        Self::inspect(pipeline::Source::Capture(device), true)
+        Self::inspect(pipeline::Source::Capture(device), true, None)
     }
 
     /// Opens `object` (relative to the store's prefix) in a store you built,
     /// reading it with ranged requests: the seed's `input(cloud, bucket, key)`.
     pub fn open_store(store: Store, object: &str) -> Result<Media> {
-        Self::inspect(pipeline::Source::Object(store, object.to_string()), false)
+        Self::inspect(
+            pipeline::Source::Object(store, object.to_string()),
+            false,
+            None,
+        )
     }
 
-    /// Opens a live stream URL (rtmp://, srt://, udp://, a live HLS/HTTP
-    /// stream): like [`open`](Self::open), with the live path's defaults.
+    /// Opens a live stream URL (rtmp://, srt://, udp://, tcp://, a live
+    /// HLS/HTTP stream): like [`open`](Self::open), with the live path's
+    /// defaults, and reconnecting as [`Reconnect::default`](crate::live::Reconnect)
+    /// says when it stalls or drops (the first open is retried the same way).
     pub fn live(input: &str) -> Result<Media> {
-        Self::inspect(pipeline::Source::Url(input.to_string()), true)
+        Self::live_with(input, crate::live::Reconnect::default())
     }
 
-    fn inspect(origin: pipeline::Source, live: bool) -> Result<Media> {
+    /// [`live`](Self::live) with this reconnect policy. The connection made
+    /// here to inspect the stream is the one the run reads from (when the
+    /// run starts within the policy's stall timeout), so a publisher
+    /// connects once.
+    pub fn live_with(input: &str, reconnect: crate::live::Reconnect) -> Result<Media> {
+        Self::inspect(
+            pipeline::Source::Url(input.to_string()),
+            true,
+            Some(crate::live::LiveSource::new(reconnect)),
+        )
+    }
+
+    fn inspect(
+        origin: pipeline::Source,
+        live: bool,
+        live_source: Option<crate::live::LiveSource>,
+    ) -> Result<Media> {
         let input = origin.name();
         let input = input.as_str();
-        let ictx = origin.open()?;
+        let ictx = match &live_source {
+            Some(l) => crate::live::open_with_retries(input, &l.policy, &l.watchdog)?,
+            None => origin.open()?,
+        };
         let best = pipeline::best_video(&ictx).and_then(|i| ictx.stream(i));
         let source = best.map(|st| {
             let params = st.parameters();
@@ -92,14 +119,26 @@ impl Media {
             }
         });
         let source = source.filter(|s| s.display.width > 0 && s.display.height > 0);
-        let has_audio = ictx
+        let mut has_audio = ictx
             .streams()
             .any(|s| s.parameters().medium() == media::Type::Audio);
+        // A capture's own audio device: checked now, so a wrong name fails
+        // before anything is written, with the sources that format can see.
+        if let pipeline::Source::Capture(c) = &origin {
+            if let Some(a) = c.open_audio()? {
+                has_audio |= a
+                    .streams()
+                    .any(|s| s.parameters().medium() == media::Type::Audio);
+            }
+        }
         if source.is_none() && !has_audio {
             return Err(Error::NoUsableStream {
                 input: input.into(),
                 what: "audio or video stream".into(),
             });
+        }
+        if let Some(l) = &live_source {
+            l.keep(ictx);
         }
         Ok(Media {
             input: input.to_string(),
@@ -107,6 +146,7 @@ impl Media {
             source,
             has_audio,
             live,
+            live_source,
         })
     }
 
@@ -161,6 +201,7 @@ pub struct Packager<'a> {
     stop: crate::pipeline::progress::StopHandle,
     end_list: bool,
     live: bool,
+    reconnect: Option<crate::live::Reconnect>,
 }
 
 /// A store to mirror the output to, as given.
@@ -201,6 +242,7 @@ impl<'a> Packager<'a> {
             stop: Default::default(),
             end_list: false,
             live: media.live,
+            reconnect: None,
             media,
         }
     }
@@ -327,6 +369,16 @@ impl<'a> Packager<'a> {
     /// capture devices and [`Media::live`] inputs are by default.
     pub fn live(mut self, on: bool) -> Self {
         self.live = on;
+        self
+    }
+    /// How a live input that stalls or drops is reopened (default: the
+    /// policy given to [`Media::live_with`], else [`Reconnect::default`](crate::live::Reconnect)).
+    /// Segments published before a drop stay valid; the new connection's
+    /// timestamps continue the old ones, so the HLS media sequence and the
+    /// DASH timeline keep advancing. When every attempt fails the run ends
+    /// with [`Error::LiveInput`], its live manifests kept as they are.
+    pub fn reconnect(mut self, policy: crate::live::Reconnect) -> Self {
+        self.reconnect = Some(policy);
         self
     }
     /// Live HLS: mark the playlists ended (`EXT-X-ENDLIST`) when the run
@@ -467,7 +519,24 @@ impl<'a> Packager<'a> {
         let threads = self
             .threads
             .unwrap_or_else(crate::pipeline::available_cores);
+        let live_source = match (&self.media.live_source, &self.media.origin) {
+            _ if !self.live => None,
+            (Some(l), _) => Some(match &self.reconnect {
+                Some(r) => l.with_policy(r.clone()),
+                None => l.clone(),
+            }),
+            (None, pipeline::Source::Url(_)) => Some(crate::live::LiveSource::new(
+                self.reconnect.clone().unwrap_or_default(),
+            )),
+            _ => None,
+        };
+        let reconnect = self.live.then(|| match &live_source {
+            Some(l) => l.policy.clone(),
+            None => self.reconnect.clone().unwrap_or_default(),
+        });
         let plan = Plan {
+            live_source,
+            reconnect,
             input: self.media.input.clone(),
             source: self.media.origin.clone(),
             live: self.live,

@@ -8,11 +8,12 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: build (FFmpeg 5.1 libraries, clang for bindgen) and, for
 # tests, the independent oracles (ffmpeg/ffprobe CLI, xmllint, Chromium) and the
-# local storage servers of the cloud tests (nginx WebDAV; Python for moto's S3).
+# local storage servers of the cloud tests (nginx WebDAV; Python for moto's S3),
+# plus Xvfb and a PulseAudio server for the live capture tests.
 BUILD_PKGS=(pkg-config clang libclang-dev libavformat-dev libavcodec-dev libavutil-dev
   libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev)
 TEST_PKGS=(ffmpeg libxml2-utils chromium nodejs npm
-  nginx libnginx-mod-http-dav-ext python3 python3-venv xvfb)
+  nginx libnginx-mod-http-dav-ext python3 python3-venv xvfb pulseaudio)
 
 # moto's S3 server for the cloud tests (tests/common/servers.rs). Only the S3
 # backend and the server's web framework, not moto[server] (all services,

@@ -5,7 +5,7 @@ mod common;
 
 use common::browser::{self, Player};
 use common::servers::WebDavServer;
-use common::{dash, hls};
+use common::{dash, hls, oracle};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -86,6 +86,69 @@ impl Drop for Xvfb {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A PulseAudio server of our own (socket in a temporary runtime directory)
+/// with a null sink, whose monitor is a capture source; killed on drop.
+struct Pulse {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Pulse {
+    fn start() -> Pulse {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = dir.path().join("runtime");
+        std::fs::create_dir(&runtime).unwrap();
+        let socket = runtime.join("native");
+        let log = std::fs::File::create(dir.path().join("pulse.log")).unwrap();
+        let mut child = Command::new("pulseaudio")
+            .args([
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--use-pid-file=no",
+            ])
+            .args(["--disallow-exit", "--log-target=stderr", "-L"])
+            .arg(format!(
+                "module-native-protocol-unix socket={} auth-anonymous=1",
+                socket.display()
+            ))
+            .args(["-L", "module-null-sink sink_name=null"])
+            .env("HOME", dir.path())
+            .env("XDG_RUNTIME_DIR", &runtime)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("pulseaudio is not installed (bash tests/dev.sh deps)");
+        let t0 = Instant::now();
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!(
+                    "pulseaudio exited ({st}): {}",
+                    std::fs::read_to_string(dir.path().join("pulse.log")).unwrap_or_default()
+                );
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(15),
+                "pulseaudio did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Pulse { child, dir }
+    }
+
+    /// The value of `PULSE_SERVER` for clients.
+    fn server(&self) -> String {
+        format!("unix:{}", self.dir.path().join("runtime/native").display())
+    }
+}
+
+impl Drop for Pulse {
+    fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -393,4 +456,135 @@ fn a_missing_capture_device_lists_what_is_there() {
         "{err}"
     );
     assert!(!Path::new("/tmp/never").exists());
+}
+
+#[test]
+fn screen_and_a_pulseaudio_source_make_live_hls_with_audio() {
+    let _serial = serial();
+    let x = Xvfb::start();
+    let pulse = Pulse::start();
+    // A tone played into the null sink: its monitor is what we capture.
+    let mut tone = Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error", "-re", "-f", "lavfi"])
+        .args(["-i", "sine=frequency=440:sample_rate=48000", "-t", "30"])
+        .args(["-f", "pulse", "-device", "null", "tone"])
+        .env("PULSE_SERVER", pulse.server())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("live.m3u8");
+    let r = cmd(&[
+        "hls",
+        &x.display,
+        "--capture",
+        "--screen",
+        "--device-option",
+        "framerate=15",
+        "--audio-device",
+        "null.monitor",
+        "--audio-format",
+        "pulse",
+        "-o",
+        out.to_str().unwrap(),
+        "--auto",
+        "240",
+        "--hls-time",
+        "2",
+        "--list-size",
+        "10",
+        "--duration",
+        "10",
+        "--end-list",
+        "-x",
+        "preset=ultrafast",
+    ])
+    .env("PULSE_SERVER", pulse.server())
+    .output()
+    .unwrap();
+    let _ = tone.kill();
+    let _ = tone.wait();
+    ok(&r);
+    let variant = dir.path().join("live_240p.m3u8");
+    let media = hls::parse_media(&std::fs::read_to_string(&variant).unwrap()).unwrap();
+    assert!(media.segments.len() >= 4, "{media:?}");
+    // Every frame decodes. (Timestamps as captured: x11grab stamps frames
+    // it delivers late a few ms apart, which the CLI's default constant-rate
+    // output, or its 1/15 s time base, would take for an error.)
+    let dec = Command::new("ffmpeg")
+        .args(["-nostdin", "-hide_banner", "-v", "error", "-xerror"])
+        .args(["-allowed_extensions", "ALL", "-i"])
+        .arg(&variant)
+        .args(["-fps_mode", "passthrough", "-enc_time_base:v", "1/90000"])
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        dec.status.success() && dec.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&dec.stderr)
+    );
+    // Audio and video cover the same time, within a segment, from the
+    // same start: the two devices were put on one clock.
+    let v = oracle::decode_timing(&variant, "v:0").expect("video");
+    let a = oracle::decode_timing(&variant, "a:0").expect("an audio stream");
+    assert!(
+        (v.duration() - a.duration()).abs() < 2.0,
+        "video {v:?} vs audio {a:?}"
+    );
+    assert!(
+        (v.start - a.start).abs() < 2.0,
+        "video {v:?} vs audio {a:?}"
+    );
+    // And it is the tone, not silence.
+    let vol = Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-hide_banner",
+            "-allowed_extensions",
+            "ALL",
+            "-i",
+        ])
+        .arg(&variant)
+        .args(["-vn", "-af", "volumedetect", "-f", "null", "-"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&vol.stderr);
+    let mean: f64 = text
+        .lines()
+        .find_map(|l| l.split("mean_volume:").nth(1))
+        .and_then(|v| v.trim().trim_end_matches("dB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no volume: {text}"));
+    assert!(mean > -40.0, "captured audio is silent ({mean} dB)");
+    let master = hls::parse_master(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(
+        master.variants[0]
+            .codecs
+            .as_deref()
+            .is_some_and(|c| c.contains("mp4a.40.2")),
+        "{master:?}"
+    );
+    browser::assert_plays(dir.path(), "live.m3u8", Player::HlsJs, 4.0);
+
+    // A source the server does not have: an error naming it and its format.
+    let r = cmd(&[
+        "hls",
+        &x.display,
+        "--capture",
+        "--screen",
+        "--audio-device",
+        "no_such_source",
+        "--audio-format",
+        "pulse",
+        "-o",
+        dir.path().join("bad/x.m3u8").to_str().unwrap(),
+    ])
+    .env("PULSE_SERVER", pulse.server())
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("no_such_source (pulse)"), "{err}");
+    assert!(!dir.path().join("bad").exists());
 }

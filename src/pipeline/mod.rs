@@ -29,6 +29,9 @@ use std::time::{Duration, Instant};
 const FRAME_QUEUE: usize = 4;
 /// Packets queued for the mux thread.
 const PACKET_QUEUE: usize = 256;
+/// At a clean stop, how long a live input may still be read for its audio
+/// to catch up with its video.
+const CATCH_UP: Duration = Duration::from_secs(2);
 /// Segments kept in a live playlist or MPD when no window is given.
 const LIVE_WINDOW: u32 = 6;
 
@@ -36,6 +39,10 @@ const LIVE_WINDOW: u32 = 6;
 pub(crate) struct Plan {
     pub input: String,
     pub source: Source,
+    /// Live URLs: the connection to take over, its watchdog and policy.
+    pub live_source: Option<crate::live::LiveSource>,
+    /// Live runs: how an input that stalls or drops is reopened.
+    pub reconnect: Option<crate::live::Reconnect>,
     /// Live: no total, sliding windows, runs until stopped or `duration`.
     pub live: bool,
     /// Stop cleanly (as at end of input) after this much wall time.
@@ -100,15 +107,349 @@ struct InputVideo {
     index: usize,
     display: Size,
     decoder: ffmpeg_next::decoder::Video,
+    /// The time base of the frames passed on (the first connection's).
     time_base: Rational,
+    /// The time base of the packets of the current connection.
+    packet_time_base: Rational,
     frame_rate: Rational,
     rotation: i32,
+    /// Latest frame timestamp passed on.
+    last_pts: Option<i64>,
+    /// After a reconnection: drop frames that would go back in time.
+    guard: bool,
 }
 
 struct InputAudio {
     index: usize,
     decoder: ffmpeg_next::decoder::Audio,
     time_base: Rational,
+    packet_time_base: Rational,
+    last_pts: Option<i64>,
+    guard: bool,
+}
+
+fn open_video(
+    ictx: &format::context::Input,
+    i: usize,
+    cores: usize,
+    input: &str,
+) -> Result<InputVideo> {
+    let st = ictx.stream(i).expect("stream exists");
+    let mut ctx =
+        codec::Context::from_parameters(st.parameters()).map_err(|e| open_err(input, e))?;
+    ctx.set_threading(ffmpeg_next::threading::Config {
+        kind: ffmpeg_next::threading::Type::Frame,
+        count: cores.min(4),
+        ..Default::default()
+    });
+    let decoder = ctx
+        .decoder()
+        .video()
+        .map_err(|e| open_err(input, format!("video decoder: {e}")))?;
+    let rotation = crate::ffi::frame::stream_rotation(&st);
+    let display = display_size(
+        decoder.width(),
+        decoder.height(),
+        decoder.aspect_ratio(),
+        rotation,
+    );
+    Ok(InputVideo {
+        index: i,
+        display,
+        time_base: st.time_base(),
+        packet_time_base: st.time_base(),
+        frame_rate: rate_of(&st),
+        rotation,
+        decoder,
+        last_pts: None,
+        guard: false,
+    })
+}
+
+fn open_audio(ictx: &format::context::Input, i: usize, input: &str) -> Result<InputAudio> {
+    let st = ictx.stream(i).expect("stream exists");
+    let ctx = codec::Context::from_parameters(st.parameters()).map_err(|e| open_err(input, e))?;
+    let decoder = ctx
+        .decoder()
+        .audio()
+        .map_err(|e| open_err(input, format!("audio decoder: {e}")))?;
+    Ok(InputAudio {
+        index: i,
+        time_base: st.time_base(),
+        packet_time_base: st.time_base(),
+        decoder,
+        last_pts: None,
+        guard: false,
+    })
+}
+
+/// The streams to read: the video to encode from and the audio track.
+fn pick_streams(plan: &Plan, ictx: &mut format::context::Input) -> (Option<usize>, Option<usize>) {
+    let video_idx = if plan.reps.is_empty() {
+        None
+    } else {
+        best_video(ictx)
+    };
+    let audio_idx = if plan.audio.disabled {
+        None
+    } else {
+        ictx.streams()
+            .filter(|s| s.parameters().medium() == media::Type::Audio)
+            .nth(plan.audio.track)
+            .map(|s| s.index())
+    };
+    // Unused streams are not read (nor, from HLS/DASH, downloaded).
+    for i in 0..ictx.nb_streams() as usize {
+        if Some(i) != video_idx && Some(i) != audio_idx {
+            crate::ffi::bsf::discard_stream(ictx, i);
+        }
+    }
+    (video_idx, audio_idx)
+}
+
+/// Keeps output timestamps continuous when a live input reconnects: the new
+/// connection's clock restarts, so its timestamps are moved (all streams by
+/// the same amount, keeping them in sync) to start where the old ones ended.
+#[derive(Debug, Default)]
+struct Continuity {
+    /// Added to every timestamp of the current connection, microseconds.
+    offset_us: i64,
+    /// End of the latest packet passed on, microseconds on the output clock.
+    end_us: Option<i64>,
+    /// Reconnected, the offset not yet known: set from the first packet.
+    pending: bool,
+}
+
+const MICROS: Rational = Rational(1, 1_000_000);
+
+impl Continuity {
+    /// A new connection whose streams start at `start_us` (when known).
+    fn reconnected(&mut self, start_us: Option<i64>) {
+        match (start_us, self.end_us) {
+            (Some(s), Some(end)) => {
+                self.offset_us = end - s;
+                self.pending = false;
+            }
+            (None, Some(_)) => self.pending = true,
+            (_, None) => {
+                self.offset_us = 0;
+                self.pending = false;
+            }
+        }
+    }
+
+    /// Moves a packet of the current connection (`from`) onto the output
+    /// clock (`to`); `fallback_dur` (in `to`) when the packet has no duration.
+    /// Returns where the packet ends on the output clock, microseconds.
+    fn map(
+        &mut self,
+        p: &mut Packet,
+        from: Rational,
+        to: Rational,
+        fallback_dur: i64,
+    ) -> Option<i64> {
+        use ffmpeg_next::Rescale;
+        if from != to {
+            p.rescale_ts(from, to);
+        }
+        if self.pending {
+            if let Some(first) = [p.dts(), p.pts()].into_iter().flatten().min() {
+                self.offset_us = self.end_us.unwrap_or(0) - first.rescale(to, MICROS);
+                self.pending = false;
+            }
+        }
+        if self.offset_us != 0 {
+            let off = self.offset_us.rescale(MICROS, to);
+            p.set_pts(p.pts().map(|t| t + off));
+            p.set_dts(p.dts().map(|t| t + off));
+        }
+        if let Some(t) = [p.dts(), p.pts()].into_iter().flatten().max() {
+            let dur = if p.duration() > 0 {
+                p.duration()
+            } else {
+                fallback_dur
+            };
+            let end = (t + dur).rescale(to, MICROS);
+            self.end_us = Some(self.end_us.map_or(end, |e| e.max(end)));
+            return Some(end);
+        }
+        None
+    }
+}
+
+/// A separate audio capture device, read by a thread of its own (a device
+/// read blocks until its next buffer) and merged into the demux stage.
+struct DeviceReader {
+    name: String,
+    rx: crossbeam_channel::Receiver<std::result::Result<(Packet, Instant), String>>,
+    halt: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl DeviceReader {
+    fn start(name: String, mut ictx: format::context::Input, index: usize) -> Result<DeviceReader> {
+        let (tx, rx) = bounded(PACKET_QUEUE);
+        let halt = Arc::new(AtomicBool::new(false));
+        let stop = halt.clone();
+        let handle = std::thread::Builder::new()
+            .name("ffstream-audio-device".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let mut p = Packet::empty();
+                    match p.read(&mut ictx) {
+                        Ok(()) if p.stream() == index => {
+                            if tx.send(Ok((p, Instant::now()))).is_err() {
+                                return;
+                            }
+                        }
+                        Ok(()) => {}
+                        Err(e) if is_again(&e) => std::thread::sleep(Duration::from_millis(5)),
+                        Err(e) => {
+                            let _ = tx.send(Err(crate::ffi::log::explain(e)));
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(|e| Error::Internal(format!("spawn audio device reader: {e}")))?;
+        Ok(DeviceReader {
+            name,
+            rx,
+            halt,
+            handle: Some(handle),
+        })
+    }
+}
+
+impl Drop for DeviceReader {
+    fn drop(&mut self) {
+        self.halt.store(true, Ordering::Relaxed);
+        // Unblocks a reader waiting for room in the queue.
+        while self.rx.try_recv().is_ok() {}
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Puts a video device and an audio device on one clock. Their clocks
+/// differ (x11grab and v4l2 count from boot, PulseAudio and ALSA from the
+/// epoch), so each stream's first packet is placed at the moment it arrived,
+/// counted from a common start, and the stream follows its own clock from
+/// there.
+struct DeviceClock {
+    t0: Instant,
+    /// Per stream (video, audio): added to its timestamps, microseconds.
+    offset_us: [Option<i64>; 2],
+}
+
+impl DeviceClock {
+    fn map(&mut self, p: &mut Packet, tb: Rational, stream: usize, arrived: Instant) {
+        use ffmpeg_next::Rescale;
+        let Some(first) = p.pts().or(p.dts()) else {
+            return;
+        };
+        let off = *self.offset_us[stream].get_or_insert_with(|| {
+            let at = arrived.saturating_duration_since(self.t0).as_micros() as i64;
+            at - first.rescale(tb, MICROS)
+        });
+        let off = off.rescale(MICROS, tb);
+        p.set_pts(p.pts().map(|t| t + off));
+        p.set_dts(p.dts().map(|t| t + off));
+    }
+}
+
+/// Decodes an audio packet and shares the frames. `Ok(false)`: a worker has
+/// gone away.
+fn feed_audio(
+    a: &mut InputAudio,
+    packet: &Packet,
+    atx: &[Sender<Arc<frame::Audio>>],
+    input: &str,
+) -> Result<bool> {
+    if let Err(e) = a.decoder.send_packet(packet) {
+        if !is_again(&e) && !matches!(e, ffmpeg_next::Error::InvalidData) {
+            return Err(Error::Decode {
+                input: input.into(),
+                reason: e.to_string(),
+            });
+        }
+    }
+    fan_out_audio(a, atx)
+}
+
+/// Where the used streams of a new connection start, microseconds.
+fn start_us(ictx: &format::context::Input, streams: &[usize]) -> Option<i64> {
+    use ffmpeg_next::Rescale;
+    streams
+        .iter()
+        .filter_map(|&i| ictx.stream(i))
+        .filter(|s| s.start_time() != ffmpeg_next::ffi::AV_NOPTS_VALUE)
+        .map(|s| s.start_time().rescale(s.time_base(), MICROS))
+        .min()
+}
+
+/// Takes over the streams of a reconnected live input: new decoders, which
+/// must decode to what the encoders were opened for.
+fn adopt_connection(
+    plan: &Plan,
+    ictx: &mut format::context::Input,
+    video: &mut Option<InputVideo>,
+    audio: &mut Option<InputAudio>,
+    cores: usize,
+    input: &str,
+) -> Result<Option<i64>> {
+    let (vi, ai) = pick_streams(plan, ictx);
+    let changed = |what: String| Error::Decode {
+        input: input.into(),
+        reason: format!("after reconnecting, {what}; a live input cannot change this mid-stream"),
+    };
+    let mut used = Vec::new();
+    if let Some(v) = video.as_mut() {
+        let i = vi.ok_or_else(|| changed("the stream has no video any more".into()))?;
+        let n = open_video(ictx, i, cores, input)?;
+        let (od, nd) = (&v.decoder, &n.decoder);
+        if (od.width(), od.height()) != (nd.width(), nd.height())
+            || (od.format() != nd.format() && nd.format() != format::Pixel::None)
+        {
+            return Err(changed(format!(
+                "the video is {}x{} {:?} (was {}x{} {:?})",
+                nd.width(),
+                nd.height(),
+                nd.format(),
+                od.width(),
+                od.height(),
+                od.format()
+            )));
+        }
+        v.decoder = n.decoder;
+        v.index = i;
+        v.packet_time_base = n.packet_time_base;
+        v.guard = true;
+        used.push(i);
+    }
+    if let Some(a) = audio.as_mut() {
+        let i = ai.ok_or_else(|| changed("the stream has no audio any more".into()))?;
+        let n = open_audio(ictx, i, input)?;
+        let (od, nd) = (&a.decoder, &n.decoder);
+        if (od.rate(), od.channels(), od.format()) != (nd.rate(), nd.channels(), nd.format()) {
+            return Err(changed(format!(
+                "the audio is {} Hz, {} channels, {} (was {} Hz, {} channels, {})",
+                nd.rate(),
+                nd.channels(),
+                nd.format().name(),
+                od.rate(),
+                od.channels(),
+                od.format().name()
+            )));
+        }
+        a.decoder = n.decoder;
+        a.index = i;
+        a.packet_time_base = n.packet_time_base;
+        a.guard = true;
+        used.push(i);
+    }
+    Ok(start_us(ictx, &used))
 }
 
 fn open_err(input: &str, reason: impl std::fmt::Display) -> Error {
@@ -245,6 +586,9 @@ pub(crate) fn drain(
 #[derive(Default)]
 struct Manifests {
     files: Vec<PathBuf>,
+    /// A live run whose input was lost: its manifests stay as valid live
+    /// manifests (the error is returned all the same).
+    keep: bool,
     /// Directories this run created, deepest first; removed again if empty.
     created_dirs: Vec<PathBuf>,
 }
@@ -540,7 +884,7 @@ pub(crate) fn run(
     if let Some(u) = uploader {
         // Every interceptor holding the uploader went away with the muxers.
         match Arc::try_unwrap(u) {
-            Ok(u) => match u.finish(res.is_err()) {
+            Ok(u) => match u.finish(res.is_err() && !manifests.keep) {
                 Ok(summaries) => {
                     if let Ok(r) = res.as_mut() {
                         r.uploads = summaries;
@@ -552,7 +896,7 @@ pub(crate) fn run(
             Err(_) => res = Err(Error::Internal("uploads still referenced".into())),
         }
     }
-    if res.is_err() {
+    if res.is_err() && !manifests.keep {
         manifests.remove_all();
     }
     res
@@ -566,84 +910,65 @@ fn run_inner(
     uploader: Option<Arc<crate::cloud::Uploader>>,
 ) -> Result<Report> {
     let start = Instant::now();
-    let mut ictx = plan.source.open()?;
     let input = plan.input.as_str();
+    let url = match &plan.source {
+        Source::Url(u) => u.as_str(),
+        _ => input,
+    };
+    let live_src = plan.live_source.as_ref();
+    if let Some(l) = live_src {
+        l.watchdog.attach(&plan.stop, cancel);
+    }
+    let mut ictx = match live_src {
+        Some(l) => match l.take() {
+            Some(i) => i,
+            None => crate::live::open_with_retries(url, &l.policy, &l.watchdog)?,
+        },
+        None => plan.source.open()?,
+    };
 
-    // Pick streams.
-    let video_idx = if plan.reps.is_empty() {
-        None
-    } else {
-        best_video(&ictx)
-    };
-    let audio_idx = if plan.audio.disabled {
-        None
-    } else {
-        ictx.streams()
-            .filter(|s| s.parameters().medium() == media::Type::Audio)
-            .nth(plan.audio.track)
-            .map(|s| s.index())
-    };
-    if video_idx.is_none() && audio_idx.is_none() {
+    let (video_idx, mut audio_idx) = pick_streams(plan, &mut ictx);
+    // A capture with its own audio device: that device is the audio.
+    let mut audio_device: Option<(String, format::context::Input, usize)> = None;
+    if let (Source::Capture(c), false) = (&plan.source, plan.audio.disabled) {
+        if let Some(actx) = c.open_audio()? {
+            let name = format!(
+                "{} ({})",
+                c.audio_device.as_deref().unwrap_or_default(),
+                c.audio_format_name()
+            );
+            let i = actx
+                .streams()
+                .best(media::Type::Audio)
+                .map(|s| s.index())
+                .ok_or_else(|| Error::NoUsableStream {
+                    input: name.clone(),
+                    what: "audio stream".into(),
+                })?;
+            audio_idx = None;
+            audio_device = Some((name, actx, i));
+        }
+    }
+    if video_idx.is_none() && audio_idx.is_none() && audio_device.is_none() {
         return Err(Error::NoUsableStream {
             input: input.into(),
             what: "audio or video stream".into(),
         });
     }
-    // Unused streams are not read (nor, from HLS/DASH, downloaded).
-    for i in 0..ictx.nb_streams() as usize {
-        if Some(i) != video_idx && Some(i) != audio_idx {
-            crate::ffi::bsf::discard_stream(&mut ictx, i);
-        }
-    }
     let cores = plan.threads.max(1);
     let mut video = match video_idx {
-        Some(i) => {
-            let st = ictx.stream(i).expect("stream exists");
-            let mut ctx =
-                codec::Context::from_parameters(st.parameters()).map_err(|e| open_err(input, e))?;
-            ctx.set_threading(ffmpeg_next::threading::Config {
-                kind: ffmpeg_next::threading::Type::Frame,
-                count: cores.min(4),
-                ..Default::default()
-            });
-            let decoder = ctx
-                .decoder()
-                .video()
-                .map_err(|e| open_err(input, format!("video decoder: {e}")))?;
-            let rotation = crate::ffi::frame::stream_rotation(&st);
-            let display = display_size(
-                decoder.width(),
-                decoder.height(),
-                decoder.aspect_ratio(),
-                rotation,
-            );
-            Some(InputVideo {
-                index: i,
-                display,
-                time_base: st.time_base(),
-                frame_rate: rate_of(&st),
-                rotation,
-                decoder,
-            })
-        }
+        Some(i) => Some(open_video(&ictx, i, cores, input)?),
         None => None,
     };
-    let mut audio = match audio_idx {
-        Some(i) => {
-            let st = ictx.stream(i).expect("stream exists");
-            let ctx =
-                codec::Context::from_parameters(st.parameters()).map_err(|e| open_err(input, e))?;
-            let decoder = ctx
-                .decoder()
-                .audio()
-                .map_err(|e| open_err(input, format!("audio decoder: {e}")))?;
-            Some(InputAudio {
-                index: i,
-                time_base: st.time_base(),
-                decoder,
-            })
+    let mut audio = match (audio_idx, &audio_device) {
+        (Some(i), _) => Some(open_audio(&ictx, i, input)?),
+        (None, Some((name, actx, i))) => {
+            let mut a = open_audio(actx, *i, name)?;
+            // Its packets come from the device reader, never from `ictx`.
+            a.index = usize::MAX;
+            Some(a)
         }
-        None => None,
+        (None, None) => None,
     };
 
     let dir = plan
@@ -1182,32 +1507,204 @@ fn run_inner(
     };
 
     let mut send_failed = false;
-    loop {
+    // Live: timestamps kept continuous across reconnections, and the error
+    // that ended the input once every reconnect attempt failed.
+    let mut continuity = Continuity::default();
+    let mut live_end: Option<Error> = None;
+    // Where the latest video and audio packets end (live), microseconds.
+    let mut ends: [Option<i64>; 2] = [None, None];
+    // When a clean stop was first seen (live runs then catch the audio up).
+    let mut stop_seen: Option<Instant> = None;
+    let video_fallback_dur = video.as_ref().map_or(0, |v| {
+        use ffmpeg_next::Rescale;
+        let fr = v.frame_rate;
+        1i64.rescale(
+            Rational(fr.denominator(), fr.numerator().max(1)),
+            v.time_base,
+        )
+    });
+    let stopping = || plan.stop.is_stopped() || plan.duration.is_some_and(|d| start.elapsed() >= d);
+    let mut device = match audio_device {
+        Some((name, actx, i)) => Some(DeviceReader::start(name, actx, i)?),
+        None => None,
+    };
+    let mut device_clock = DeviceClock {
+        t0: Instant::now(),
+        offset_us: [None, None],
+    };
+    'read: loop {
+        // Audio from the capture's own audio device, as it arrived.
+        if let (Some(d), Some(a)) = (device.as_mut(), audio.as_mut()) {
+            while let Ok(msg) = d.rx.try_recv() {
+                let (mut packet, arrived) = match msg {
+                    Ok(m) => m,
+                    Err(reason) => {
+                        stop = Some(Error::Decode {
+                            input: d.name.clone(),
+                            reason,
+                        });
+                        break 'read;
+                    }
+                };
+                device_clock.map(&mut packet, a.packet_time_base, 1, arrived);
+                ends[1] = continuity
+                    .map(&mut packet, a.packet_time_base, a.time_base, 0)
+                    .or(ends[1]);
+                match feed_audio(a, &packet, &atx, &d.name) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        send_failed = true;
+                        break 'read;
+                    }
+                    Err(e) => {
+                        stop = Some(e);
+                        break 'read;
+                    }
+                }
+            }
+        }
         if let Some(e) = check(&mut monitor, false) {
             stop = Some(e);
             break;
         }
         // A clean stop ends the input here: what was read is encoded and the
         // final manifests are written, as at the end of a file.
-        if plan.stop.is_stopped() || plan.duration.is_some_and(|d| start.elapsed() >= d) {
-            break;
+        if stopping() {
+            // Live audio arrives a little behind the video (the sender
+            // buffers it longer): read on, audio only, until it has caught
+            // up, so the last segment does not end up with video alone.
+            let behind = matches!(ends, [Some(v), Some(a)] if a < v);
+            let since = *stop_seen.get_or_insert_with(Instant::now);
+            if !(plan.live && behind) || since.elapsed() > CATCH_UP {
+                break;
+            }
+            if let Some(l) = live_src {
+                l.watchdog.finishing();
+            }
         }
         // A fresh packet each time: ffmpeg-next's `read` does not release the
         // previous packet's buffer, so reusing one would leak every packet.
         let mut packet = Packet::empty();
-        match packet.read(&mut ictx) {
-            Ok(()) => {}
-            Err(ffmpeg_next::Error::Eof) => break,
-            Err(e) if is_again(&e) => continue,
-            Err(e) => {
+        if let Some(l) = live_src {
+            let limit = match stop_seen {
+                Some(t) => CATCH_UP.saturating_sub(t.elapsed()),
+                None => l.policy.stall_timeout,
+            };
+            l.watchdog.arm(Some(limit.min(l.policy.stall_timeout)));
+        }
+        let read = packet.read(&mut ictx);
+        let lost = match (read, &plan.reconnect) {
+            (Ok(()), _) => None,
+            (Err(e), _) if is_again(&e) => continue,
+            // Catching up at a stop: whatever ends the read ends the input.
+            (Err(_), _) if stop_seen.is_some() => break,
+            (Err(ffmpeg_next::Error::Eof), None) => break,
+            (Err(e), None) => {
                 stop = Some(Error::Decode {
                     input: input.into(),
                     reason: e.to_string(),
                 });
                 break;
             }
+            // Interrupted by a stop or cancel: handled at the top.
+            (Err(_), Some(_)) if stopping() || cancel.is_cancelled() => continue,
+            (Err(e), Some(policy)) => Some((
+                match e {
+                    _ if live_src.is_some_and(|l| l.watchdog.stalled()) => format!(
+                        "nothing received for {:.1} s",
+                        policy.stall_timeout.as_secs_f64()
+                    ),
+                    ffmpeg_next::Error::Eof => "the stream ended".to_string(),
+                    e => crate::ffi::log::explain(e),
+                },
+                policy,
+            )),
+        };
+        if let Some((reason, policy)) = lost {
+            // Frames decoded before the drop are encoded and published.
+            if let Some(v) = video.as_mut() {
+                let _ = v.decoder.send_eof();
+                if !fan_out_video(v, &mut rot, &vtx, input)? {
+                    send_failed = true;
+                    break;
+                }
+            }
+            if let Some(a) = audio.as_mut() {
+                let _ = a.decoder.send_eof();
+                if !fan_out_audio(a, &atx)? {
+                    send_failed = true;
+                    break;
+                }
+            }
+            let reopened = crate::live::reopen(
+                url,
+                policy,
+                reason,
+                || match live_src {
+                    Some(l) => crate::live::open_url(url, &l.policy, &l.watchdog),
+                    None => plan.source.open().map_err(|e| e.to_string()),
+                },
+                || {
+                    if cancel.is_cancelled() {
+                        Some(Some(Error::Cancelled))
+                    } else if let Some(t) = plan.timeout.filter(|t| start.elapsed() > *t) {
+                        Some(Some(Error::Timeout(t)))
+                    } else if stopping() {
+                        Some(None)
+                    } else {
+                        None
+                    }
+                },
+            );
+            match reopened {
+                Ok(mut next) => {
+                    match adopt_connection(plan, &mut next, &mut video, &mut audio, cores, input) {
+                        Ok(s) => {
+                            continuity.reconnected(s);
+                            ictx = next;
+                        }
+                        Err(e) => {
+                            live_end = Some(e);
+                            break;
+                        }
+                    }
+                }
+                Err(crate::live::Gave::Stopped) => break,
+                Err(crate::live::Gave::Aborted(e)) => {
+                    stop = Some(e);
+                    break;
+                }
+                Err(crate::live::Gave::Up(e)) => {
+                    live_end = Some(e);
+                    break;
+                }
+            }
+            continue;
         }
         let idx = packet.stream();
+        if let Some(v) = video
+            .as_ref()
+            .filter(|v| v.index == idx && device.is_some())
+        {
+            device_clock.map(&mut packet, v.packet_time_base, 0, Instant::now());
+        }
+        if plan.reconnect.is_some() {
+            if let Some(v) = video.as_ref().filter(|v| v.index == idx) {
+                if stop_seen.is_some() {
+                    continue;
+                }
+                let end = continuity.map(
+                    &mut packet,
+                    v.packet_time_base,
+                    v.time_base,
+                    video_fallback_dur,
+                );
+                ends[0] = end.or(ends[0]);
+            } else if let Some(a) = audio.as_ref().filter(|a| a.index == idx) {
+                let end = continuity.map(&mut packet, a.packet_time_base, a.time_base, 0);
+                ends[1] = end.or(ends[1]);
+            }
+        }
         if let Some(v) = video.as_mut().filter(|v| v.index == idx) {
             if let Err(e) = v.decoder.send_packet(&packet) {
                 if !is_again(&e) && !matches!(e, ffmpeg_next::Error::InvalidData) {
@@ -1223,23 +1720,23 @@ fn run_inner(
                 break;
             }
         } else if let Some(a) = audio.as_mut().filter(|a| a.index == idx) {
-            if let Err(e) = a.decoder.send_packet(&packet) {
-                if !is_again(&e) && !matches!(e, ffmpeg_next::Error::InvalidData) {
-                    stop = Some(Error::Decode {
-                        input: input.into(),
-                        reason: e.to_string(),
-                    });
+            match feed_audio(a, &packet, &atx, input) {
+                Ok(true) => {}
+                Ok(false) => {
+                    send_failed = true;
+                    break;
+                }
+                Err(e) => {
+                    stop = Some(e);
                     break;
                 }
             }
-            if !fan_out_audio(a, &atx)? {
-                send_failed = true;
-                break;
-            }
         }
     }
+    drop(device.take());
     if stop.is_none() && !send_failed {
-        // End of input: drain the decoders and the rotation filter.
+        // End of input: drain the decoders and the rotation filter (a
+        // decoder already drained at a drop just reports the end again).
         if let Some(v) = video.as_mut() {
             let _ = v.decoder.send_eof();
             send_failed |= !fan_out_video(v, &mut rot, &vtx, input)?;
@@ -1255,7 +1752,11 @@ fn run_inner(
             send_failed |= !fan_out_audio(a, &atx)?;
         }
     }
-    if stop.is_some() {
+    // The dash muxer's trailer turns the MPD static (a finished
+    // presentation): when the input is lost, the last dynamic MPD is kept
+    // instead, as a live stream that stopped sending.
+    let keep_dynamic_mpd = live_end.is_some() && plan.protocol == Protocol::Dash;
+    if stop.is_some() || keep_dynamic_mpd {
         abort.store(true, Ordering::SeqCst);
     }
     drop(vtx);
@@ -1358,6 +1859,12 @@ fn run_inner(
     if let (Some(u), Protocol::Hls) = (&uploader, plan.protocol) {
         crate::cloud::upload_file(u, &dir, &plan.output).map_err(|e| Error::io(&plan.output, e))?;
     }
+    if let Some(e) = live_end {
+        // Finished as at a stop: the live manifests stay valid and are kept,
+        // and the run still fails, naming the input.
+        manifests.keep = true;
+        return Err(e);
+    }
     Ok(Report {
         manifest: plan.output.clone(),
         renditions,
@@ -1431,6 +1938,15 @@ fn fan_out_video(
         }
         let ts = f.timestamp();
         f.set_pts(ts);
+        if v.guard && ts.is_some() && v.last_pts.is_some_and(|l| ts <= Some(l)) {
+            log::debug!(
+                "{input}: dropping a video frame that goes back in time after a reconnection"
+            );
+            continue;
+        }
+        if ts.is_some() {
+            v.last_pts = ts;
+        }
         if let Some(g) = rot.as_mut() {
             g.get("in")
                 .expect("rotation graph has an input")
@@ -1480,6 +1996,12 @@ fn fan_out_audio(a: &mut InputAudio, tx: &[Sender<Arc<frame::Audio>>]) -> Result
         }
         let ts = f.timestamp();
         f.set_pts(ts);
+        if a.guard && ts.is_some() && a.last_pts.is_some_and(|l| ts <= Some(l)) {
+            continue;
+        }
+        if ts.is_some() {
+            a.last_pts = ts;
+        }
         if f.channel_layout().bits() == 0 {
             f.set_channel_layout(ChannelLayout::default(f.channels() as i32));
         }

@@ -61,9 +61,28 @@ struct PackageArgs {
     /// A capture device option key=value (framerate=30, video_size=1280x720). Repeatable.
     #[arg(long = "device-option", requires = "capture", value_name = "KEY=VALUE")]
     device_options: Vec<String>,
+    /// Also capture audio from this device (a PulseAudio source such as
+    /// `default`, an ALSA device such as `hw:0`, `:0` on macOS, `audio=NAME` on Windows).
+    #[arg(long, requires = "capture", value_name = "NAME")]
+    audio_device: Option<String>,
+    /// The libavdevice format of --audio-device (default: pulse on Linux when
+    /// available, else alsa; avfoundation on macOS; dshow on Windows).
+    #[arg(long, requires = "audio_device", value_name = "FORMAT")]
+    audio_format: Option<String>,
     /// Treat INPUT as a live stream (rtmp://, srt://, udp://...): sliding window, runs until stopped.
     #[arg(long)]
     live: bool,
+    /// Live inputs: reopen a stream that stalls or drops up to N times, then
+    /// fail (default 5; 0 fails at the first drop).
+    #[arg(long, value_name = "N")]
+    reconnect: Option<u32>,
+    /// Live inputs: the longest wait between two reconnect attempts, seconds
+    /// (default 8; the first attempt waits 0.5 s, each next one twice as long).
+    #[arg(long, value_name = "S")]
+    reconnect_delay_max: Option<f64>,
+    /// Live inputs: no data for S seconds counts as a drop (default 10).
+    #[arg(long, value_name = "S")]
+    stall_timeout: Option<f64>,
     /// Stop cleanly after S seconds (the current segment is finished).
     #[arg(long, value_name = "S")]
     duration: Option<f64>,
@@ -256,7 +275,30 @@ fn parse_rep(s: &str) -> Result<Representation, Error> {
     ))
 }
 
+/// The reconnect policy the options ask for.
+fn reconnect_policy(a: &PackageArgs) -> Result<ffstream::live::Reconnect, Error> {
+    let secs = |name: &str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(std::time::Duration::from_secs_f64(v))
+        } else {
+            Err(Error::Config(format!("{name} must be positive, got {v}")))
+        }
+    };
+    let mut r = ffstream::live::Reconnect::default();
+    if let Some(n) = a.reconnect {
+        r = r.attempts(n);
+    }
+    if let Some(s) = a.reconnect_delay_max {
+        r = r.max_delay(secs("--reconnect-delay-max", s)?);
+    }
+    if let Some(s) = a.stall_timeout {
+        r = r.stall_timeout(secs("--stall-timeout", s)?);
+    }
+    Ok(r)
+}
+
 fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
+    let policy = reconnect_policy(a)?;
     let media = if a.capture {
         let mut c = if a.screen {
             ffstream::capture::Capture::screen(&a.input)
@@ -266,6 +308,12 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
         if let Some(f) = &a.capture_format {
             c = c.format(f);
         }
+        if let Some(d) = &a.audio_device {
+            c = c.audio(d);
+        }
+        if let Some(f) = &a.audio_format {
+            c = c.audio_format(f);
+        }
         for kv in &a.device_options {
             let (k, v) = kv.split_once('=').ok_or_else(|| {
                 Error::Config(format!("bad --device-option {kv:?}: expected key=value"))
@@ -274,7 +322,7 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
         }
         ffstream::Media::capture(c)?
     } else if a.live {
-        ffstream::Media::live(&a.input)?
+        ffstream::Media::live_with(&a.input, policy.clone())?
     } else {
         ffstream::input(&a.input)?
     };
@@ -367,7 +415,7 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
         }
         p = p.duration(std::time::Duration::from_secs_f64(d));
     }
-    p = p.end_list(a.end_list);
+    p = p.end_list(a.end_list).reconnect(policy);
     if let (Some(path), Some(url)) = (&a.key_path, &a.key_url) {
         p = p.encryption(
             ffstream::encryption::Encryption::new(path, url).rotate_every(a.rotate_every),
@@ -465,7 +513,12 @@ impl PackageArgs {
             screen: false,
             capture_format: None,
             device_options: Vec::new(),
+            audio_device: None,
+            audio_format: None,
             live: false,
+            reconnect: None,
+            reconnect_delay_max: None,
+            stall_timeout: None,
             duration: None,
             end_list: false,
             output: Some(out.to_path_buf()),
