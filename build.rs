@@ -293,6 +293,7 @@ fn emit_link(prefix: &Path, recipe: &Recipe) {
     let mut archives = Vec::new();
     let mut runtime = Vec::new();
     let mut missing = Vec::new();
+    let mut packages = std::collections::BTreeSet::new();
     let mut seen = HashSet::new();
     let dirs = static_lib_dirs();
     for module in LINK_ORDER {
@@ -321,6 +322,7 @@ fn emit_link(prefix: &Path, recipe: &Recipe) {
                     .map(String::as_str)
                     .unwrap_or("the -dev package that ships it");
                 missing.push(format!("lib{name}.a ({package})"));
+                packages.insert(package);
             }
         }
     }
@@ -334,12 +336,7 @@ fn emit_link(prefix: &Path, recipe: &Recipe) {
                 .map(|d| d.display().to_string())
                 .collect::<Vec<_>>()
                 .join(" "),
-            missing
-                .iter()
-                .filter_map(|m| m.split(" (").nth(1))
-                .map(|p| p.trim_end_matches(')'))
-                .collect::<Vec<_>>()
-                .join(" ")
+            packages.into_iter().collect::<Vec<_>>().join(" ")
         ));
     }
     // Link arguments come after all Rust code and its libraries on the
