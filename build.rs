@@ -38,7 +38,7 @@ const LINK_ORDER: &[&str] = &[
 ];
 
 /// Libraries of the C runtime, linked as shared libraries as usual.
-const C_RUNTIME: &[&str] = &["m", "pthread", "dl", "rt", "c", "gcc_s", "atomic"];
+const C_RUNTIME: &[&str] = &["m", "pthread", "dl", "rt", "c", "gcc_s", "gcc", "atomic"];
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");

@@ -17,7 +17,7 @@ TEST_PKGS=(ffmpeg libxml2-utils chromium nodejs npm
 
 # The static build (vendor/build-ffmpeg.sh): an assembler for FFmpeg's x86
 # code and the static codec and TLS libraries it links.
-STATIC_PKGS=(nasm libx264-dev libmbedtls-dev zlib1g-dev)
+STATIC_PKGS=(nasm make gcc xz-utils libx264-dev libmbedtls-dev zlib1g-dev)
 
 # moto's S3 server for the cloud tests (tests/common/servers.rs). Only the S3
 # backend and the server's web framework, not moto[server] (all services,

@@ -357,3 +357,36 @@ fn http_input_and_put_output_from_the_jail() {
         frames
     );
 }
+
+#[test]
+#[ignore = "needs FFSTREAM_STATIC_BIN: run by `bash tests/dev.sh static`"]
+fn what_the_minimal_build_lacks_is_named() {
+    let jail = Jail::new();
+    let input = jail.put(&fixtures::clip(Kind::H264Aac), "clip.mp4");
+    for (args, want) in [
+        (
+            vec!["dash", &input, "-o", "/out/vp9/m.mpd", "--codec", "vp9"],
+            "encoder libvpx-vp9 for 240p: encoder not available in this FFmpeg build",
+        ),
+        (
+            vec![
+                "hls",
+                ":0.0",
+                "--capture",
+                "--screen",
+                "-o",
+                "/out/s/m.m3u8",
+            ],
+            "capture format x11grab is not available in this FFmpeg build",
+        ),
+    ] {
+        let out = jail.try_run(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        let o = args[args.iter().position(|a| *a == "-o").unwrap() + 1];
+        let dir = Path::new(o).parent().unwrap().to_str().unwrap();
+        assert!(!jail.host(dir).exists(), "{args:?} left {dir}");
+    }
+}

@@ -18,6 +18,9 @@
 # Checks run first, before anything is downloaded or compiled: nasm, the
 # static libraries, the tarball and its sha256 (vendor/ffmpeg.pin).
 set -euo pipefail
+# The whole script is one block, read before it runs: editing this file
+# during a build cannot derail it.
+{
 
 here=${BASH_SOURCE[0]%/*}
 [ "$here" = "${BASH_SOURCE[0]}" ] && here=.
@@ -51,6 +54,11 @@ if ! command -v nasm >/dev/null 2>&1; then
   fail "nasm not found on PATH. FFmpeg's x86 assembly needs it (2.13 or later).
 Install it, for example: sudo apt-get install nasm"
 fi
+
+for tool in make cc pkg-config xz; do
+  command -v "$tool" >/dev/null 2>&1 ||
+    fail "$tool not found on PATH; building FFmpeg needs it. On Debian: sudo apt-get install make gcc pkg-config xz-utils"
+done
 
 # 2. The static libraries the profile links (lines '#needs-static: LIB PACKAGE').
 lib_dirs=()
@@ -193,3 +201,5 @@ rm -rf "$prefix"
 mv "$prefix.tmp" "$prefix"
 rm -rf "$build"
 echo "ffstream: FFmpeg $FFMPEG_VERSION installed in $prefix" >&2
+exit 0
+}
