@@ -188,6 +188,9 @@ fn static_ffmpeg() {
         let status = Command::new("bash")
             .arg(vendor.join("build-ffmpeg.sh"))
             .arg(&prefix)
+            // Cargo reads a build script's stdout as directives: keep the
+            // recipe's output on stderr.
+            .stdout(std::io::stderr())
             .status()
             .unwrap_or_else(|e| fail(&format!("cannot run bash vendor/build-ffmpeg.sh: {e}")));
         if !status.success() {
@@ -207,7 +210,7 @@ fn static_ffmpeg() {
     emit_link(&prefix, &recipe);
 }
 
-/// `Version:` of a pkg-config file.
+/// A field (`Version:`, `Libs:`, …) of a pkg-config file.
 fn pc_field(pc: &Path, field: &str) -> Option<String> {
     let text = fs::read_to_string(pc).ok()?;
     text.lines()
