@@ -159,6 +159,19 @@ fn sniff_invalid(path: &Path) -> Option<String> {
             "the MP4/MOV file is damaged".into()
         });
     }
+    // A manifest FFmpeg cannot read because this build lacks its demuxer
+    // (the static build has no DASH demuxer): say so, not "plain text".
+    let text = String::from_utf8_lossy(&head);
+    for (marker, demuxer, what) in [
+        ("<MPD", "dash", "a DASH manifest"),
+        ("#EXTM3U", "hls", "an HLS playlist"),
+    ] {
+        if text.contains(marker) && crate::ffi::device::find_input_format(demuxer).is_none() {
+            return Some(format!(
+                "the file is {what}, but this FFmpeg build has no {demuxer} demuxer to read it"
+            ));
+        }
+    }
     let texty = !head.is_empty()
         && head
             .iter()

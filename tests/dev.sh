@@ -3,6 +3,7 @@
 #   bash tests/dev.sh demo [DIR]  install what is missing, build, run `ffstream demo`
 #   bash tests/dev.sh test        install what is missing, build, run the whole test suite
 #   bash tests/dev.sh deps        only install what is missing
+#   bash tests/dev.sh static      build the static release binary (FFmpeg from vendor/) and test it end to end
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,10 @@ BUILD_PKGS=(pkg-config clang libclang-dev libavformat-dev libavcodec-dev libavut
   libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev)
 TEST_PKGS=(ffmpeg libxml2-utils chromium nodejs npm
   nginx libnginx-mod-http-dav-ext python3 python3-venv xvfb pulseaudio)
+
+# The static build (vendor/build-ffmpeg.sh): an assembler for FFmpeg's x86
+# code and the static codec and TLS libraries it links.
+STATIC_PKGS=(nasm make gcc xz-utils libx264-dev libmbedtls-dev zlib1g-dev)
 
 # moto's S3 server for the cloud tests (tests/common/servers.rs). Only the S3
 # backend and the server's web framework, not moto[server] (all services,
@@ -120,6 +125,29 @@ case "$cmd" in
     ;;
   deps)
     test_deps
+    ;;
+  static)
+    install_missing "${BUILD_PKGS[@]}" "${STATIC_PKGS[@]}"
+    test_deps
+    need_cargo
+    # The recipe's own refusals first: they fail before compiling anything.
+    cargo test --locked --test static_recipe
+    # Builds FFmpeg once (cached in the target directory), then ffstream.
+    cargo build --release --locked --features static
+    bin=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/ffstream
+    ls -l "$bin" >&2
+    export FFSTREAM_STATIC_BIN=$bin
+    # The end-to-end tests of the static binary are #[ignore]d in the normal
+    # run; here every one of them must run and pass.
+    want=$(grep -c '^#\[ignore = "needs FFSTREAM_STATIC_BIN' tests/static_bin.rs)
+    log=$(mktemp)
+    cargo test --locked --test static_bin -- --ignored 2>&1 | tee "$log"
+    if ! grep -q "test result: ok. $want passed" "$log"; then
+      echo "ffstream: expected $want passing static-binary tests" >&2
+      rm -f "$log"
+      exit 1
+    fi
+    rm -f "$log"
     ;;
   *)
     sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
