@@ -285,7 +285,11 @@ struct Tally {
 fn deleted_locally(local: &Path) -> bool {
     let mut tmp = local.as_os_str().to_owned();
     tmp.push(".tmp");
-    !local.exists() && !Path::new(&tmp).exists()
+    // The temporary name first: a file only ever goes from `NAME.tmp` to
+    // `NAME`, so checking in that order cannot miss a rename that happens
+    // between the two checks (the other order could, and then a segment in
+    // the window was taken for deleted).
+    !Path::new(&tmp).exists() && !local.exists()
 }
 
 fn run(
@@ -374,11 +378,13 @@ fn run(
         if policy.live {
             // A newer copy of this manifest is queued: send that one only.
             if job.manifest && queue.iter().any(|j| j.rel == job.rel) {
+                log::debug!("not uploading {}: a newer copy is queued", job.rel);
                 continue;
             }
             // A segment that left the window before its turn: no playlist
             // names it any more.
             if job.local.as_deref().is_some_and(deleted_locally) {
+                log::debug!("not uploading {}: it already left the window", job.rel);
                 continue;
             }
         }
@@ -469,6 +475,7 @@ fn mirror_deletions(
             tasks.push(rt.spawn(async move {
                 match store.store.delete(&store.path_of(&rel)).await {
                     Ok(()) | Err(object_store::Error::NotFound { .. }) => {
+                        log::debug!("{}: deleted {rel}, which left the window", store.name());
                         tally.lock().unwrap_or_else(|p| p.into_inner()).deleted += 1;
                     }
                     Err(e) => log::warn!(
@@ -502,6 +509,7 @@ async fn put_with_retries(
     for attempt in 1..=attempts {
         match store.store.put(&path, data.clone().into()).await {
             Ok(_) => {
+                log::debug!("{}: uploaded {rel}", store.name());
                 let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
                 t.objects += 1;
                 t.bytes += data.len() as u64;
