@@ -305,6 +305,24 @@ fn live_dash_is_dynamic_valid_and_plays_while_running() {
     let pb = browser::play(dir.path(), "live.mpd", Player::DashJs, 4.0);
     let r = child.wait_with_output().unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // Stopped without --end-list: the MPD left behind still describes a
+    // live stream (not a finished presentation), and names only files that
+    // exist.
+    dash::validate_mpd_schema(&out).expect("final MPD valid against MPEG's schema");
+    let last = dash::parse_mpd(&out);
+    assert_eq!(last.mpd_type, "dynamic", "a stop without --end-list");
+    let mut named = 0;
+    for rep in last.representations() {
+        for f in last
+            .init_file(rep)
+            .into_iter()
+            .chain(last.segment_files(rep))
+        {
+            assert!(dir.path().join(&f).exists(), "{f} is named but missing");
+            named += 1;
+        }
+    }
+    assert!(named >= 4, "{named} files named");
     assert!(
         pb.ok,
         "dash.js did not play the live stream: {:?}; warnings {:?}; requests {:?}",

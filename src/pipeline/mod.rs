@@ -1753,9 +1753,12 @@ fn run_inner(
         }
     }
     // The dash muxer's trailer turns the MPD static (a finished
-    // presentation): when the input is lost, the last dynamic MPD is kept
-    // instead, as a live stream that stopped sending.
-    let keep_dynamic_mpd = live_end.is_some() && plan.protocol == Protocol::Dash;
+    // presentation). That is what `end_list` asks for; otherwise a live
+    // run that stops (or loses its input) keeps its last dynamic MPD, as a
+    // live stream that stopped sending, like a live HLS playlist without
+    // EXT-X-ENDLIST.
+    let keep_dynamic_mpd =
+        plan.protocol == Protocol::Dash && plan.live && (live_end.is_some() || !plan.end_list);
     if stop.is_some() || keep_dynamic_mpd {
         abort.store(true, Ordering::SeqCst);
     }
