@@ -2,6 +2,7 @@
 # One entry point for people and CI.
 #   bash tests/dev.sh demo [DIR]  install what is missing, build, run `ffstream demo`
 #   bash tests/dev.sh test        install what is missing, build, run the whole test suite
+#                                 (the static binary's build and end-to-end tests included)
 #   bash tests/dev.sh deps        only install what is missing
 #   bash tests/dev.sh static      build the static release binary (FFmpeg from vendor/) and test it end to end
 set -euo pipefail
@@ -105,6 +106,30 @@ test_deps() {
   ftp_deps
 }
 
+static_check() {
+  install_missing "${BUILD_PKGS[@]}" "${STATIC_PKGS[@]}"
+  test_deps
+  need_cargo
+  # The recipe's own refusals first: they fail before compiling anything.
+  cargo test --locked --test static_recipe
+  # Builds FFmpeg once (cached in the target directory), then ffstream.
+  cargo build --release --locked --features static
+  bin=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/ffstream
+  ls -l "$bin" >&2
+  export FFSTREAM_STATIC_BIN=$bin
+  # The end-to-end tests of the static binary are #[ignore]d in the normal
+  # run; here every one of them must run and pass.
+  want=$(grep -c '^#\[ignore = "needs FFSTREAM_STATIC_BIN' tests/static_bin.rs)
+  log=$(mktemp)
+  cargo test --locked --test static_bin -- --ignored 2>&1 | tee "$log"
+  if ! grep -q "test result: ok. $want passed" "$log"; then
+    echo "ffstream: expected $want passing static-binary tests" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
+}
+
 cmd=${1:-help}
 case "$cmd" in
   demo)
@@ -122,35 +147,18 @@ case "$cmd" in
     export AWS_METADATA_ENDPOINT=http://127.0.0.1:9 AZURE_MSI_ENDPOINT=http://127.0.0.1:9/msi \
       MSI_ENDPOINT=http://127.0.0.1:9/msi GCE_METADATA_HOST=127.0.0.1:9 GCE_METADATA_IP=127.0.0.1:9
     cargo test --locked --all-targets
+    # The static binary (FFmpeg built from vendor/ once, then cached) and
+    # its end-to-end tests are part of the whole suite.
+    static_check
     ;;
   deps)
     test_deps
     ;;
   static)
-    install_missing "${BUILD_PKGS[@]}" "${STATIC_PKGS[@]}"
-    test_deps
-    need_cargo
-    # The recipe's own refusals first: they fail before compiling anything.
-    cargo test --locked --test static_recipe
-    # Builds FFmpeg once (cached in the target directory), then ffstream.
-    cargo build --release --locked --features static
-    bin=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/release/ffstream
-    ls -l "$bin" >&2
-    export FFSTREAM_STATIC_BIN=$bin
-    # The end-to-end tests of the static binary are #[ignore]d in the normal
-    # run; here every one of them must run and pass.
-    want=$(grep -c '^#\[ignore = "needs FFSTREAM_STATIC_BIN' tests/static_bin.rs)
-    log=$(mktemp)
-    cargo test --locked --test static_bin -- --ignored 2>&1 | tee "$log"
-    if ! grep -q "test result: ok. $want passed" "$log"; then
-      echo "ffstream: expected $want passing static-binary tests" >&2
-      rm -f "$log"
-      exit 1
-    fi
-    rm -f "$log"
+    static_check
     ;;
   *)
-    sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
