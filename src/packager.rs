@@ -13,7 +13,7 @@ use crate::pipeline::progress::{CancelHandle, Control, Progress};
 use crate::pipeline::{self, Plan, Report};
 use ffmpeg_next::media;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// An opened input: what the packager knows about the source.
 #[derive(Debug, Clone)]
@@ -25,6 +25,51 @@ pub struct Media {
     live: bool,
     /// Live URLs: the reconnect policy and the connection opened to inspect.
     live_source: Option<crate::live::LiveSource>,
+    /// Files, pipes, stored objects and other recorded inputs: the input as
+    /// opened to inspect it, which the first run reads from.
+    kept: KeptInput,
+}
+
+/// How long a kept network connection may wait for its run: older than this,
+/// the server may have given up on it, and the run opens the URL afresh.
+const KEPT_CONNECTION_AGE: Duration = Duration::from_secs(5);
+
+/// The opened input a [`Media`] keeps for its first run, so an input is
+/// opened (and its streams analysed) once, and a pipe, which can be read only
+/// once, can be packaged at all. Clones of a `Media` share it: whichever runs
+/// first takes it; later runs open the input again.
+#[derive(Clone, Default)]
+struct KeptInput(
+    std::sync::Arc<std::sync::Mutex<Option<(ffmpeg_next::format::context::Input, Instant)>>>,
+);
+
+impl std::fmt::Debug for KeptInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self.0.lock().map(|g| g.is_some()).unwrap_or(false);
+        f.debug_tuple("KeptInput").field(&kept).finish()
+    }
+}
+
+impl KeptInput {
+    fn keep(&self, ictx: ffmpeg_next::format::context::Input) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some((ictx, Instant::now()));
+        }
+    }
+
+    /// The kept input, unless it is a network connection that has waited too
+    /// long (a file, a pipe or a stored object, read with ranged requests,
+    /// keeps).
+    fn take(&self, origin: &pipeline::Source) -> Option<ffmpeg_next::format::context::Input> {
+        let (ictx, at) = self.0.lock().ok()?.take()?;
+        let network = match origin {
+            pipeline::Source::Url(u) => {
+                u.contains("://") && !u.starts_with("file:") && !crate::probe::is_pipe(u)
+            }
+            _ => false,
+        };
+        (!network || at.elapsed() < KEPT_CONNECTION_AGE).then_some(ictx)
+    }
 }
 
 /// Opens an input (a path or any URL FFmpeg reads), as the seed's `input(path)`.
@@ -137,8 +182,12 @@ impl Media {
                 what: "audio or video stream".into(),
             });
         }
-        if let Some(l) = &live_source {
-            l.keep(ictx);
+        let kept = KeptInput::default();
+        match (&live_source, &origin) {
+            (Some(l), _) => l.keep(ictx),
+            // A device is read from when the run starts, not before.
+            (None, pipeline::Source::Capture(_)) => {}
+            (None, _) => kept.keep(ictx),
         }
         Ok(Media {
             input: input.to_string(),
@@ -147,6 +196,7 @@ impl Media {
             has_audio,
             live,
             live_source,
+            kept,
         })
     }
 
@@ -534,7 +584,13 @@ impl<'a> Packager<'a> {
             Some(l) => l.policy.clone(),
             None => self.reconnect.clone().unwrap_or_default(),
         });
+        let opened = if self.live {
+            None
+        } else {
+            self.media.kept.take(&self.media.origin)
+        };
         let plan = Plan {
+            opened: std::sync::Mutex::new(opened),
             live_source,
             reconnect,
             input: self.media.input.clone(),
@@ -566,6 +622,12 @@ impl<'a> Packager<'a> {
 
     /// Output beside the input (`<input stem>.m3u8` / `.mpd` in its folder).
     pub fn output_beside_input(self) -> Result<Report> {
+        if crate::probe::is_pipe(&self.media.input) {
+            return Err(Error::Config(format!(
+                "the input {} is a pipe: name the output",
+                self.media.input
+            )));
+        }
         let p = Path::new(&self.media.input);
         let ext = match self.protocol {
             Protocol::Hls => "m3u8",

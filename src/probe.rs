@@ -73,7 +73,9 @@ pub(crate) fn open_input(
     if crate::cloud::is_store_url(input) {
         return crate::cloud::open_input(input);
     }
-    let local = local_path(input);
+    // `-` is standard input, as for most command-line tools.
+    let input_url = if input == "-" { "pipe:0" } else { input };
+    let local = local_path(input_url);
     if let Some(path) = local {
         if let Ok(meta) = std::fs::metadata(path) {
             if meta.is_dir() {
@@ -88,7 +90,8 @@ pub(crate) fn open_input(
     let mut opts = ff::Dictionary::new();
     // As ffprobe does: find every program of an MPEG-TS.
     opts.set("scan_all_pmts", "1");
-    if local.is_none() {
+    // A pipe waits for its writer as long as it takes.
+    if local.is_none() && !is_pipe(input_url) {
         let micros = network_timeout.as_micros().clamp(1, i64::MAX as u128);
         opts.set("rw_timeout", &micros.to_string());
     }
@@ -97,7 +100,10 @@ pub(crate) fn open_input(
     let absolute = local
         .filter(|p| p.is_relative() && input.to_ascii_lowercase().ends_with(".mpd"))
         .and_then(|p| std::path::absolute(p).ok());
-    let url = absolute.as_deref().and_then(Path::to_str).unwrap_or(input);
+    let url = absolute
+        .as_deref()
+        .and_then(Path::to_str)
+        .unwrap_or(input_url);
     ff::format::input_with_dictionary(url, opts).map_err(|e| {
         let hint = matches!(e, ff::Error::InvalidData)
             .then(|| local.and_then(sniff_invalid))
@@ -129,8 +135,17 @@ pub fn print_json(input: &str) -> Result<()> {
         })
 }
 
-/// The local file an input names, if it is not a URL.
+/// Whether `input` is standard input or another pipe, which can be read once
+/// only.
+pub(crate) fn is_pipe(input: &str) -> bool {
+    input == "-" || input.starts_with("pipe:")
+}
+
+/// The local file an input names, if it is not a URL (nor a pipe).
 fn local_path(input: &str) -> Option<&Path> {
+    if is_pipe(input) {
+        return None;
+    }
     if let Some(rest) = input.strip_prefix("file:") {
         return Some(Path::new(rest));
     }

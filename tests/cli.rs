@@ -186,3 +186,108 @@ fn demo_packages_hls_and_dash() {
         300
     );
 }
+
+/// Runs ffstream with `args`, writing `bytes` into its standard input through
+/// a real (unseekable) pipe.
+fn ffstream_piped(args: &[&str], bytes: Vec<u8>) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ffstream"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run ffstream");
+    let mut stdin = child.stdin.take().unwrap();
+    // ffstream may stop reading early (an error): a broken pipe is fine.
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&bytes);
+    });
+    let out = child.wait_with_output().expect("wait for ffstream");
+    writer.join().unwrap();
+    out
+}
+
+/// An MPEG-TS stream can only be read once from a pipe: the input is opened
+/// (and its streams analysed) once, and the run reads on from there, so
+/// every frame arrives, in HLS and in DASH.
+#[test]
+fn standard_input_is_packaged_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    let ts = dir.path().join("in.ts");
+    fixtures::ffmpeg(&[
+        "-i",
+        src.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "mpegts",
+        ts.to_str().unwrap(),
+    ])
+    .unwrap();
+    let bytes = std::fs::read(&ts).unwrap();
+    let source_frames = common::oracle::count_video_frames(&src);
+
+    let hls_out = dir.path().join("h").join("x.m3u8");
+    let r = ffstream_piped(
+        &[
+            "hls",
+            "-",
+            "-o",
+            hls_out.to_str().unwrap(),
+            "--rep",
+            "426x240:400k:96k",
+            "--hls-time",
+            "1",
+            "-x",
+            "preset=ultrafast",
+            "-q",
+        ],
+        bytes.clone(),
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let variant = dir.path().join("h").join("x_240p.m3u8");
+    let media = hls::parse_media(&std::fs::read_to_string(&variant).unwrap()).unwrap();
+    let problems = hls::check_media_rfc8216(&media, true);
+    assert!(problems.is_empty(), "{problems:?}");
+    let frames = common::oracle::count_video_frames(&variant);
+    assert!(
+        frames.abs_diff(source_frames) <= 1,
+        "HLS from a pipe: {frames} frames, the source has {source_frames}"
+    );
+    let (v, a) = common::oracle::stream_durations(&variant);
+    let (v, a) = (v.expect("video duration"), a.expect("audio duration"));
+    assert!((v - a).abs() < 0.1, "video {v} s, audio {a} s");
+
+    let mpd = dir.path().join("d").join("x.mpd");
+    let r = ffstream_piped(
+        &[
+            "dash",
+            "pipe:0",
+            "-o",
+            mpd.to_str().unwrap(),
+            "--rep",
+            "426x240:400k:96k",
+            "--seg-duration",
+            "1",
+            "-x",
+            "preset=ultrafast",
+            "-q",
+        ],
+        bytes.clone(),
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    dash::validate_mpd_schema(&mpd).unwrap();
+    let frames = common::oracle::count_video_frames(&mpd);
+    assert!(
+        frames.abs_diff(source_frames) <= 1,
+        "DASH from a pipe: {frames} frames, the source has {source_frames}"
+    );
+
+    // A pipe has no folder to write beside: the output must be named.
+    let r = ffstream_piped(&["hls", "-", "-q"], bytes);
+    let err = assert_one_line_error(&r, "pipe");
+    assert!(err.contains(" - "), "the input is named: {err}");
+}

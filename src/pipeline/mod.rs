@@ -39,6 +39,9 @@ const LIVE_WINDOW: u32 = 6;
 pub(crate) struct Plan {
     pub input: String,
     pub source: Source,
+    /// Not live: the input as the builder opened it to inspect it, to read
+    /// from instead of opening it again.
+    pub opened: std::sync::Mutex<Option<format::context::Input>>,
     /// Live URLs: the connection to take over, its watchdog and policy.
     pub live_source: Option<crate::live::LiveSource>,
     /// Live runs: how an input that stalls or drops is reopened.
@@ -924,7 +927,10 @@ fn run_inner(
             Some(i) => i,
             None => crate::live::open_with_retries(url, &l.policy, &l.watchdog)?,
         },
-        None => plan.source.open()?,
+        None => match plan.opened.lock().ok().and_then(|mut g| g.take()) {
+            Some(i) => i,
+            None => plan.source.open()?,
+        },
     };
 
     let (video_idx, mut audio_idx) = pick_streams(plan, &mut ictx);

@@ -5,12 +5,12 @@ use ffstream::{Control, Progress};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 
-pub struct Bar(Option<ProgressBar>);
+pub struct Bar(Option<ProgressBar>, std::cell::Cell<bool>);
 
 impl Bar {
     pub fn new(label: &str, quiet: bool) -> Bar {
         if quiet || !std::io::stderr().is_terminal() {
-            return Bar(None);
+            return Bar(None, Default::default());
         }
         let pb = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr());
         pb.set_style(
@@ -19,11 +19,33 @@ impl Bar {
                 .progress_chars("=> "),
         );
         pb.set_prefix(label.to_string());
-        Bar(Some(pb))
+        Bar(Some(pb), Default::default())
     }
 
     pub fn update(&self, p: &Progress) -> Control {
         if let Some(pb) = &self.0 {
+            if p.duration.is_none() && p.frames_total.is_none() {
+                // A pipe or a live source: no end to measure against, so
+                // a spinner with the media time done instead of a bar.
+                if !self.1.replace(true) {
+                    pb.set_style(
+                        ProgressStyle::with_template("{prefix:>5} {spinner:.cyan} {msg}")
+                            .expect("valid template"),
+                    );
+                }
+                let t = p.time_done.as_secs();
+                pb.set_message(format!(
+                    "{:02}:{:02}:{:02}  {} frames  {:.0} fps  {:.2}x",
+                    t / 3600,
+                    t / 60 % 60,
+                    t % 60,
+                    p.frames_done,
+                    p.fps,
+                    p.speed
+                ));
+                pb.tick();
+                return Control::Continue;
+            }
             pb.set_position((p.percent * 10.0).round() as u64);
             let eta = p
                 .eta
