@@ -230,61 +230,53 @@ fn standard_input_is_packaged_in_full() {
     let bytes = std::fs::read(&ts).unwrap();
     let source_frames = common::oracle::count_video_frames(&src);
 
-    let hls_out = dir.path().join("h").join("x.m3u8");
-    let r = ffstream_piped(
-        &[
-            "hls",
-            "-",
-            "-o",
-            hls_out.to_str().unwrap(),
-            "--rep",
-            "426x240:400k:96k",
-            "--hls-time",
-            "1",
-            "-x",
-            "preset=ultrafast",
-            "-q",
-        ],
-        bytes.clone(),
+    // HLS from `-`, DASH from `pipe:0`.
+    let run = |cmd: &str, input: &str, out: &Path, seg_flag: &str| {
+        let r = ffstream_piped(
+            &[
+                cmd,
+                input,
+                "-o",
+                out.to_str().unwrap(),
+                "--rep",
+                "426x240:400k:96k",
+                seg_flag,
+                "1",
+                "-x",
+                "preset=ultrafast",
+                "-q",
+            ],
+            bytes.clone(),
+        );
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    };
+    let assert_all_frames = |manifest: &Path| {
+        let frames = common::oracle::count_video_frames(manifest);
+        assert!(
+            frames.abs_diff(source_frames) <= 1,
+            "{}: {frames} frames, the source has {source_frames}",
+            manifest.display()
+        );
+    };
+    run(
+        "hls",
+        "-",
+        &dir.path().join("h").join("x.m3u8"),
+        "--hls-time",
     );
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let variant = dir.path().join("h").join("x_240p.m3u8");
     let media = hls::parse_media(&std::fs::read_to_string(&variant).unwrap()).unwrap();
     let problems = hls::check_media_rfc8216(&media, true);
     assert!(problems.is_empty(), "{problems:?}");
-    let frames = common::oracle::count_video_frames(&variant);
-    assert!(
-        frames.abs_diff(source_frames) <= 1,
-        "HLS from a pipe: {frames} frames, the source has {source_frames}"
-    );
+    assert_all_frames(&variant);
     let (v, a) = common::oracle::stream_durations(&variant);
     let (v, a) = (v.expect("video duration"), a.expect("audio duration"));
     assert!((v - a).abs() < 0.1, "video {v} s, audio {a} s");
 
     let mpd = dir.path().join("d").join("x.mpd");
-    let r = ffstream_piped(
-        &[
-            "dash",
-            "pipe:0",
-            "-o",
-            mpd.to_str().unwrap(),
-            "--rep",
-            "426x240:400k:96k",
-            "--seg-duration",
-            "1",
-            "-x",
-            "preset=ultrafast",
-            "-q",
-        ],
-        bytes.clone(),
-    );
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    run("dash", "pipe:0", &mpd, "--seg-duration");
     dash::validate_mpd_schema(&mpd).unwrap();
-    let frames = common::oracle::count_video_frames(&mpd);
-    assert!(
-        frames.abs_diff(source_frames) <= 1,
-        "DASH from a pipe: {frames} frames, the source has {source_frames}"
-    );
+    assert_all_frames(&mpd);
 
     // A pipe has no folder to write beside: the output must be named.
     let r = ffstream_piped(&["hls", "-", "-q"], bytes);
