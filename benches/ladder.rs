@@ -11,8 +11,12 @@
 //!   the first.
 //!
 //! Each contender runs as a child process, measured with `wait4`: wall time,
-//! user+sys CPU and peak RSS. Run with `cargo bench --bench ladder`;
-//! `FFSTREAM_BENCH_RUNS=N` repeats each contender N times (median reported).
+//! user+sys CPU and peak RSS. Then an encoder-state floor: each rung's x264
+//! alone (one thread, output thrown away) against the same decode + scale
+//! with no encoder; the peak RSS difference is that encoder's own state, and
+//! the sum over rungs a lower bound for any contender. Run with
+//! `cargo bench --bench ladder`; `FFSTREAM_BENCH_RUNS=N` repeats each
+//! contender N times (median reported).
 
 mod common;
 
@@ -154,6 +158,19 @@ fn cmd_seed(input: &Path, out: &Path) -> Command {
     c
 }
 
+/// Floor: one rung's x264 alone (decoder and encoder on one thread, output
+/// thrown away), or with `enc` false the same decode + scale and no encoder.
+/// The peak RSS difference is that x264's own state.
+fn cmd_floor(input: &Path, (w, h, v): (u32, u32, u32), enc: bool) -> Command {
+    let mut o = vec!["-an".to_string(), "-vf".into(), format!("scale={w}:{h}")];
+    if enc {
+        o.extend(["-c:v", "libx264", "-preset", "veryfast"].map(String::from));
+        o.extend(GOP.map(String::from));
+        o.extend(rate_args("v", v));
+    }
+    ffmpeg_null_1t(input, &o)
+}
+
 fn show(c: &Command) -> String {
     let mut t = c.get_program().to_string_lossy().into_owned();
     for a in c.get_args() {
@@ -253,6 +270,26 @@ fn main() {
         long_costs.push(run_once(&mut contenders[0], &long, &out, LONG_SECS));
     }
     let long_a = median(&long_costs);
+    // Encoder-state floor: per rung, [decode + scale only, with x264].
+    let mut floor: Vec<[Vec<Cost>; 2]> = LADDER.iter().map(|_| Default::default()).collect();
+    for r in 0..n {
+        for (rung, f) in LADDER.iter().zip(floor.iter_mut()) {
+            for (k, costs) in f.iter_mut().enumerate() {
+                costs.push(measure(&mut cmd_floor(&input, *rung, k == 1)));
+            }
+            eprintln!(
+                "run {}/{n} floor {}p: {:.0} MB without x264, {:.0} MB with",
+                r + 1,
+                rung.1,
+                f[0][r].rss_mb,
+                f[1][r].rss_mb
+            );
+        }
+    }
+    let floor: Vec<[Cost; 2]> = floor
+        .iter()
+        .map(|f| [median(&f[0]), median(&f[1])])
+        .collect();
 
     let med: Vec<Cost> = contenders.iter().map(|c| median(&c.costs)).collect();
     let a = med[0];
@@ -284,6 +321,26 @@ fn main() {
         long_a.wall,
         long_a.cpu
     );
+    md += "Encoder-state floor: each rung's x264 alone (decoder and encoder on one thread, output thrown away) against the same decode + scale with no encoder:\n\n";
+    md += "| rung | peak RSS MB, decode + scale | peak RSS MB, + x264 | x264 state MB (1 thread) | x264 CPU s |\n";
+    md += "|---|---:|---:|---:|---:|\n";
+    let (mut state, mut cpu, mut base) = (0.0, 0.0, f64::MAX);
+    for ((w, h, v), [b, e]) in LADDER.iter().zip(&floor) {
+        md += &format!(
+            "| {w}x{h} {v}k | {:.0} | {:.0} | {:.0} | {:.2} |\n",
+            b.rss_mb,
+            e.rss_mb,
+            e.rss_mb - b.rss_mb,
+            e.cpu - b.cpu
+        );
+        state += e.rss_mb - b.rss_mb;
+        cpu += e.cpu - b.cpu;
+        base = base.min(b.rss_mb);
+    }
+    md += &format!("| sum | | | {state:.0} | {cpu:.2} |\n\n");
+    md += &format!(
+        "The four x264 states sum to {state:.0} MB: a lower bound on the peak RSS of any contender that runs these four encoders at once with these settings, before its decoder, scalers, queues and libraries (ffmpeg decoding and scaling alone peaks at {base:.0} MB) and before the extra frames x264 keeps with more than one thread.\n\n"
+    );
     md += "Commands (OUT = the contender's output directory):\n\n```\n";
     for c in &contenders {
         let cmd = show(&(c.make)(&input, Path::new("OUT")));
@@ -291,6 +348,11 @@ fn main() {
             .replace(&s(&input), "INPUT")
             .replace(&s(&target_dir()), "TARGET");
         md += &format!("{}\n  {}\n", c.label, cmd);
+    }
+    let rung = LADDER[LADDER.len() - 1];
+    for (enc, label) in [(false, "decode + scale"), (true, "+ x264")] {
+        let cmd = show(&cmd_floor(&input, rung, enc)).replace(&s(&input), "INPUT");
+        md += &format!("floor, {label} ({}p rung)\n  {cmd}\n", rung.1);
     }
     md += "```\n";
     println!("{md}");

@@ -148,6 +148,19 @@ fn tv(t: libc::timeval) -> f64 {
     t.tv_sec as f64 + t.tv_usec as f64 / 1e6
 }
 
+/// For the floor measurements: a quiet `ffmpeg` that decodes `input` on one
+/// thread, applies the output options `opts`, encodes on one thread and
+/// throws the result away (`-f null -`), so one codec's own cost shows.
+pub fn ffmpeg_null_1t<S: AsRef<OsStr>>(input: &Path, opts: &[S]) -> Command {
+    let mut c = Command::new("ffmpeg");
+    c.args(["-hide_banner", "-nostats", "-loglevel", "error"])
+        .args(["-threads", "1", "-i"])
+        .arg(input)
+        .args(opts)
+        .args(["-threads", "1", "-f", "null", "-"]);
+    c
+}
+
 /// Spawns `cmd` and measures it with `wait4` (the child's own rusage).
 /// Panics if it does not exit successfully.
 pub fn measure(cmd: &mut Command) -> Cost {
@@ -240,17 +253,19 @@ pub fn measure_parallel(cmds: Vec<Command>, k: usize) -> Cost {
     }
 }
 
+/// Median of some numbers.
+pub fn med(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 /// Median of each field over several runs (per field, as is usual).
 pub fn median(costs: &[Cost]) -> Cost {
-    fn med(mut v: Vec<f64>) -> f64 {
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    }
     Cost {
         wall: med(costs.iter().map(|c| c.wall).collect()),
         cpu: med(costs.iter().map(|c| c.cpu).collect()),
