@@ -8,7 +8,10 @@
 //!   output with `-var_stream_map`);
 //! - (c) the ffmpeg command python-ffmpeg-video-streaming (the seed) builds:
 //!   one output per rendition, the input repeated before each output after
-//!   the first.
+//!   the first;
+//! - (s) with `FFSTREAM_BENCH_STATIC_BIN=PATH`, also the `ffstream` CLI at
+//!   PATH, built with `--features static` (FFmpeg linked in, as operators
+//!   ship it: no shared libraries to map).
 //!
 //! Each contender runs as a child process, measured with `wait4`: wall time,
 //! user+sys CPU and peak RSS. Then an encoder-state floor: each rung's x264
@@ -249,6 +252,15 @@ fn main() {
             costs: Vec::new(),
         },
     ];
+    if let Some(bin) = std::env::var_os("FFSTREAM_BENCH_STATIC_BIN") {
+        let bin = PathBuf::from(bin);
+        assert!(bin.is_file(), "FFSTREAM_BENCH_STATIC_BIN: no file {bin:?}");
+        contenders.push(Contender {
+            label: "(s) ffstream static binary (CLI)",
+            make: Box::new(move |i, o| cmd_ffstream(&bin, true, i, o)),
+            costs: Vec::new(),
+        });
+    }
     for r in 0..n {
         for c in contenders.iter_mut() {
             let out = work.join(&c.label[1..2]);
