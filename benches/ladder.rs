@@ -276,21 +276,24 @@ fn main() {
             c.costs.push(cost);
         }
     }
+    // The flat-RSS check and the floor measure memory, which varies far less
+    // than wall time: three runs are enough however many the contenders get.
+    let n_mem = n.min(3);
     let mut long_costs = Vec::new();
-    for _ in 0..n {
+    for _ in 0..n_mem {
         let out = work.join("a-long");
         long_costs.push(run_once(&mut contenders[0], &long, &out, LONG_SECS));
     }
     let long_a = median(&long_costs);
     // Encoder-state floor: per rung, [decode + scale only, with x264].
     let mut floor: Vec<[Vec<Cost>; 2]> = LADDER.iter().map(|_| Default::default()).collect();
-    for r in 0..n {
+    for r in 0..n_mem {
         for (rung, f) in LADDER.iter().zip(floor.iter_mut()) {
             for (k, costs) in f.iter_mut().enumerate() {
                 costs.push(measure(&mut cmd_floor(&input, *rung, k == 1)));
             }
             eprintln!(
-                "run {}/{n} floor {}p: {:.0} MB without x264, {:.0} MB with",
+                "run {}/{n_mem} floor {}p: {:.0} MB without x264, {:.0} MB with",
                 r + 1,
                 rung.1,
                 f[0][r].rss_mb,
