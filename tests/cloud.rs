@@ -379,3 +379,38 @@ fn gcs_urls_are_understood_without_a_server() {
     assert!(ffstream::cloud::is_store_url("azure://c/o.mp4"));
     assert!(!ffstream::cloud::is_store_url("/tmp/o.mp4"));
 }
+
+/// A bare server may have no CA bundle at all. The stores' HTTP client then
+/// starts with the root certificates built into ffstream instead of refusing
+/// to start ("builder error"), so a push to a plain http:// server works.
+#[test]
+fn a_machine_without_ca_certificates_can_still_push() {
+    let dav = WebDavServer::start();
+    let nowhere = tempfile::tempdir().unwrap();
+    let missing = nowhere.path().join("no-such-bundle.pem");
+    let missing = missing.to_str().unwrap().to_string();
+    let out = format!("{}/nocert/m.m3u8", dav.url());
+    ok(&ffstream(
+        &[
+            "hls",
+            clip().to_str().unwrap(),
+            "-o",
+            &out,
+            "--auto",
+            "120",
+            "-x",
+            "preset=ultrafast",
+            "-q",
+        ],
+        &[
+            ("SSL_CERT_FILE".into(), missing.clone()),
+            ("SSL_CERT_DIR".into(), missing),
+        ],
+    ));
+    let variant = dav.root().join("nocert/m_120p.m3u8");
+    assert_eq!(
+        common::oracle::count_video_frames(&variant),
+        common::oracle::count_video_frames(clip()),
+        "every frame arrived"
+    );
+}

@@ -131,15 +131,8 @@ impl Jail {
         for d in ["in", "out", "tmp"] {
             std::fs::create_dir(root.path().join(d)).unwrap();
         }
-        // A server without FFmpeg still has the usual CA bundle; the HTTP
-        // store's client (object_store, reqwest) refuses to start without
-        // one, even for http:// URLs.
-        let bundle = Path::new("/etc/ssl/certs/ca-certificates.crt");
-        if bundle.is_file() {
-            let inside = root.path().join("etc/ssl/certs");
-            std::fs::create_dir_all(&inside).unwrap();
-            std::fs::copy(bundle, inside.join("ca-certificates.crt")).unwrap();
-        }
+        // No CA bundle either, as on a bare server: the stores' HTTP client
+        // must start with the root certificates built into ffstream.
         let jail = Jail { root };
         assert!(
             !jail.contains_file_named("libavcodec"),

@@ -56,11 +56,35 @@ fn retry(io_timeout: Option<Duration>) -> RetryConfig {
 /// HTTP client options: plain http allowed (local servers), and the I/O
 /// timeout when there is one.
 fn client_options(io_timeout: Option<Duration>) -> ClientOptions {
-    let o = ClientOptions::new().with_allow_http(true);
+    let mut o = ClientOptions::new().with_allow_http(true);
+    if !system_has_ca_certificates() {
+        // The HTTP client refuses to start with an empty trust store, even
+        // for http:// URLs: trust the root certificates built into ffstream.
+        o = o.with_no_system_certificates(true);
+        for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
+            if let Ok(c) = object_store::Certificate::from_der(der) {
+                o = o.with_root_certificate(c);
+            }
+        }
+    }
     match io_timeout {
         Some(t) => o.with_timeout(t).with_connect_timeout(t),
         None => o,
     }
+}
+
+/// Whether this machine has a CA bundle where TLS clients look for one
+/// (`SSL_CERT_FILE`, `SSL_CERT_DIR`, the distribution's usual paths). Looked
+/// up once.
+fn system_has_ca_certificates() -> bool {
+    static FOUND: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *FOUND.get_or_init(|| {
+        let found = !rustls_native_certs::load_native_certs().certs.is_empty();
+        if !found {
+            log::info!("no CA certificates on this machine: using the built-in roots");
+        }
+        found
+    })
 }
 
 impl Store {
