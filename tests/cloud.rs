@@ -34,6 +34,23 @@ fn ffstream(args: &[&str], env: &[(String, String)]) -> Output {
     c.args(args).output().expect("run ffstream")
 }
 
+/// `ffstream hls INPUT -o OUT --auto 120 -x preset=ultrafast EXTRA...`: a
+/// small, fast ladder.
+fn hls_120p(input: &str, out: &str, extra: &[&str], env: &[(String, String)]) -> Output {
+    let mut args = vec![
+        "hls",
+        input,
+        "-o",
+        out,
+        "--auto",
+        "120",
+        "-x",
+        "preset=ultrafast",
+    ];
+    args.extend_from_slice(extra);
+    ffstream(&args, env)
+}
+
 fn ok(out: &Output) {
     assert!(
         out.status.success(),
@@ -252,19 +269,10 @@ fn webdav_receives_every_file_and_refusal_is_a_clear_error() {
     let refusing = WebDavServer::start_refusing_put();
     let up = format!("{}/live/x", refusing.url());
     let out = dir.path().join("r").join("x.m3u8");
-    let r = ffstream(
-        &[
-            "hls",
-            clip().to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--auto",
-            "120",
-            "-x",
-            "preset=ultrafast",
-            "--upload",
-            &up,
-        ],
+    let r = hls_120p(
+        clip().to_str().unwrap(),
+        out.to_str().unwrap(),
+        &["--upload", &up],
         &[],
     );
     let err = one_line_error(&r);
@@ -390,18 +398,10 @@ fn a_machine_without_ca_certificates_can_still_push() {
     let missing = nowhere.path().join("no-such-bundle.pem");
     let missing = missing.to_str().unwrap().to_string();
     let out = format!("{}/nocert/m.m3u8", dav.url());
-    ok(&ffstream(
-        &[
-            "hls",
-            clip().to_str().unwrap(),
-            "-o",
-            &out,
-            "--auto",
-            "120",
-            "-x",
-            "preset=ultrafast",
-            "-q",
-        ],
+    ok(&hls_120p(
+        clip().to_str().unwrap(),
+        &out,
+        &["-q"],
         &[
             ("SSL_CERT_FILE".into(), missing.clone()),
             ("SSL_CERT_DIR".into(), missing),
@@ -412,5 +412,62 @@ fn a_machine_without_ca_certificates_can_still_push() {
         common::oracle::count_video_frames(&variant),
         common::oracle::count_video_frames(clip()),
         "every frame arrived"
+    );
+}
+
+/// The input is opened once: the run reads on from the connection the
+/// builder opened to inspect it. A server sees the same GETs as for one
+/// `ffprobe` of the URL (FFmpeg reads the end of a seekable MPEG-TS for its
+/// duration, so that is a few ranged GETs), not twice as many.
+#[test]
+fn an_http_input_is_opened_once() {
+    let dav = WebDavServer::start();
+    fixtures::ffmpeg(&[
+        "-i",
+        clip().to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "mpegts",
+        dav.root().join("in.ts").to_str().unwrap(),
+    ])
+    .unwrap();
+    let url = format!("{}/in.ts", dav.url());
+    // nginx logs a request when its connection is done with it: wait for
+    // the count to settle.
+    let gets = || {
+        let count = || {
+            dav.requests()
+                .into_iter()
+                .filter(|(m, uri, _)| m == "GET" && uri == "/in.ts")
+                .count()
+        };
+        let mut last = count();
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            let now = count();
+            if now == last {
+                return now;
+            }
+            last = now;
+        }
+    };
+    common::oracle::probe_json(&url);
+    let one_open = gets();
+    assert!(one_open >= 1, "ffprobe's requests: {:?}", dav.requests());
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o").join("m.m3u8");
+    ok(&hls_120p(&url, out.to_str().unwrap(), &["-q"], &[]));
+    assert_eq!(
+        common::oracle::count_video_frames(out.with_file_name("m_120p.m3u8")),
+        common::oracle::count_video_frames(clip()),
+        "every frame was packaged"
+    );
+    assert_eq!(
+        gets() - one_open,
+        one_open,
+        "ffstream's requests, after ffprobe's: {:?}",
+        dav.requests()
     );
 }
