@@ -11,11 +11,14 @@ cd "$(dirname "$0")/.."
 # Debian packages: build (FFmpeg 5.1 libraries, clang for bindgen) and, for
 # tests, the independent oracles (ffmpeg/ffprobe CLI, xmllint, Chromium) and the
 # local storage servers of the cloud tests (nginx WebDAV; Python for moto's S3),
-# plus Xvfb and a PulseAudio server for the live capture tests.
+# plus Xvfb and a PulseAudio server for the live capture tests, util-linux's
+# setpriv and procps' kill (test servers die with the tests), and GNU time
+# (the benches' CPU and peak RSS of each child).
 BUILD_PKGS=(pkg-config clang libclang-dev libavformat-dev libavcodec-dev libavutil-dev
   libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev)
 TEST_PKGS=(ffmpeg libxml2-utils chromium nodejs npm
-  nginx libnginx-mod-http-dav-ext python3 python3-venv xvfb pulseaudio)
+  nginx libnginx-mod-http-dav-ext python3 python3-venv xvfb pulseaudio
+  util-linux procps time)
 
 # The static build (vendor/build-ffmpeg.sh): an assembler for FFmpeg's x86
 # code and the static codec and TLS libraries it links.

@@ -1,6 +1,6 @@
 //! Shared helpers for the benchmarks: cached test media, measuring a child
-//! process (wall, user+sys CPU, peak RSS via `wait4`), output validation and
-//! markdown tables.
+//! process (wall time, and user+sys CPU and peak RSS as GNU `time` reports
+//! them from the kernel's `wait4`), output validation and markdown tables.
 //!
 //! Benchmarks run only when invoked with `--bench` (as `cargo bench` does);
 //! under `cargo test --all-targets` they return at once.
@@ -144,10 +144,6 @@ impl Cost {
     }
 }
 
-fn tv(t: libc::timeval) -> f64 {
-    t.tv_sec as f64 + t.tv_usec as f64 / 1e6
-}
-
 /// For the floor measurements: a quiet `ffmpeg` that decodes `input` on one
 /// thread, applies the output options `opts`, encodes on one thread and
 /// throws the result away (`-f null -`), so one codec's own cost shows.
@@ -161,90 +157,102 @@ pub fn ffmpeg_null_1t<S: AsRef<OsStr>>(input: &Path, opts: &[S]) -> Command {
     c
 }
 
-/// Spawns `cmd` and measures it with `wait4` (the child's own rusage).
-/// Panics if it does not exit successfully.
-pub fn measure(cmd: &mut Command) -> Cost {
-    let desc = format!("{cmd:?}");
-    let start = Instant::now();
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {desc}: {e}"));
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = loop {
-        // SAFETY: `pid` is our own un-reaped child (std's `Child` is never
-        // waited on); `status` and `ru` are valid, writable locals.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
-        if r < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-            continue;
+/// A child being measured: `cmd` run under GNU `time`, which writes the
+/// kernel's account of it (`wait4`'s rusage) to `report`.
+struct Timed {
+    child: std::process::Child,
+    report: tempfile::NamedTempFile,
+    desc: String,
+}
+
+impl Timed {
+    fn spawn(cmd: &Command) -> Timed {
+        let desc = format!("{cmd:?}");
+        let report = tempfile::NamedTempFile::new().expect("temporary file");
+        let mut t = Command::new("time");
+        t.args(["-f", "%U %S %M", "-o"])
+            .arg(report.path())
+            .arg("--")
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => t.env(k, v),
+                None => t.env_remove(k),
+            };
         }
-        break r;
-    };
-    let wall = start.elapsed().as_secs_f64();
-    drop(child);
-    assert_eq!(r, pid, "wait4 failed for {desc}");
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "{desc} failed (status {status})"
-    );
-    Cost {
-        wall,
-        cpu: tv(ru.ru_utime) + tv(ru.ru_stime),
-        // Linux reports ru_maxrss in kilobytes.
-        rss_mb: ru.ru_maxrss as f64 / 1024.0,
+        if let Some(d) = cmd.get_current_dir() {
+            t.current_dir(d);
+        }
+        let child = t
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn GNU time (apt-get install time) for {desc}: {e}"));
+        Timed {
+            child,
+            report,
+            desc,
+        }
     }
+
+    /// CPU seconds and peak RSS (MB) once `status` says the child exited.
+    fn finish(self, status: std::process::ExitStatus) -> (f64, f64) {
+        let text = fs::read_to_string(self.report.path()).unwrap_or_default();
+        assert!(status.success(), "{} failed ({status}): {text}", self.desc);
+        let last = text.lines().last().unwrap_or_default();
+        let v: Vec<f64> = last
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let [user, sys, max_kb] = v[..] else {
+            panic!("{}: unexpected report from time: {text:?}", self.desc)
+        };
+        (user + sys, max_kb / 1024.0)
+    }
+}
+
+/// Runs `cmd` and measures it: wall time, and user+sys CPU and peak RSS as
+/// the kernel accounts them. Panics if it does not exit successfully.
+pub fn measure(cmd: &mut Command) -> Cost {
+    let start = Instant::now();
+    let mut t = Timed::spawn(cmd);
+    let status = t.child.wait().expect("wait for the child");
+    let wall = start.elapsed().as_secs_f64();
+    let (cpu, rss_mb) = t.finish(status);
+    Cost { wall, cpu, rss_mb }
 }
 
 /// Runs `cmds` with at most `k` alive at once (as `xargs -P k` would) and
 /// measures them together: wall from the first spawn to the last exit, CPU
-/// summed over the children, RSS of the largest. Panics if one fails. The
-/// caller must have no other live children (this reaps any child).
+/// summed over the children, RSS of the largest. Panics if one fails.
 pub fn measure_parallel(cmds: Vec<Command>, k: usize) -> Cost {
     let start = Instant::now();
     let mut pending = cmds.into_iter();
-    let mut running: Vec<(libc::pid_t, std::process::Child, String)> = Vec::new();
+    let mut running: Vec<Timed> = Vec::new();
     let (mut cpu, mut rss) = (0.0f64, 0.0f64);
     loop {
         while running.len() < k.max(1) {
-            let Some(mut cmd) = pending.next() else { break };
-            let desc = format!("{cmd:?}");
-            let child = cmd
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap_or_else(|e| panic!("spawn {desc}: {e}"));
-            running.push((child.id() as libc::pid_t, child, desc));
+            let Some(cmd) = pending.next() else { break };
+            running.push(Timed::spawn(&cmd));
         }
         if running.is_empty() {
             break;
         }
-        let mut status: libc::c_int = 0;
-        // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: waits for any of our own children; `status` and `ru` are
-        // valid, writable locals.
-        let r = unsafe { libc::wait4(-1, &mut status, 0, &mut ru) };
-        if r < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
+        let done = running.iter_mut().enumerate().find_map(|(i, t)| {
+            t.child
+                .try_wait()
+                .expect("poll the child")
+                .map(|status| (i, status))
+        });
+        match done {
+            Some((i, status)) => {
+                let (c, r) = running.swap_remove(i).finish(status);
+                cpu += c;
+                rss = rss.max(r);
             }
-            panic!("wait4: {}", std::io::Error::last_os_error());
+            None => std::thread::sleep(std::time::Duration::from_millis(2)),
         }
-        let Some(pos) = running.iter().position(|(p, _, _)| *p == r) else {
-            continue;
-        };
-        let (_, child, desc) = running.swap_remove(pos);
-        drop(child);
-        assert!(
-            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-            "{desc} failed (status {status})"
-        );
-        cpu += tv(ru.ru_utime) + tv(ru.ru_stime);
-        rss = rss.max(ru.ru_maxrss as f64 / 1024.0);
     }
     Cost {
         wall: start.elapsed().as_secs_f64(),

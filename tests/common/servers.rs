@@ -61,29 +61,34 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `cmd` in a new process group with stdout and stderr in `log`.
-    fn spawn(name: &'static str, mut cmd: Command, log: &Path) -> ServerProcess {
+    /// Starts `cmd` in a new process group with stdout and stderr in `log`,
+    /// through `setpriv --pdeathsig KILL` (util-linux), so that the server
+    /// dies with the test process even if that is killed (the tests stay
+    /// free of `unsafe`). setpriv execs the server: same pid.
+    fn spawn(name: &'static str, cmd: Command, log: &Path) -> ServerProcess {
         let out = File::create(log).unwrap_or_else(|e| panic!("{name}: create {log:?}: {e}"));
         let err = out
             .try_clone()
             .unwrap_or_else(|e| panic!("{name}: {log:?}: {e}"));
+        let mut wrapped = Command::new("setpriv");
+        wrapped
+            .args(["--pdeathsig", "KILL", "--"])
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => wrapped.env(k, v),
+                None => wrapped.env_remove(k),
+            };
+        }
+        if let Some(d) = cmd.get_current_dir() {
+            wrapped.current_dir(d);
+        }
+        let mut cmd = wrapped;
         cmd.stdin(Stdio::null())
             .stdout(out)
             .stderr(err)
             .process_group(0);
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // The parent may have died before prctl took effect.
-                if libc::getppid() == 1 {
-                    libc::_exit(1);
-                }
-                Ok(())
-            });
-        }
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("{name}: cannot run {:?}: {e}", cmd.get_program()));
@@ -137,12 +142,14 @@ impl ServerProcess {
         if self.dead {
             return;
         }
-        let pid = self.pid() as libc::pid_t;
-        // SAFETY: plain syscalls. The group id is the child's pid (setpgid(0,0)),
-        // and the unreaped child keeps the id from being reused until `wait`.
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
+        // The group id is the child's pid (setpgid(0,0)), and the unreaped
+        // child keeps the id from being reused until `wait`.
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.pid())])
+            .stderr(Stdio::null())
+            .status();
+        // If `kill` could not run, at least the server itself goes.
+        let _ = self.child.kill();
         let _ = self.child.wait();
         self.dead = true;
     }
