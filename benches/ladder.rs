@@ -37,16 +37,6 @@ const LADDER: [(u32, u32, u32); 4] = [
 const AUDIO_K: u32 = 128;
 const SECS: u32 = 20;
 const LONG_SECS: u32 = 60;
-/// Keyframes as ffstream makes them: GOP of 2 s at 30 fps, an IDR forced at
-/// every 2 s boundary, x264's scenecut left on.
-const GOP: [&str; 6] = [
-    "-g",
-    "60",
-    "-force_key_frames",
-    "expr:gte(t,n_forced*2)",
-    "-forced-idr",
-    "1",
-];
 
 fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()

@@ -27,26 +27,12 @@ const CLIP_SECS: u32 = 2;
 /// The floor is measured on every (CLIPS / FLOOR_CLIPS)-th clip and scaled.
 const FLOOR_CLIPS: usize = 8;
 /// (b)'s video and audio encoding options.
-const VIDEO: [&str; 18] = [
-    "-c:v",
-    "libx264",
-    "-preset",
-    "veryfast",
-    "-s:v",
-    "640x360",
-    "-b:v",
-    "800k",
-    "-maxrate",
-    "880k",
-    "-bufsize",
-    "1600k",
-    "-g",
-    "60",
-    "-force_key_frames",
-    "expr:gte(t,n_forced*2)",
-    "-forced-idr",
-    "1",
-];
+fn video() -> Vec<&'static str> {
+    let mut v = vec!["-c:v", "libx264", "-preset", "veryfast", "-s:v", "640x360"];
+    v.extend(["-b:v", "800k", "-maxrate", "880k", "-bufsize", "1600k"]);
+    v.extend(GOP);
+    v
+}
 const AUDIO: [&str; 6] = ["-c:a", "aac", "-b:a", "128k", "-ac", "2"];
 
 /// The 40 clips, cut once from one generated 80 s source and cached.
@@ -115,7 +101,7 @@ fn cmd_ffmpeg(clip: &Path, out: &Path) -> Command {
     let mut c = Command::new("ffmpeg");
     c.args(["-hide_banner", "-nostats", "-loglevel", "error", "-y", "-i"])
         .arg(clip)
-        .args(VIDEO)
+        .args(video())
         .args(AUDIO)
         .args(["-f", "hls", "-hls_time", "2", "-hls_list_size", "0"])
         .args([
@@ -145,7 +131,7 @@ fn floor(clips: &[PathBuf]) -> [f64; 4] {
     let sample: Vec<&PathBuf> = clips.iter().step_by(CLIPS / FLOOR_CLIPS).collect();
     for clip in &sample {
         f[0] += net_cpu(clip, &["-an"], "-frames:v");
-        f[1] += net_cpu(clip, &[&["-an"], &VIDEO[..]].concat(), "-frames:v");
+        f[1] += net_cpu(clip, &[&["-an"], &video()[..]].concat(), "-frames:v");
         f[2] += net_cpu(clip, &["-vn"], "-frames:a");
         f[3] += net_cpu(clip, &[&["-vn"], &AUDIO[..]].concat(), "-frames:a");
     }

@@ -63,9 +63,7 @@ impl KeptInput {
     fn take(&self, origin: &pipeline::Source) -> Option<ffmpeg_next::format::context::Input> {
         let (ictx, at) = self.0.lock().ok()?.take()?;
         let network = match origin {
-            pipeline::Source::Url(u) => {
-                u.contains("://") && !u.starts_with("file:") && !crate::probe::is_pipe(u)
-            }
+            pipeline::Source::Url(u) => crate::probe::is_network(u),
             _ => false,
         };
         (!network || at.elapsed() < KEPT_CONNECTION_AGE).then_some(ictx)

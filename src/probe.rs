@@ -90,8 +90,8 @@ pub(crate) fn open_input(
     let mut opts = ff::Dictionary::new();
     // As ffprobe does: find every program of an MPEG-TS.
     opts.set("scan_all_pmts", "1");
-    // A pipe waits for its writer as long as it takes.
-    if local.is_none() && !is_pipe(input_url) {
+    // A network input gets a stall timeout; a pipe waits for its writer.
+    if is_network(input_url) {
         let micros = network_timeout.as_micros().clamp(1, i64::MAX as u128);
         opts.set("rw_timeout", &micros.to_string());
     }
@@ -139,6 +139,11 @@ pub fn print_json(input: &str) -> Result<()> {
 /// only.
 pub(crate) fn is_pipe(input: &str) -> bool {
     input == "-" || input.starts_with("pipe:")
+}
+
+/// Whether `input` is read over a network (not a local file, not a pipe).
+pub(crate) fn is_network(input: &str) -> bool {
+    local_path(input).is_none() && !is_pipe(input)
 }
 
 /// The local file an input names, if it is not a URL (nor a pipe).

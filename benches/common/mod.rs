@@ -144,6 +144,17 @@ impl Cost {
     }
 }
 
+/// Keyframes as ffstream makes them, for the ffmpeg contenders: GOP of 2 s
+/// at 30 fps, an IDR forced at every 2 s boundary, x264's scenecut left on.
+pub const GOP: [&str; 6] = [
+    "-g",
+    "60",
+    "-force_key_frames",
+    "expr:gte(t,n_forced*2)",
+    "-forced-idr",
+    "1",
+];
+
 /// For the floor measurements: a quiet `ffmpeg` that decodes `input` on one
 /// thread, applies the output options `opts`, encodes on one thread and
 /// throws the result away (`-f null -`), so one codec's own cost shows.
