@@ -5,6 +5,7 @@
 #                                 (the static binary's build and end-to-end tests included)
 #   bash tests/dev.sh deps        only install what is missing
 #   bash tests/dev.sh static      build the static release binary (FFmpeg from vendor/) and test it end to end
+#   bash tests/dev.sh fresh-check remove what this script installs, clone, and run .ci/run as on a fresh machine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -101,8 +102,10 @@ npm_deps() {
   fi
 }
 
+# Everything the whole suite needs, installed before the first test runs:
+# `cargo test --all-targets` runs tests/static_recipe.rs, which needs nasm.
 test_deps() {
-  install_missing "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"
+  install_missing "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${STATIC_PKGS[@]}"
   npm_deps tests/browser
   npm_deps tests/cloud    # Azurite
   moto_deps
@@ -110,7 +113,6 @@ test_deps() {
 }
 
 static_check() {
-  install_missing "${BUILD_PKGS[@]}" "${STATIC_PKGS[@]}"
   test_deps
   need_cargo
   # The recipe's own refusals first: they fail before compiling anything.
@@ -131,6 +133,36 @@ static_check() {
     exit 1
   fi
   rm -f "$log"
+}
+
+# A fresh machine, as far as this script is concerned: purge the Debian
+# packages it installs (those a new Debian 12 machine lacks), then clone HEAD
+# (no venvs, no node_modules, an empty target) and run .ci/run there,
+# timing the whole first run.
+fresh_check() {
+  local keep_node=; command -v node >/dev/null && ! dpkg-query -W -f='${Status}' nodejs 2>/dev/null |
+    grep -q "install ok installed" && keep_node=1
+  local purge=()
+  for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${STATIC_PKGS[@]}"; do
+    case "$p" in pkg-config|python3|util-linux|procps|make|gcc|xz-utils) continue ;; esac
+    [[ -n $keep_node && ( $p == nodejs || $p == npm ) ]] && continue
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && purge+=("$p")
+  done
+  if [ ${#purge[@]} -gt 0 ]; then
+    echo "ffstream fresh-check: purging ${purge[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive as_root apt-get purge -y -qq "${purge[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get autoremove --purge -y -qq >/dev/null
+  fi
+  local dir; dir=$(mktemp -d "${TMPDIR:-/tmp}/ffstream-fresh.XXXXXX")
+  git clone -q "$PWD" "$dir/ffstream"
+  # .ci/run finds ../shared beside the clone as CI does, when there is one.
+  [ -d ../shared ] && ln -s "$(cd ../shared && pwd)" "$dir/shared"
+  echo "ffstream fresh-check: running .ci/run in $dir/ffstream (empty target, no venvs, no node_modules)" >&2
+  local start=$SECONDS rc=0
+  (cd "$dir/ffstream" && CARGO_TARGET_DIR= CI=true bash .ci/run) || rc=$?
+  echo "ffstream fresh-check: .ci/run exited $rc after $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s" >&2
+  [ "$rc" = 0 ] && rm -rf "$dir"
+  return "$rc"
 }
 
 cmd=${1:-help}
@@ -160,8 +192,11 @@ case "$cmd" in
   static)
     static_check
     ;;
+  fresh-check)
+    fresh_check
+    ;;
   *)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
