@@ -140,8 +140,10 @@ static_check() {
 # (no venvs, no node_modules, an empty target) and run .ci/run there,
 # timing the whole first run.
 fresh_check() {
-  local keep_node=; command -v node >/dev/null && ! dpkg-query -W -f='${Status}' nodejs 2>/dev/null |
-    grep -q "install ok installed" && keep_node=1
+  # install_missing adds Debian's nodejs and npm together, and only when node
+  # or npm is missing; a Node.js that came with the machine (NodeSource's
+  # nodejs package carries npm itself) is not ours to remove.
+  local keep_node=1; dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed" && keep_node=
   local purge=()
   for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${STATIC_PKGS[@]}"; do
     case "$p" in pkg-config|python3|util-linux|procps|make|gcc|xz-utils) continue ;; esac
