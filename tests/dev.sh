@@ -161,7 +161,7 @@ fresh_check() {
   [ -d ../shared ] && ln -s "$(cd ../shared && pwd)" "$dir/shared"
   echo "ffstream fresh-check: running .ci/run in $dir/ffstream (empty target, no venvs, no node_modules)" >&2
   local start=$SECONDS rc=0
-  (cd "$dir/ffstream" && CARGO_TARGET_DIR= CI=true bash .ci/run) || rc=$?
+  (cd "$dir/ffstream" && env -u CARGO_TARGET_DIR CI=true bash .ci/run) || rc=$?
   echo "ffstream fresh-check: .ci/run exited $rc after $(( (SECONDS - start) / 60 )) min $(( (SECONDS - start) % 60 )) s" >&2
   [ "$rc" = 0 ] && rm -rf "$dir"
   return "$rc"
