@@ -141,8 +141,7 @@ impl<'a> Batch<'a> {
                     } else {
                         // A panicking job is reported as that job's error;
                         // the other jobs go on.
-                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(per_job)))
-                            .unwrap_or_else(|_| Err(Error::Internal("a batch job panicked".into())))
+                        crate::error::catch_panic(&format!("batch job {i}"), || job(per_job))
                     };
                     if r.is_err() && !stop {
                         failed.fetch_add(1, Ordering::SeqCst);

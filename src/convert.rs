@@ -475,7 +475,8 @@ fn remux(
             }
         };
         ost.set_avg_frame_rate(ist.avg_frame_rate());
-        ost.set_metadata(ist.metadata().to_owned());
+        crate::ffi::dict::copy_stream_metadata(&ist, &mut ost)
+            .map_err(|e| output_err(output, format!("copying stream tags: {e}")))?;
         raw::copy_stream_extras(&ist, &mut ost);
         outs.push(OutStream {
             plan,
@@ -490,7 +491,8 @@ fn remux(
             span: None,
         });
     }
-    octx.set_metadata(ictx.metadata().to_owned());
+    crate::ffi::dict::copy_format_metadata(ictx, &mut octx)
+        .map_err(|e| output_err(output, format!("copying tags: {e}")))?;
     crate::ffi::log::take_last_error();
     octx.write_header().map_err(|e| {
         let codecs: Vec<&str> = outs.iter().map(|o| o.output_codec.as_str()).collect();

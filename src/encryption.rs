@@ -377,7 +377,7 @@ const SEGMENT_TAGS: [&str; 6] = [
 
 /// Inserts an `EXT-X-KEY` before the first segment of each key. Returns the
 /// new text and the lowest key index it refers to.
-fn add_key_tags(
+pub(crate) fn add_key_tags(
     text: &str,
     key_of: impl Fn(&str) -> Option<Arc<Key>>,
 ) -> std::io::Result<(String, Option<u64>)> {

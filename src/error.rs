@@ -98,11 +98,54 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error for a panic caught in `stage` (a worker thread, a callback
+    /// from FFmpeg): a bug in ffstream, reported instead of aborting.
+    pub(crate) fn from_panic(stage: &str, payload: &(dyn std::any::Any + Send)) -> Self {
+        Error::Internal(format!("{stage} panicked: {}", panic_message(payload)))
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
             source,
         }
+    }
+}
+
+/// The text a panic was raised with, when it was a string.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic without a message".to_string()
+    }
+}
+
+/// Runs `f`, turning a panic into [`Error::Internal`] naming `stage`.
+pub(crate) fn catch_panic<T>(stage: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|p| Err(Error::from_panic(stage, p.as_ref())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_an_internal_error_naming_the_stage() {
+        let e = catch_panic::<()>("worker 720p", || panic!("boom {}", 7)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "internal error: worker 720p panicked: boom 7"
+        );
+        let e = catch_panic::<()>("mux", || std::panic::panic_any(3_u8)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "internal error: mux panicked: a panic without a message"
+        );
+        assert_eq!(catch_panic("ok", || Ok(5)).unwrap(), 5);
     }
 }

@@ -20,8 +20,12 @@ pub mod convert;
 pub mod encryption;
 mod error;
 mod ffi;
+#[doc(hidden)]
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod hls;
 pub mod ladder;
+pub mod limits;
 pub mod live;
 pub mod options;
 mod packager;
@@ -31,6 +35,7 @@ pub mod synth;
 
 pub use error::{Error, Result};
 pub use ladder::{Bitrate, Representation, Size};
+pub use limits::Limits;
 pub use options::{
     AudioOptions, ChannelMode, DashOptions, Format, HlsOptions, Protocol, VideoCodec,
 };

@@ -239,6 +239,7 @@ pub struct Packager<'a> {
     extra: Vec<(String, String)>,
     threads: Option<usize>,
     timeout: Option<Duration>,
+    limits: crate::Limits,
     audio: AudioOptions,
     audio_bitrate: u64,
     monitor: Option<pipeline::Monitor<'a>>,
@@ -280,6 +281,7 @@ impl<'a> Packager<'a> {
             extra: Vec::new(),
             threads: None,
             timeout: None,
+            limits: crate::Limits::default(),
             audio: AudioOptions::default(),
             audio_bitrate: ladder::DEFAULT_AUDIO_BITRATE,
             monitor: None,
@@ -374,6 +376,13 @@ impl<'a> Packager<'a> {
     /// Stops the run with [`Error::Timeout`] after this long (as the seed's `timeout`).
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = Some(t);
+        self
+    }
+    /// What the input's headers may claim (picture size, frame rate, frame
+    /// count, sample rate, channels) before the run refuses it; see
+    /// [`Limits`](crate::Limits) for the defaults.
+    pub fn limits(mut self, limits: crate::Limits) -> Self {
+        self.limits = limits;
         self
     }
     /// Audio bitrate for the auto ladder, bit/s (default 128k).
@@ -606,6 +615,7 @@ impl<'a> Packager<'a> {
             extra: self.extra,
             threads,
             timeout: self.timeout,
+            limits: self.limits,
             audio: self.audio,
             encryption: self.encryption,
             uploads: stores,

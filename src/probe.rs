@@ -37,7 +37,11 @@ pub fn probe(input: &str) -> Result<Probe> {
 /// Like [`probe`], with a chosen stall timeout for network inputs (ignored
 /// for local files).
 pub fn probe_with_timeout(input: &str, network_timeout: Duration) -> Result<Probe> {
-    let ictx = open_input(input, network_timeout)?;
+    probe_opened(input, open_input(input, network_timeout)?)
+}
+
+/// [`probe`] of an input already opened (`input` names it in errors).
+pub(crate) fn probe_opened(input: &str, ictx: ff::format::context::Input) -> Result<Probe> {
     if ictx.nb_streams() == 0 {
         return Err(Error::NoUsableStream {
             input: input.to_string(),
@@ -263,9 +267,14 @@ impl Probe {
         let mut buf = Vec::new();
         let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
         let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
+        // Cannot fail: serialising into a Vec does no I/O, and every map key
+        // is a string.
         self.serialize(&mut ser)
             .expect("probe data always serialises");
-        String::from_utf8(buf).expect("serde_json writes UTF-8")
+        // serde_json writes UTF-8 from valid `String`s, which the tags are:
+        // they are read lossily (src/ffi/dict.rs), never unchecked.
+        String::from_utf8(buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// Writes [`Probe::to_json_string_pretty`] to `path`.
@@ -726,11 +735,7 @@ fn fourcc_string(tag: u32) -> String {
 }
 
 fn dict_tags(d: ff::DictionaryRef<'_>) -> Tags {
-    Tags(
-        d.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
+    Tags(crate::ffi::dict::entries(&d))
 }
 
 /// The format section, and whether stream ids are meaningful.

@@ -56,7 +56,22 @@ impl ObjectReader {
 }
 
 impl Read for ObjectReader {
+    /// Called from FFmpeg's read callback (ffmpeg-next's `StreamIo` does not
+    /// catch panics), so a panic must not unwind out of it.
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read_chunk(out)))
+            .unwrap_or_else(|p| {
+                Err(std::io::Error::other(format!(
+                    "{}: reading panicked: {}",
+                    self.name,
+                    crate::error::panic_message(p.as_ref())
+                )))
+            })
+    }
+}
+
+impl ObjectReader {
+    fn read_chunk(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         if self.pos >= self.size || out.is_empty() {
             return Ok(0);
         }

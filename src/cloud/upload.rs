@@ -219,12 +219,15 @@ impl Uploader {
                 .finish_by = Some(Instant::now() + self.grace);
         }
         drop(self.tx.take());
-        let summaries = self
-            .handle
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        let err = self.failure();
+        let joined = self.handle.take().map(|h| h.join());
+        let (summaries, panicked) = match joined {
+            Some(Ok(s)) => (s, None),
+            // A panicking upload thread uploaded an unknown part: fail the
+            // run (and remove its manifests) instead of reporting success.
+            Some(Err(p)) => (Vec::new(), Some(Error::from_panic("upload", p.as_ref()))),
+            None => (Vec::new(), None),
+        };
+        let err = panicked.or_else(|| self.failure());
         if failed || err.is_some() {
             let manifests = std::mem::take(
                 &mut self

@@ -21,11 +21,7 @@ pub(crate) fn open_with_leftovers(
     // SAFETY: `opts` is now null or a dictionary FFmpeg allocated for us;
     // `Dictionary::own` takes ownership and frees it on drop.
     let left = unsafe { Dictionary::own(opts) };
-    let leftovers = left
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    (res, leftovers)
+    (res, super::dict::entries(&left))
 }
 
 /// Sets the codec tag (a FourCC such as `hvc1`) that the muxer writes.
@@ -94,5 +90,16 @@ pub(crate) fn muxer_has_option(muxer: &str, key: &str) -> bool {
             )
             .is_null()
         })
+    }
+}
+
+/// Sets the largest picture (width times height) a decoder may allocate;
+/// FFmpeg refuses a larger frame with an error instead.
+pub(crate) fn set_max_pixels(ctx: &mut codec::Context, pixels: u64) {
+    // SAFETY: `ctx` is a valid AVCodecContext we hold mutably and have not
+    // opened yet; `max_pixels` is a plain int64 field read when frames are
+    // allocated.
+    unsafe {
+        (*ctx.as_mut_ptr()).max_pixels = i64::try_from(pixels).unwrap_or(i64::MAX);
     }
 }

@@ -82,6 +82,25 @@ unsafe extern "C" fn hook_open(
     flags: c_int,
     options: *mut *mut ffi::AVDictionary,
 ) -> c_int {
+    super::no_unwind(
+        ffi::AVERROR(libc_eio()),
+        |m| log::error!("opening an output panicked: {m}"),
+        // SAFETY: FFmpeg's arguments, passed on unchanged.
+        || unsafe { open_output(s, pb, url, flags, options) },
+    )
+}
+
+/// The body of [`hook_open`].
+///
+/// # Safety
+/// The arguments of an `io_open` callback on a context set up by [`install`].
+unsafe fn open_output(
+    s: *mut ffi::AVFormatContext,
+    pb: *mut *mut ffi::AVIOContext,
+    url: *const c_char,
+    flags: c_int,
+    options: *mut *mut ffi::AVDictionary,
+) -> c_int {
     // SAFETY: FFmpeg calls this only on a context where `install` set
     // `opaque` to a live `Hooks`; `url` is a NUL-terminated string that
     // FFmpeg owns for the duration of the call.
@@ -154,6 +173,19 @@ fn open_custom(hooks: &Hooks, pb: *mut *mut ffi::AVIOContext, sink: Box<dyn Sink
 }
 
 unsafe extern "C" fn write_packet(opaque: *mut c_void, buf: *mut u8, size: c_int) -> c_int {
+    super::no_unwind(
+        ffi::AVERROR(libc_eio()),
+        |m| log::error!("writing an output panicked: {m}"),
+        // SAFETY: FFmpeg's arguments, passed on unchanged.
+        || unsafe { write_output(opaque, buf, size) },
+    )
+}
+
+/// The body of [`write_packet`].
+///
+/// # Safety
+/// `opaque` is a live `Writer` from `open_custom`; `buf` holds `size` bytes.
+unsafe fn write_output(opaque: *mut c_void, buf: *mut u8, size: c_int) -> c_int {
     // SAFETY: `opaque` is the `Writer` set in `open_custom`, alive until
     // `hook_close2`; FFmpeg passes `size` readable bytes at `buf`.
     let (w, data) = unsafe {
@@ -176,6 +208,19 @@ unsafe extern "C" fn write_packet(opaque: *mut c_void, buf: *mut u8, size: c_int
 }
 
 unsafe extern "C" fn hook_close2(s: *mut ffi::AVFormatContext, pb: *mut ffi::AVIOContext) -> c_int {
+    super::no_unwind(
+        ffi::AVERROR(libc_eio()),
+        |m| log::error!("closing an output panicked: {m}"),
+        // SAFETY: FFmpeg's arguments, passed on unchanged.
+        || unsafe { close_output(s, pb) },
+    )
+}
+
+/// The body of [`hook_close2`].
+///
+/// # Safety
+/// The arguments of an `io_close2` callback on a context set up by [`install`].
+unsafe fn close_output(s: *mut ffi::AVFormatContext, pb: *mut ffi::AVIOContext) -> c_int {
     if pb.is_null() {
         return 0;
     }

@@ -57,6 +57,26 @@ unsafe extern "C" fn callback(
     fmt: *const c_char,
     args: *mut ffi::__va_list_tag,
 ) {
+    // A panicking logger (the embedding program's) loses the line; it never
+    // unwinds into FFmpeg.
+    super::no_unwind(
+        (),
+        |_| {},
+        || {
+            // SAFETY: the arguments are FFmpeg's, passed on unchanged.
+            unsafe { log_line(avcl, level, fmt, args) }
+        },
+    );
+}
+
+/// # Safety
+/// The arguments of an `av_log` callback, as FFmpeg passed them.
+unsafe fn log_line(
+    avcl: *mut c_void,
+    level: c_int,
+    fmt: *const c_char,
+    args: *mut ffi::__va_list_tag,
+) {
     let lvl = level_of(level);
     let keep_error = level <= ffi::AV_LOG_ERROR;
     if !keep_error && (lvl > log::max_level() || !log::log_enabled!(target: "ffmpeg", lvl)) {

@@ -7,12 +7,30 @@
 pub(crate) mod bsf;
 pub(crate) mod codec;
 pub(crate) mod device;
+pub(crate) mod dict;
 pub(crate) mod frame;
 pub(crate) mod io;
 pub(crate) mod log;
 pub(crate) mod probe;
 
 use ffmpeg_next as ff;
+
+/// Runs the Rust side of a callback from C. A panic must never unwind into
+/// FFmpeg's frames (Rust aborts the process when one reaches an `extern "C"`
+/// boundary), so it is caught here and the callback returns `on_panic`, an
+/// error code FFmpeg understands; `note` records it where the caller can
+/// report it.
+pub(crate) fn no_unwind<R>(on_panic: R, note: impl FnOnce(String), f: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            // A panic while reporting the panic is dropped, not unwound.
+            let msg = crate::error::panic_message(p.as_ref());
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| note(msg)));
+            on_panic
+        }
+    }
+}
 
 /// FFmpeg's text for an error code, such as "No such file or directory".
 pub(crate) fn error_text(code: i32) -> String {

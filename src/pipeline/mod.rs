@@ -63,6 +63,8 @@ pub(crate) struct Plan {
     pub extra: Vec<(String, String)>,
     pub threads: usize,
     pub timeout: Option<Duration>,
+    /// What the input's headers may claim.
+    pub limits: crate::Limits,
     pub audio: AudioOptions,
     pub encryption: Option<crate::encryption::Encryption>,
     /// Stores every output file is uploaded to as soon as it is complete.
@@ -131,15 +133,37 @@ struct InputAudio {
     guard: bool,
 }
 
+/// Input stream `i` of `ictx`, which `pick_streams` found there.
+fn input_stream<'a>(
+    ictx: &'a format::context::Input,
+    i: usize,
+    input: &str,
+) -> Result<format::stream::Stream<'a>> {
+    ictx.stream(i)
+        .ok_or_else(|| Error::Internal(format!("input {input}: picked stream {i} is not there")))
+}
+
 fn open_video(
     ictx: &format::context::Input,
     i: usize,
     cores: usize,
     input: &str,
+    limits: &crate::Limits,
 ) -> Result<InputVideo> {
-    let st = ictx.stream(i).expect("stream exists");
+    let st = input_stream(ictx, i, input)?;
+    let par = crate::ffi::probe::codecpar_raw(ictx, i);
+    let rate = rate_of(&st);
+    limits.check_video(
+        input,
+        (par.width.max(0) as u32, par.height.max(0) as u32),
+        (rate.numerator(), rate.denominator()),
+        st.frames(),
+    )?;
     let mut ctx =
         codec::Context::from_parameters(st.parameters()).map_err(|e| open_err(input, e))?;
+    // A stream that grows part way through is refused by the decoder before
+    // it allocates the larger picture.
+    crate::ffi::codec::set_max_pixels(&mut ctx, limits.max_pixels);
     ctx.set_threading(ffmpeg_next::threading::Config {
         kind: ffmpeg_next::threading::Type::Frame,
         count: cores.min(4),
@@ -169,8 +193,20 @@ fn open_video(
     })
 }
 
-fn open_audio(ictx: &format::context::Input, i: usize, input: &str) -> Result<InputAudio> {
-    let st = ictx.stream(i).expect("stream exists");
+fn open_audio(
+    ictx: &format::context::Input,
+    i: usize,
+    input: &str,
+    limits: &crate::Limits,
+) -> Result<InputAudio> {
+    let st = input_stream(ictx, i, input)?;
+    let par = crate::ffi::probe::codecpar_raw(ictx, i);
+    limits.check_audio(
+        input,
+        par.sample_rate.max(0) as u32,
+        par.channels.max(0) as u32,
+        st.frames(),
+    )?;
     let ctx = codec::Context::from_parameters(st.parameters()).map_err(|e| open_err(input, e))?;
     let decoder = ctx
         .decoder()
@@ -410,7 +446,7 @@ fn adopt_connection(
     let mut used = Vec::new();
     if let Some(v) = video.as_mut() {
         let i = vi.ok_or_else(|| changed("the stream has no video any more".into()))?;
-        let n = open_video(ictx, i, cores, input)?;
+        let n = open_video(ictx, i, cores, input, &plan.limits)?;
         let (od, nd) = (&v.decoder, &n.decoder);
         if (od.width(), od.height()) != (nd.width(), nd.height())
             || (od.format() != nd.format() && nd.format() != format::Pixel::None)
@@ -433,7 +469,7 @@ fn adopt_connection(
     }
     if let Some(a) = audio.as_mut() {
         let i = ai.ok_or_else(|| changed("the stream has no audio any more".into()))?;
-        let n = open_audio(ictx, i, input)?;
+        let n = open_audio(ictx, i, input, &plan.limits)?;
         let (od, nd) = (&a.decoder, &n.decoder);
         if (od.rate(), od.channels(), od.format()) != (nd.rate(), nd.channels(), nd.format()) {
             return Err(changed(format!(
@@ -514,9 +550,7 @@ pub(crate) fn best_video(ictx: &format::context::Input) -> Option<usize> {
                     .contains(format::stream::Disposition::ATTACHED_PIC)
         })
         .max_by_key(|s| {
-            let br = s
-                .metadata()
-                .get("variant_bitrate")
+            let br = crate::ffi::dict::get(&s.metadata(), "variant_bitrate")
                 .and_then(|v| v.parse::<i64>().ok())
                 .unwrap_or(0);
             (dims(s), br, std::cmp::Reverse(s.index()))
@@ -843,14 +877,13 @@ fn rotation_graph(v: &InputVideo) -> Result<Option<filter::Graph>> {
         sar.numerator().max(1),
         sar.denominator().max(1)
     );
-    g.add(&filter::find("buffer").expect("buffer filter"), "in", &args)
-        .map_err(e)?;
-    g.add(
-        &filter::find("buffersink").expect("buffersink filter"),
-        "out",
-        "",
-    )
-    .map_err(e)?;
+    // libavfilter always has these two (they are not optional filters),
+    // but a build without them is an error, not a panic.
+    let find = |name: &str| {
+        filter::find(name).ok_or_else(|| Error::Internal(format!("FFmpeg has no {name} filter")))
+    };
+    g.add(&find("buffer")?, "in", &args).map_err(e)?;
+    g.add(&find("buffersink")?, "out", "").map_err(e)?;
     g.output("in", 0)
         .and_then(|p| p.input("out", 0))
         .and_then(|p| p.parse(chain))
@@ -963,13 +996,13 @@ fn run_inner(
     }
     let cores = plan.threads.max(1);
     let mut video = match video_idx {
-        Some(i) => Some(open_video(&ictx, i, cores, input)?),
+        Some(i) => Some(open_video(&ictx, i, cores, input, &plan.limits)?),
         None => None,
     };
     let mut audio = match (audio_idx, &audio_device) {
-        (Some(i), _) => Some(open_audio(&ictx, i, input)?),
+        (Some(i), _) => Some(open_audio(&ictx, i, input, &plan.limits)?),
         (None, Some((name, actx, i))) => {
-            let mut a = open_audio(actx, *i, name)?;
+            let mut a = open_audio(actx, *i, name, &plan.limits)?;
             // Its packets come from the device reader, never from `ictx`.
             a.index = usize::MAX;
             Some(a)
@@ -1321,7 +1354,15 @@ fn run_inner(
     let mux_abort = abort.clone();
     let mux_handle = std::thread::Builder::new()
         .name("ffstream-mux".into())
-        .spawn(move || mux::run(specs, prx, ready_tx, mux_abort))
+        .spawn(move || {
+            let stop = mux_abort.clone();
+            let r = crate::error::catch_panic("mux", || mux::run(specs, prx, ready_tx, mux_abort));
+            if r.is_err() {
+                // The workers stop instead of waiting on a mux that is gone.
+                stop.store(true, Ordering::SeqCst);
+            }
+            r
+        })
         .map_err(|e| Error::Internal(format!("spawn mux thread: {e}")))?;
     match ready_rx.recv() {
         Ok(Ok(())) => {}
@@ -1817,7 +1858,12 @@ fn run_inner(
                 .and_then(|o| o.first())
                 .copied()
                 .unwrap_or((0, 0)),
-            Protocol::Dash => stats.per_output[0].get(i).copied().unwrap_or((0, 0)),
+            Protocol::Dash => stats
+                .per_output
+                .first()
+                .and_then(|o| o.get(i))
+                .copied()
+                .unwrap_or((0, 0)),
         };
         renditions.push(RenditionReport {
             name: name.clone(),
@@ -1903,10 +1949,11 @@ fn spawn(
 ) -> Result<std::thread::JoinHandle<Result<()>>> {
     let abort = abort.clone();
     let done = done.clone();
+    let stage = format!("worker {name}");
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
-            let r = f();
+            let r = crate::error::catch_panic(&stage, f);
             if r.is_err() {
                 abort.store(true, Ordering::SeqCst);
             }
@@ -1920,7 +1967,9 @@ fn spawn(
 fn join_err<T>(r: std::thread::Result<Result<T>>) -> Result<T> {
     match r {
         Ok(r) => r,
-        Err(_) => Err(Error::Internal("a worker thread panicked".into())),
+        // Workers catch their own panics (`spawn`); this is the mux thread
+        // or a panic in the catching itself.
+        Err(p) => Err(Error::from_panic("a pipeline thread", p.as_ref())),
     }
 }
 

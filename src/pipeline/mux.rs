@@ -170,12 +170,15 @@ fn open_all(specs: &[OutputSpec]) -> Result<(Vec<Opened>, Vec<Vec<Route>>)> {
         for (k, v) in &spec.options {
             dict.set(k, v);
         }
-        let unknown: Vec<String> = octx
-            .write_header_with(dict)
-            .map_err(|e| err(crate::ffi::log::explain(e)))?
-            .iter()
-            .map(|(k, _)| k.to_string())
-            .collect();
+        let unknown: Vec<String> = {
+            let left = octx
+                .write_header_with(dict)
+                .map_err(|e| err(crate::ffi::log::explain(e)))?;
+            crate::ffi::dict::entries(&left)
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect()
+        };
         if !unknown.is_empty() {
             return Err(Error::Config(format!(
                 "option(s) {} not recognised by the encoder or the {} muxer",
