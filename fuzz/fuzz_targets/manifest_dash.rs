@@ -1,0 +1,7 @@
+#![no_main]
+//! Opens arbitrary bytes as a DASH manifest with libavformat's dash demuxer, from memory.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = ffstream::fuzzing::manifest_bytes(data, ffstream::fuzzing::Manifest::Dash);
+});

@@ -1,0 +1,7 @@
+#![no_main]
+//! Packages arbitrary bytes to DASH with one tiny rendition, a few frames at most.
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let _ = ffstream::fuzzing::package_bytes(data, ffstream::Protocol::Dash);
+});
