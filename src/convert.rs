@@ -308,8 +308,10 @@ fn plan_streams(
     }
     let mut plans = Vec::new();
     for &i in &chosen {
+        // Cannot fail: i comes from iterating ictx's own streams just above.
         let st = ictx.stream(i).expect("chosen stream exists");
         let par = st.parameters();
+        // Cannot fail: only streams kind_of accepts were chosen.
         let kind = kind_of(par.medium()).expect("chosen streams are A/V/subtitle");
         let name = codec_name(par.id());
         let fits = raw::query_codec(fmt, par.id());
@@ -440,6 +442,7 @@ fn remux(
     };
     let mut outs: Vec<OutStream> = Vec::new();
     for plan in plans {
+        // Cannot fail: plans index streams of this same ictx.
         let ist = ictx.stream(plan.index).expect("planned stream exists");
         let in_tb = ist.time_base();
         let offset = start.rescale(ffmpeg_next::rescale::TIME_BASE, in_tb);
@@ -508,6 +511,7 @@ fn remux(
     for o in &mut outs {
         o.out_tb = octx
             .stream(o.out_index)
+            // Cannot fail: the stream was added to octx a few lines above.
             .expect("output stream exists")
             .time_base();
     }
@@ -880,6 +884,7 @@ impl VideoCoder {
                     self.scaler = Some((ctx, key));
                 }
                 let mut dst = frame::Video::new(format::Pixel::YUV420P, w, h);
+                // Cannot fail: the branch above sets self.scaler when it was None.
                 let (ctx, _) = self.scaler.as_mut().expect("scaler just built");
                 ctx.run(&src, &mut dst)
                     .map_err(|e| encode_err(self.codec_name, e))?;
@@ -977,6 +982,7 @@ impl AudioCoder {
         g.add(&find("abuffer")?, "in", &args).map_err(err)?;
         g.add(&find("abuffersink")?, "out", "").map_err(err)?;
         {
+            // Cannot fail: the graph was given a sink named "out" just above.
             let mut out = g.get("out").expect("just added");
             out.set_sample_format(self.encoder.format());
             out.set_channel_layout(self.encoder.channel_layout());
@@ -989,6 +995,7 @@ impl AudioCoder {
         g.validate().map_err(err)?;
         let fs = self.encoder.frame_size();
         if fs > 0 {
+            // Cannot fail: the graph was given a sink named "out" just above.
             g.get("out").expect("just added").sink().set_frame_size(fs);
         }
         Ok(g)
@@ -1018,6 +1025,7 @@ impl AudioCoder {
                     if self.graph.is_none() {
                         self.graph = Some(self.graph_for(&f, self.in_tb)?);
                     }
+                    // Cannot fail: self.graph is built (or the function returned) before this point.
                     let g = self.graph.as_mut().expect("graph built");
                     g.get("in")
                         .expect("source exists")
@@ -1052,9 +1060,11 @@ impl AudioCoder {
     }
 
     fn pull(&mut self, out: &mut Vec<Packet>) -> Result<()> {
+        // Cannot fail: self.graph is built (or the function returned) before this point.
         let g = self.graph.as_mut().expect("graph built");
         loop {
             let mut f = frame::Audio::empty();
+            // Cannot fail: every graph this type builds has a sink named "out".
             match g.get("out").expect("sink exists").sink().frame(&mut f) {
                 Ok(()) => {}
                 Err(ffmpeg_next::Error::Eof) => return Ok(()),

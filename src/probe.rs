@@ -227,6 +227,7 @@ fn has_top_level_moov(path: &Path, len: u64) -> bool {
             if f.read_exact(&mut hdr[8..16]).is_err() {
                 return false;
             }
+            // Cannot fail: hdr is 16 bytes long, so hdr[8..16] has 8.
             size = u64::from_be_bytes(hdr[8..16].try_into().expect("8 bytes"));
         } else if size == 0 {
             size = len - pos;
@@ -249,6 +250,7 @@ pub struct Probe {
 impl Probe {
     /// Everything, as ffprobe's JSON: an object with `"streams"` and `"format"`.
     pub fn all(&self) -> serde_json::Value {
+        // Cannot fail: every field serialises, and every map key is a string.
         serde_json::to_value(self).expect("probe data always serialises")
     }
 
@@ -812,6 +814,7 @@ fn fmt_g(x: f64) -> String {
 }
 
 fn stream_info(ictx: &ff::format::context::Input, index: usize, show_ids: bool) -> StreamInfo {
+    // Cannot fail: callers pass indexes below ictx.nb_streams().
     let stream = ictx.stream(index).expect("index below nb_streams");
     let par = raw::codecpar_raw(ictx, index);
     let is_video = par.codec_type.as_deref() == Some("video");

@@ -303,6 +303,7 @@ impl<'a> Writer<'a> {
                     let stream_tb = self
                         .octx
                         .stream(track.stream_index)
+                        // Cannot fail: the stream was added to the output just above.
                         .expect("stream added above")
                         .time_base();
                     if packet.duration() == 0 && track.sink == "vout" {

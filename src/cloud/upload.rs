@@ -361,6 +361,7 @@ fn run(
             }
         }
         queue.extend(rx.try_iter());
+        // Cannot fail: an empty queue was refilled just above, or the loop ended.
         let job = queue.pop_front().expect("queue is not empty");
         if failed(&shared) {
             continue;

@@ -1413,10 +1413,12 @@ fn run_inner(
     }
     let mut receivers: Vec<_> = channels.into_iter().map(|(_, rx)| Some(rx)).collect();
     for (i, v) in vplans.into_iter().enumerate() {
+        // Cannot fail: one receiver was made per video plan, and each is taken once.
         let rx = receivers[i].take().expect("one receiver per rendition");
         let counter = Arc::new(Counter::default());
         counters.push(counter.clone());
         rendition_meta.push((v.name.clone(), Some(v.rep.size), v.codecs.clone()));
+        // Cannot fail: video plans are only made when the input has video.
         let tb = video.as_ref().expect("video plan implies video").time_base;
         let w = video::VideoWorker {
             source: i,
@@ -1455,6 +1457,7 @@ fn run_inner(
                 "mp4a.40.2".to_string(),
             ));
         }
+        // Cannot fail: audio plans are only made when the input has audio.
         let ia = audio.as_ref().expect("audio plan implies audio");
         let layout = ia.decoder.channel_layout();
         let layout_bits = if layout.bits() != 0 {
@@ -2007,6 +2010,7 @@ fn fan_out_video(
         }
         if let Some(g) = rot.as_mut() {
             g.get("in")
+                // Cannot fail: rotation graphs are built with a source named "in".
                 .expect("rotation graph has an input")
                 .source()
                 .add(&f)
@@ -2025,6 +2029,7 @@ fn pull_rotated(g: &mut filter::Graph, tx: &[Sender<Arc<frame::Video>>]) -> Resu
         let mut out = frame::Video::empty();
         match g
             .get("out")
+            // Cannot fail: rotation graphs are built with a sink named "out".
             .expect("rotation graph has an output")
             .sink()
             .frame(&mut out)

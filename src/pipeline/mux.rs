@@ -98,6 +98,7 @@ pub(crate) fn run(
         let mut packet = Some(msg.packet);
         for (i, r) in targets.iter().enumerate() {
             let mut p = if i + 1 == targets.len() {
+                // Cannot fail: taken only on the last target, after clones for the others.
                 packet.take().expect("packet used once")
             } else {
                 packet.as_ref().expect("packet kept until last").clone()

@@ -107,6 +107,7 @@ impl VideoWorker {
                     Some(f) if crate::ffi::frame::is_writable(&f) => f,
                     _ => frame::Video::new(self.pixel, self.size.width, self.size.height),
                 };
+                // Cannot fail: the branch above sets the scaler when it was None or stale.
                 let (ctx, _) = scaler.as_mut().expect("scaler just built");
                 ctx.run(&src, &mut dst).map_err(|e| self.err(e))?;
                 dst
