@@ -8,6 +8,7 @@ pub mod browser;
 pub mod dash;
 pub mod fixtures;
 pub mod hls;
+pub mod mutate;
 pub mod oracle;
 pub mod servers;
 pub mod xvfb;
