@@ -1372,10 +1372,11 @@ pub fn segment_bitrates(p: &MediaPlaylist, dir: &Path) -> Result<SegmentBitrates
 
 /// Checks a variant's BANDWIDTH / AVERAGE-BANDWIDTH against measured segment
 /// bit rates of the renditions played together (the variant's own media
-/// playlist plus, e.g., its audio rendition). BANDWIDTH must be >= the sum of
-/// peaks (RFC 8216 §4.3.4.2); `tolerance` allows it to be that fraction
-/// lower (0.0 = exact). AVERAGE-BANDWIDTH must be within `tolerance` of the
-/// summed averages.
+/// playlist plus, e.g., its audio rendition). For a stream whose segments
+/// all exist, RFC 8216 §4.3.4.2 makes BANDWIDTH the sum of the peak segment
+/// bit rates and AVERAGE-BANDWIDTH the sum of the averages: each must be
+/// within `tolerance` (a fraction; 0.0 = exact) of the measured value, on
+/// either side, give or take 1 bit/s of rounding to an integer.
 pub fn check_variant_bandwidth(
     v: &Variant,
     renditions: &[SegmentBitrates],
@@ -1384,14 +1385,21 @@ pub fn check_variant_bandwidth(
     let peak: f64 = renditions.iter().map(|r| r.peak).sum();
     let avg: f64 = renditions.iter().map(|r| r.average).sum();
     let mut out = Vec::new();
-    if (v.bandwidth as f64) < peak * (1.0 - tolerance) {
+    let bw = v.bandwidth as f64;
+    if bw < peak * (1.0 - tolerance) - 1.0 {
         out.push(format!(
             "variant {:?}: BANDWIDTH {} below measured peak segment bit rate {:.0}",
             v.uri, v.bandwidth, peak
         ));
     }
+    if bw > peak * (1.0 + tolerance) + 1.0 {
+        out.push(format!(
+            "variant {:?}: BANDWIDTH {} above measured peak segment bit rate {:.0}",
+            v.uri, v.bandwidth, peak
+        ));
+    }
     if let Some(a) = v.average_bandwidth {
-        if ((a as f64) - avg).abs() > avg * tolerance {
+        if ((a as f64) - avg).abs() > avg * tolerance + 1.0 {
             out.push(format!(
                 "variant {:?}: AVERAGE-BANDWIDTH {a} differs from measured average {avg:.0}",
                 v.uri

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod claims;
 pub mod dash;
 pub mod fixtures;
 pub mod hls;

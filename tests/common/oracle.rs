@@ -73,14 +73,16 @@ fn ffprobe(args: &[&str], input: &OsStr) -> Output {
     run(&mut cmd)
 }
 
-fn ffprobe_json(args: &[&str], input: &OsStr) -> Value {
+/// ffprobe with `-v error`, the given arguments and `-of json`, parsed.
+pub fn ffprobe_json(args: &[&str], input: &OsStr) -> Value {
     let mut a = args.to_vec();
     a.extend(["-of", "json"]);
     let out = ffprobe(&a, input);
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("ffprobe JSON: {e}"))
 }
 
-fn num(v: &Value, key: &str) -> Option<f64> {
+/// A number that ffprobe's JSON writes as a string or a number.
+pub fn num(v: &Value, key: &str) -> Option<f64> {
     match v.get(key)? {
         Value::String(s) => s.parse().ok(),
         Value::Number(n) => n.as_f64(),
@@ -112,10 +114,53 @@ pub fn video_dims(input: impl AsRef<OsStr>) -> (u32, u32) {
     }
 }
 
-/// Number of frames of the first video stream, counted by DECODING every
-/// frame (`ffprobe -count_frames`). Works for files, `.m3u8` and `.mpd`.
+/// Number of frames of the video, counted by DECODING every frame
+/// (`ffprobe -count_frames`). Works for files, `.m3u8` and `.mpd`. Where the
+/// input has several video streams (the representations of an MPD, the
+/// variants of a master playlist), every one is decoded, each in its own
+/// run (ffmpeg 5.1's DASH demuxer loses the last frame of the second stream
+/// when two are decoded together), and they must all have the same count.
 pub fn count_video_frames(input: impl AsRef<OsStr>) -> u64 {
-    count_frames(input, "v:0")
+    let input = input.as_ref();
+    let counts = video_frame_counts(input);
+    match counts.first() {
+        None => panic!("no video stream in {input:?}"),
+        Some(&(_, c)) => {
+            assert!(
+                counts.iter().all(|&(_, x)| x == c),
+                "video streams of {input:?} differ in frames (stream index, frames): {counts:?}"
+            );
+            c
+        }
+    }
+}
+
+/// Decoded frame count of every video stream of the input, each decoded
+/// separately: `(stream index, frames)`.
+pub fn video_frame_counts(input: impl AsRef<OsStr>) -> Vec<(u64, u64)> {
+    let input = input.as_ref();
+    let v = ffprobe_json(
+        &[
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "stream=index,disposition",
+        ],
+        input,
+    );
+    let mut idx: Vec<u64> = v["streams"]
+        .as_array()
+        .map(|a| a.as_slice())
+        .unwrap_or_default()
+        .iter()
+        // Cover art and other still pictures are not the video.
+        .filter(|s| s["disposition"]["attached_pic"].as_i64() != Some(1))
+        .filter_map(|s| s["index"].as_u64())
+        .collect();
+    idx.dedup();
+    idx.iter()
+        .map(|&i| (i, count_frames(input, &i.to_string())))
+        .collect()
 }
 
 /// Number of decoded frames of the stream selected by `stream_spec`
