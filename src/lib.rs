@@ -45,6 +45,13 @@ pub use pipeline::{RenditionReport, Report};
 
 use std::sync::Once;
 
+/// The README's Rust examples, compiled (not run: they need real inputs) by
+/// `cargo test --doc`, which the test command runs, so they cannot drift
+/// from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Initialises FFmpeg once per process and routes its logs to the `log` facade.
 ///
 /// Every public entry point calls this; calling it yourself is harmless.

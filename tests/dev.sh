@@ -204,6 +204,8 @@ case "$cmd" in
     export AWS_METADATA_ENDPOINT=http://127.0.0.1:9 AZURE_MSI_ENDPOINT=http://127.0.0.1:9/msi \
       MSI_ENDPOINT=http://127.0.0.1:9/msi GCE_METADATA_HOST=127.0.0.1:9 GCE_METADATA_IP=127.0.0.1:9
     cargo test --locked --all-targets
+    # Doc examples, the README's included (--all-targets skips doctests).
+    cargo test --locked --doc
     # The static binary (FFmpeg built from vendor/ once, then cached) and
     # its end-to-end tests are part of the whole suite.
     static_check

@@ -6,7 +6,7 @@ use super::progress::Counter;
 use super::{drain, Drained};
 use crate::error::{Error, Result};
 use crossbeam_channel::{Receiver, Sender};
-use ffmpeg_next::{encoder, filter, frame, Rational};
+use ffmpeg_next::{encoder, filter, frame, ChannelLayout, Rational};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -76,6 +76,31 @@ impl AudioWorker {
         Ok(g)
     }
 
+    /// Whether `f` differs in rate, sample format or channel layout from
+    /// what the resampler was built for (a stream that changes part way
+    /// through); if so, records the new format.
+    fn format_changed(&mut self, f: &frame::Audio) -> bool {
+        let layout = match f.channel_layout().bits() {
+            0 => ChannelLayout::default(f.channels() as i32).bits(),
+            bits => bits,
+        };
+        let now = (f.rate(), f.format(), layout);
+        let i = self.input;
+        if now == (i.rate, i.format, i.layout_bits) || f.rate() == 0 || layout == 0 {
+            return false;
+        }
+        log::warn!(
+            "{}: the audio changes from {} Hz {} to {} Hz {} part way through; resampling from there",
+            self.name,
+            i.rate,
+            i.format.name(),
+            f.rate(),
+            f.format().name()
+        );
+        (self.input.rate, self.input.format, self.input.layout_bits) = now;
+        true
+    }
+
     pub fn run(mut self) -> Result<()> {
         let mut graph = self.graph()?;
         let mut first: Option<i64> = None;
@@ -87,6 +112,13 @@ impl AudioWorker {
             let f = crate::ffi::frame::shallow_ref_audio(&src)
                 .ok_or_else(|| self.err("out of memory referencing a frame"))?;
             drop(src);
+            if self.format_changed(&f) {
+                // The resampler's input is fixed when it is built: build it
+                // again for the new format. What the old one still held (less
+                // than one encoder frame) is dropped, because an AAC encoder
+                // takes a short frame only as its last.
+                graph = self.graph()?;
+            }
             graph
                 .get("in")
                 .ok_or_else(|| self.err("no source"))?

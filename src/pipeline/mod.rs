@@ -120,8 +120,10 @@ struct InputVideo {
     rotation: i32,
     /// Latest frame timestamp passed on.
     last_pts: Option<i64>,
-    /// After a reconnection: drop frames that would go back in time.
+    /// After a reconnection, where frames that go back in time are expected.
     guard: bool,
+    /// Whether dropping a frame that goes back in time was reported.
+    warned: bool,
 }
 
 struct InputAudio {
@@ -131,6 +133,7 @@ struct InputAudio {
     packet_time_base: Rational,
     last_pts: Option<i64>,
     guard: bool,
+    warned: bool,
 }
 
 /// Input stream `i` of `ictx`, which `pick_streams` found there.
@@ -190,6 +193,7 @@ fn open_video(
         decoder,
         last_pts: None,
         guard: false,
+        warned: false,
     })
 }
 
@@ -219,6 +223,7 @@ fn open_audio(
         decoder,
         last_pts: None,
         guard: false,
+        warned: false,
     })
 }
 
@@ -414,7 +419,7 @@ fn feed_audio(
             });
         }
     }
-    fan_out_audio(a, atx)
+    fan_out_audio(a, atx, input)
 }
 
 /// Where the used streams of a new connection start, microseconds.
@@ -1681,7 +1686,7 @@ fn run_inner(
             }
             if let Some(a) = audio.as_mut() {
                 let _ = a.decoder.send_eof();
-                if !fan_out_audio(a, &atx)? {
+                if !fan_out_audio(a, &atx, input)? {
                     send_failed = true;
                     break;
                 }
@@ -1799,7 +1804,7 @@ fn run_inner(
         }
         if let Some(a) = audio.as_mut() {
             let _ = a.decoder.send_eof();
-            send_failed |= !fan_out_audio(a, &atx)?;
+            send_failed |= !fan_out_audio(a, &atx, input)?;
         }
     }
     // The dash muxer's trailer turns the MPD static (a finished
@@ -1999,14 +2004,11 @@ fn fan_out_video(
         }
         let ts = f.timestamp();
         f.set_pts(ts);
-        if v.guard && ts.is_some() && v.last_pts.is_some_and(|l| ts <= Some(l)) {
-            log::debug!(
-                "{input}: dropping a video frame that goes back in time after a reconnection"
-            );
+        if !moves_forward(&mut v.last_pts, ts) {
+            if !v.guard {
+                warn_once(&mut v.warned, input, "video");
+            }
             continue;
-        }
-        if ts.is_some() {
-            v.last_pts = ts;
         }
         if let Some(g) = rot.as_mut() {
             g.get("in")
@@ -2044,11 +2046,37 @@ fn pull_rotated(g: &mut filter::Graph, tx: &[Sender<Arc<frame::Video>>]) -> Resu
     }
 }
 
+/// Whether a decoded frame at `ts` comes after the last one passed on, and
+/// if so records it. A frame that repeats or goes back in time (a damaged
+/// file, a reconnection) is dropped: passed on, it would reach the muxer out
+/// of order, which refuses the whole run.
+fn moves_forward(last: &mut Option<i64>, ts: Option<i64>) -> bool {
+    match (ts, *last) {
+        (Some(t), Some(l)) if t <= l => false,
+        (None, Some(_)) => false,
+        (Some(t), _) => {
+            *last = Some(t);
+            true
+        }
+        (None, None) => true,
+    }
+}
+
+fn warn_once(warned: &mut bool, input: &str, kind: &str) {
+    if !std::mem::replace(warned, true) {
+        log::warn!("{input}: dropping {kind} frames whose timestamps repeat or go back in time");
+    }
+}
+
 fn send_all<T>(f: Arc<T>, tx: &[Sender<Arc<T>>]) -> bool {
     tx.iter().all(|t| t.send(f.clone()).is_ok())
 }
 
-fn fan_out_audio(a: &mut InputAudio, tx: &[Sender<Arc<frame::Audio>>]) -> Result<bool> {
+fn fan_out_audio(
+    a: &mut InputAudio,
+    tx: &[Sender<Arc<frame::Audio>>],
+    input: &str,
+) -> Result<bool> {
     loop {
         let mut f = frame::Audio::empty();
         match a.decoder.receive_frame(&mut f) {
@@ -2059,11 +2087,11 @@ fn fan_out_audio(a: &mut InputAudio, tx: &[Sender<Arc<frame::Audio>>]) -> Result
         }
         let ts = f.timestamp();
         f.set_pts(ts);
-        if a.guard && ts.is_some() && a.last_pts.is_some_and(|l| ts <= Some(l)) {
+        if !moves_forward(&mut a.last_pts, ts) {
+            if !a.guard {
+                warn_once(&mut a.warned, input, "audio");
+            }
             continue;
-        }
-        if ts.is_some() {
-            a.last_pts = ts;
         }
         if f.channel_layout().bits() == 0 {
             f.set_channel_layout(ChannelLayout::default(f.channels() as i32));
