@@ -69,8 +69,12 @@ for f in "$out/ts/ts.m3u8" "$out/fmp4/fmp4.m3u8" "$out/live/live.m3u8" "$out/das
 done
 
 # HLS playlists whose segments, init section and key are data: URLs, so the
-# hls demuxer reaches the segment demuxers from memory.
+# hls demuxer reaches the segment demuxers from memory. FFmpeg 5.1's hls
+# demuxer checks a data: URL's "extension" (after its last dot) against
+# allowed_extensions: base64 decoding stops at '=', so "=.ts" ends each one.
 ts64=$(head -c 2256 "$media/h264-mp2.ts" | base64 -w0)
+# A variant playlist line holds at most 4095 bytes (MAX_URL_SIZE): a shorter segment.
+ts64s=$(head -c 1316 "$media/h264-mp2.ts" | base64 -w0)
 key64=$(printf '0123456789abcdef' | base64 -w0)
 ff -i "$media/h264-aac.mp4" -c copy -f mpegts -hls_time 0.2 "$work/enc-src.ts"
 head -c 1128 "$work/enc-src.ts" \
@@ -83,26 +87,26 @@ cat > seeds/manifest_hls/data-segments.m3u8 <<EOF
 #EXT-X-TARGETDURATION:1
 #EXT-X-MEDIA-SEQUENCE:0
 #EXTINF:0.4,
-data:video/mp2t;base64,$ts64
+data:video/mp2t;base64,$ts64=.ts
 #EXT-X-BYTERANGE:1128@0
 #EXTINF:0.2,
-data:video/mp2t;base64,$ts64
+data:video/mp2t;base64,$ts64=.ts
 #EXT-X-ENDLIST
 EOF
 cat > seeds/manifest_hls/data-key.m3u8 <<EOF
 #EXTM3U
 #EXT-X-VERSION:3
 #EXT-X-TARGETDURATION:1
-#EXT-X-KEY:METHOD=AES-128,URI="data:application/octet-stream;base64,$key64",IV=0x00000000000000000000000000000000
+#EXT-X-KEY:METHOD=AES-128,URI="data:application/octet-stream;base64,$key64=.ts",IV=0x00000000000000000000000000000000
 #EXTINF:0.2,
-data:video/mp2t;base64,$enc64
+data:video/mp2t;base64,$enc64=.ts
 #EXT-X-ENDLIST
 EOF
 cat > seeds/manifest_hls/data-master.m3u8 <<EOF
 #EXTM3U
 #EXT-X-INDEPENDENT-SEGMENTS
-#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="en",DEFAULT=YES,URI="data:application/vnd.apple.mpegurl;base64,$(printf '#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:0.4,\ndata:video/mp2t;base64,%s\n#EXT-X-ENDLIST\n' "$ts64" | base64 -w0)"
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",NAME="en",DEFAULT=YES,URI="data:application/vnd.apple.mpegurl;base64,$(printf '#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:0.4,\ndata:video/mp2t;base64,%s=.ts\n#EXT-X-ENDLIST\n' "$ts64s" | base64 -w0)=.m3u8"
 #EXT-X-STREAM-INF:BANDWIDTH=200000,AVERAGE-BANDWIDTH=150000,RESOLUTION=64x36,FRAME-RATE=10.000,CODECS="avc1.42c00a,mp4a.40.2",AUDIO="aud"
-data:application/vnd.apple.mpegurl;base64,$(printf '#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:0.4,\ndata:video/mp2t;base64,%s\n#EXT-X-ENDLIST\n' "$ts64" | base64 -w0)
+data:application/vnd.apple.mpegurl;base64,$(printf '#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:0.4,\ndata:video/mp2t;base64,%s=.ts\n#EXT-X-ENDLIST\n' "$ts64s" | base64 -w0)=.m3u8
 EOF
 ls -l seeds/*/ | awk '{s+=$5} END {print "seeds:", s, "bytes"}'

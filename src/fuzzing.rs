@@ -335,6 +335,23 @@ mod tests {
     }
 
     #[test]
+    fn data_url_segments_reach_the_segment_demuxer() {
+        for (target, kind, seed) in [
+            ("manifest_hls", Manifest::Hls, "data-segments.m3u8"),
+            ("manifest_hls", Manifest::Hls, "data-master.m3u8"),
+            ("manifest_hls", Manifest::Hls, "data-key.m3u8"),
+        ] {
+            let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fuzz/seeds")
+                .join(target)
+                .join(seed);
+            let r = manifest_bytes(&std::fs::read(&p).unwrap(), kind);
+            let probe = r.unwrap_or_else(|e| panic!("{seed}: {e}"));
+            assert!(!probe.streams().all().is_empty(), "{seed}");
+        }
+    }
+
+    #[test]
     fn manifest_seeds_open_with_the_named_demuxer() {
         let hls = "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nx.ts\n#EXT-X-ENDLIST\n";
         // The segment cannot be opened (no file protocol): an error, no panic.
