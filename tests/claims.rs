@@ -211,12 +211,7 @@ impl HlsRun {
     /// A file ffprobe can read on its own holding segment `k` of variant `i`
     /// (the init section prepended for fMP4).
     fn segment_file(&self, i: usize, k: usize, tmp: &Path) -> PathBuf {
-        let m = &self.media[i];
-        let seg = &m.segments[k];
-        match &seg.map {
-            None => self.dir.join(&seg.uri),
-            Some(map) => claims::joined(&self.dir, &[&map.uri, &seg.uri], tmp),
-        }
+        claims::hls_segment_file(&self.dir, &self.media[i], k, tmp)
     }
 }
 

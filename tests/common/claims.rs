@@ -461,17 +461,23 @@ pub fn expected_codecs(input: impl AsRef<OsStr>) -> Vec<String> {
     out
 }
 
+/// A file ffprobe reads on its own holding segment `k` of a media playlist
+/// whose segments are files in `dir`: the segment itself, or for fMP4 a
+/// copy in `tmp` with the init section in front.
+pub fn hls_segment_file(dir: &Path, media: &hls::MediaPlaylist, k: usize, tmp: &Path) -> PathBuf {
+    let seg = &media.segments[k];
+    match &seg.map {
+        None => dir.join(&seg.uri),
+        Some(map) => joined(dir, &[&map.uri, &seg.uri], tmp),
+    }
+}
+
 /// Decoded frames of each segment of a media playlist whose segments are
 /// files in `dir`, each decoded on its own (with its init section, for fMP4).
 pub fn hls_segment_frames(dir: &Path, media: &hls::MediaPlaylist) -> Vec<Vec<Frame>> {
     let tmp = tempfile::tempdir().expect("tempdir");
-    media
-        .segments
-        .iter()
-        .map(|seg| match &seg.map {
-            None => decoded_frames(dir.join(&seg.uri)),
-            Some(map) => decoded_frames(joined(dir, &[&map.uri, &seg.uri], tmp.path())),
-        })
+    (0..media.segments.len())
+        .map(|k| decoded_frames(hls_segment_file(dir, media, k, tmp.path())))
         .collect()
 }
 
