@@ -6,6 +6,7 @@
 #   bash tests/dev.sh deps        only install what is missing
 #   bash tests/dev.sh static      build the static release binary (FFmpeg from vendor/) and test it end to end
 #   bash tests/dev.sh fresh-check remove what this script installs, clone, and run .ci/run as on a fresh machine
+#   bash tests/dev.sh memcheck    AddressSanitizer and valgrind over the FFI paths (tests/memcheck.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -219,8 +220,13 @@ case "$cmd" in
   fresh-check)
     fresh_check
     ;;
+  memcheck)
+    test_deps
+    install_missing valgrind
+    bash tests/memcheck.sh "${2:-all}"
+    ;;
   *)
-    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
