@@ -36,3 +36,18 @@ pub(crate) fn no_unwind<R>(on_panic: R, note: impl FnOnce(String), f: impl FnOnc
 pub(crate) fn error_text(code: i32) -> String {
     ff::Error::from(code).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_in_a_callback_becomes_its_error_code() {
+        let mut noted = None;
+        let code = super::no_unwind(-5, |m| noted = Some(m), || -> i32 { panic!("sink broke") });
+        assert_eq!(code, -5);
+        assert_eq!(noted.as_deref(), Some("sink broke"));
+        // A note that panics too is dropped, not unwound into C.
+        let code = super::no_unwind(-5, |_| panic!("again"), || -> i32 { panic!("first") });
+        assert_eq!(code, -5);
+        assert_eq!(super::no_unwind(-5, |_| {}, || 7), 7);
+    }
+}
