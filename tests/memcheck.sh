@@ -52,6 +52,9 @@ PY
   vg dash "$clip" -o "$work/dash/x.mpd" "${rep[@]}" --seg-duration 0.5
   vg probe "$tagged" > /dev/null
   vg convert "$tagged" -o "$work/copy.mkv"
+  for f in hls/x.m3u8 dash/x.mpd copy.mkv; do
+    [ -s "$work/$f" ] || { echo "valgrind run wrote no $f" >&2; exit 1; }
+  done
   # A damaged input fails cleanly: the error is expected, memory errors are not.
   local rc=0
   vg hls "$work/half.mp4" -o "$work/half/x.m3u8" "${rep[@]}" 2>/dev/null || rc=$?
