@@ -10,16 +10,19 @@
 //!   for, on an 8 s clip with four 2 s segments. ABR aims at the average,
 //!   and 8 s of noisy 30 fps video is long enough for it to settle (measured:
 //!   within +0.7%; ±5% leaves room for other thread counts).
-//! - **Audio bit rate** (AAC, one encoder per distinct rate): the AAC
+//! - **Audio bit rate** (`Bitrate.audio`, `--audio-bitrate`; AAC, one
+//!   encoder per distinct rate): the AAC
 //!   payload (ADTS headers that MPEG-TS adds are not counted) is within ±3%
 //!   of the rate asked for; FFmpeg's AAC encoder holds its rate per frame
 //!   (measured: within +0.2%).
 //! - **`Bitrate.overall`** without a video rate: video + audio payload within
 //!   ±5% of `overall`, the audio within ±3% of its own rate.
-//! - **`-x maxrate=M -x bufsize=B`**: every run of video frames, from frame
-//!   i to frame j, carries at most `B + M × (dts_j − dts_i)` bits, +5% (the
-//!   VBV bound; x264 does not count the headers the muxer repeats). For a
-//!   2 s segment that is at most `M + B / 2` bit/s.
+//! - **`-x maxrate=M -x bufsize=B`** (here 600k and 300k, on a rendition
+//!   asked for 900k, so the cap binds, and on one under it): every run of
+//!   video frames, from frame i to frame j, carries at most
+//!   `B + M × (dts_j − dts_i)` bits, +5% (the VBV bound; x264 does not count
+//!   the headers the muxer repeats; measured: 96.9% of the bound at worst).
+//!   Over a 2 s segment that is at most `M + B / 2` bit/s.
 //! - **HLS `BANDWIDTH`** equals the RFC 8216 peak segment bit rate measured
 //!   from the files on disk (§4.3.4.2: the largest bit rate of any
 //!   contiguous run of segments lasting 0.5–1.5 × the target duration,
