@@ -922,6 +922,8 @@ pub struct WebDavServer {
     process: ServerProcess,
     root: PathBuf,
     propfind: bool,
+    /// Served over https (see [`WebDavServer::start_tls`]).
+    tls: bool,
     _dir: TempDir,
 }
 
@@ -929,15 +931,21 @@ impl WebDavServer {
     /// A server that accepts PUT (creating parent directories), DELETE,
     /// MKCOL, COPY and MOVE, and PROPFIND if the dav-ext module is installed.
     pub fn start() -> WebDavServer {
-        Self::start_inner(false)
+        Self::start_inner(false, None)
     }
 
     /// A server that serves GET but answers every write (PUT, ...) with 403.
     pub fn start_refusing_put() -> WebDavServer {
-        Self::start_inner(true)
+        Self::start_inner(true, None)
     }
 
-    fn start_inner(refuse_writes: bool) -> WebDavServer {
+    /// Like [`start`](Self::start), over https with this certificate chain
+    /// and key (PEM files); `url()` is then `https://127.0.0.1:PORT`.
+    pub fn start_tls(cert: &Path, key: &Path) -> WebDavServer {
+        Self::start_inner(false, Some((cert, key)))
+    }
+
+    fn start_inner(refuse_writes: bool, tls: Option<(&Path, &Path)>) -> WebDavServer {
         let nginx = std::env::var_os("FFSTREAM_NGINX").unwrap_or_else(|| "nginx".into());
         let propfind = Path::new(DAV_EXT_MODULE).exists();
         start_with_retries("nginx WebDAV server", |port| {
@@ -947,7 +955,18 @@ impl WebDavServer {
                 .expect("tempdir");
             let root = dir.path().join("www");
             std::fs::create_dir(&root).expect("create www");
-            let conf = nginx_conf(dir.path(), &root, port, refuse_writes, propfind);
+            let mut conf = nginx_conf(dir.path(), &root, port, refuse_writes, propfind);
+            if let Some((cert, key)) = tls {
+                conf = conf.replacen(
+                    &format!("listen 127.0.0.1:{port};"),
+                    &format!(
+                        "listen 127.0.0.1:{port} ssl; ssl_certificate {}; ssl_certificate_key {};",
+                        cert.display(),
+                        key.display()
+                    ),
+                    1,
+                );
+            }
             let conf_path = dir.path().join("nginx.conf");
             std::fs::write(&conf_path, conf).expect("write nginx.conf");
             let mut cmd = Command::new(&nginx);
@@ -960,7 +979,10 @@ impl WebDavServer {
                 .current_dir(dir.path());
             let mut process = ServerProcess::spawn("nginx", cmd, &dir.path().join("nginx.log"));
             let url = format!("http://127.0.0.1:{port}/");
-            let ready = process.wait_ready(port, || http("GET", &url, &[], None).is_ok());
+            // (The helpers speak plain HTTP only: over TLS, an open port.)
+            let ready = process.wait_ready(port, || {
+                tls.is_some() || http("GET", &url, &[], None).is_ok()
+            });
             if let Err(e) = ready {
                 let errlog =
                     std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
@@ -971,6 +993,7 @@ impl WebDavServer {
                 process,
                 root,
                 propfind,
+                tls: tls.is_some(),
                 _dir: dir,
             })
         })
@@ -979,7 +1002,8 @@ impl WebDavServer {
     /// `http://127.0.0.1:PORT` (no trailing slash); `url()/a/b.ts` is
     /// stored at `root()/a/b.ts`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Where uploaded files arrive.
