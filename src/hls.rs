@@ -148,7 +148,15 @@ pub(crate) fn measure_bandwidth(playlist: &Path) -> Result<(u64, u64)> {
 
 /// RFC 6381 string for an encoded video stream, from its codec id and
 /// extradata (Annex B or avcC/hvcC). `None` when it cannot be derived.
-pub(crate) fn video_codec_string(id: ffmpeg_next::codec::Id, extradata: &[u8]) -> Option<String> {
+///
+/// VP9 (always 8-bit 4:2:0 here, profile 0) has no level in its extradata:
+/// it is the Annex A level that `width`x`height` at `frame_rate` needs.
+pub(crate) fn video_codec_string(
+    id: ffmpeg_next::codec::Id,
+    extradata: &[u8],
+    (width, height): (u32, u32),
+    frame_rate: (i32, i32),
+) -> Option<String> {
     use ffmpeg_next::codec::Id;
     match id {
         Id::H264 => {
@@ -163,7 +171,10 @@ pub(crate) fn video_codec_string(id: ffmpeg_next::codec::Id, extradata: &[u8]) -
             Some(format!("avc1.{:02X}{:02X}{:02X}", sps[0], sps[1], sps[2]))
         }
         Id::HEVC => hevc_codec_string(extradata),
-        Id::VP9 => Some("vp09.00.10.08".into()),
+        Id::VP9 => Some(format!(
+            "vp09.00.{:02}.08",
+            vp9_level(width, height, frame_rate)
+        )),
         _ => None,
     }
 }
@@ -203,6 +214,36 @@ fn unescape(nal: &[u8]) -> Vec<u8> {
         out.push(b);
     }
     out
+}
+
+/// VP9's level (Annex A: the largest picture and luma sample rate of each
+/// level), times ten, as the `vp09` codec string writes it.
+fn vp9_level(width: u32, height: u32, (num, den): (i32, i32)) -> u8 {
+    const LEVELS: [(u64, u64, u8); 14] = [
+        (36_864, 829_440, 10),
+        (73_728, 2_764_800, 11),
+        (122_880, 4_608_000, 20),
+        (245_760, 9_216_000, 21),
+        (552_960, 20_736_000, 30),
+        (983_040, 36_864_000, 31),
+        (2_228_224, 83_558_400, 40),
+        (2_228_224, 160_432_128, 41),
+        (8_912_896, 311_951_360, 50),
+        (8_912_896, 588_251_136, 51),
+        (8_912_896, 1_176_502_272, 52),
+        (35_651_584, 1_176_502_272, 60),
+        (35_651_584, 2_353_004_544, 61),
+        (35_651_584, 4_706_009_088, 62),
+    ];
+    let picture = u64::from(width) * u64::from(height);
+    let rate = match (u64::try_from(num), u64::try_from(den)) {
+        (Ok(n), Ok(d)) if n > 0 && d > 0 => picture.saturating_mul(n) / d,
+        _ => picture,
+    };
+    LEVELS
+        .iter()
+        .find(|(p, r, _)| picture <= *p && rate <= *r)
+        .map_or(62, |l| l.2)
 }
 
 /// `hvc1.<profile>.<compat>.<tier><level>.<constraints>` from the SPS's
@@ -254,12 +295,12 @@ mod tests {
             0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1f, 0xac, 0, 0, 1, 0x68, 0xeb,
         ];
         assert_eq!(
-            video_codec_string(Id::H264, &annexb).as_deref(),
+            video_codec_string(Id::H264, &annexb, (0, 0), (0, 0)).as_deref(),
             Some("avc1.64001F")
         );
         let avcc = [1, 0x42, 0xc0, 0x1e, 0xff];
         assert_eq!(
-            video_codec_string(Id::H264, &avcc).as_deref(),
+            video_codec_string(Id::H264, &avcc, (0, 0), (0, 0)).as_deref(),
             Some("avc1.42C01E")
         );
     }
@@ -270,9 +311,20 @@ mod tests {
         let mut hvcc = vec![1u8, 0x01, 0x60, 0, 0, 0, 0xB0, 0, 0, 0, 0, 0, 93];
         hvcc.extend_from_slice(&[0xf0, 0]);
         assert_eq!(
-            video_codec_string(Id::HEVC, &hvcc).as_deref(),
+            video_codec_string(Id::HEVC, &hvcc, (0, 0), (0, 0)).as_deref(),
             Some("hvc1.1.6.L93.B0")
         );
+    }
+
+    #[test]
+    fn vp9_level_follows_size_and_rate() {
+        let vp9 = |w, h, r| video_codec_string(Id::VP9, &[], (w, h), r).unwrap();
+        assert_eq!(vp9(320, 180, (30, 1)), "vp09.00.11.08");
+        assert_eq!(vp9(640, 360, (30, 1)), "vp09.00.21.08");
+        assert_eq!(vp9(1280, 720, (30, 1)), "vp09.00.31.08");
+        assert_eq!(vp9(1920, 1080, (30, 1)), "vp09.00.40.08");
+        assert_eq!(vp9(1920, 1080, (60, 1)), "vp09.00.41.08");
+        assert_eq!(vp9(3840, 2160, (60000, 1001)), "vp09.00.51.08");
     }
 
     #[test]

@@ -29,8 +29,9 @@ impl std::fmt::Display for Size {
 /// Target bitrates of one rendition, in bits per second, as the seed's
 /// `Bitrate(video, audio, overall)`.
 ///
-/// `overall` is a cap for the whole rendition: when set and `video` is not,
-/// the video gets `overall - audio`.
+/// `overall` caps the whole rendition, video and audio together: the video
+/// gets `overall - audio` when `video` is unset, and at most that when it is
+/// set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bitrate {
     /// Video bitrate, bit/s.
@@ -54,12 +55,17 @@ impl Bitrate {
         }
     }
 
-    /// The video bitrate to encode at: `video`, else `overall - audio`.
+    /// The video bitrate to encode at: `video`, capped at `overall - audio`
+    /// when `overall` is set (and `overall - audio` alone when `video` is
+    /// unset).
     pub fn effective_video(&self) -> Option<u64> {
-        self.video.or_else(|| {
-            self.overall
-                .map(|o| o.saturating_sub(self.effective_audio()).max(1))
-        })
+        let cap = self
+            .overall
+            .map(|o| o.saturating_sub(self.effective_audio()).max(1));
+        match (self.video, cap) {
+            (Some(v), Some(c)) => Some(v.min(c)),
+            (v, c) => v.or(c),
+        }
     }
 
     /// The audio bitrate to encode at ([`DEFAULT_AUDIO_BITRATE`] when unset).
@@ -301,6 +307,22 @@ mod tests {
     #[test]
     fn parses_rates() {
         assert_eq!(parse_rate("1500k").unwrap(), 1_500_000);
+        let capped = Bitrate {
+            video: Some(600_000),
+            audio: Some(64_000),
+            overall: Some(400_000),
+        };
+        assert_eq!(capped.effective_video(), Some(336_000));
+        let under = Bitrate {
+            overall: Some(2_000_000),
+            ..capped
+        };
+        assert_eq!(under.effective_video(), Some(600_000));
+        let only = Bitrate {
+            video: None,
+            ..capped
+        };
+        assert_eq!(only.effective_video(), Some(336_000));
         assert_eq!(parse_rate("2.5M").unwrap(), 2_500_000);
         assert_eq!(parse_rate("96000").unwrap(), 96_000);
         assert!(parse_rate("fast").is_err());

@@ -763,7 +763,6 @@ fn overall_is_shared_between_video_and_audio() {
 /// video + audio. With a video rate that does not fit under the cap, the
 /// rendition must still stay under it.
 #[test]
-#[ignore = "ffstream bug: Bitrate.overall is ignored when a video rate is given (src/ladder.rs effective_video)"]
 fn overall_caps_video_and_audio() {
     let out = run_dir("overall-cap").join("o.m3u8");
     let cap = Bitrate {
@@ -839,7 +838,6 @@ fn vp9_dash_mpd_codecs_come_from_the_streams() {
 }
 
 #[test]
-#[ignore = "ffstream bug: the Report's VP9 codecs are always vp09.00.10.08 (src/hls.rs video_codec_string), whatever the level"]
 fn vp9_report_codecs_come_from_the_streams() {
     dash_codecs(&small_dash("vp9-report", Format::vp9()), false, true);
 }

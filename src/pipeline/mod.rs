@@ -1069,7 +1069,7 @@ fn run_inner(
                 &mut leftovers,
             )?;
             let params = codec::Parameters::from(&*encoder);
-            let codecs = video_codec_of(&params).unwrap_or_default();
+            let codecs = video_codec_of(&params, rep.size, v.frame_rate).unwrap_or_default();
             vplans.push(VideoPlan {
                 rep: rep.clone(),
                 name,
@@ -1942,9 +1942,14 @@ fn fmt_secs(s: f64) -> String {
     t.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-fn video_codec_of(p: &codec::Parameters) -> Option<String> {
+fn video_codec_of(p: &codec::Parameters, size: Size, rate: Rational) -> Option<String> {
     let extra = crate::ffi::codec::extradata(p);
-    crate::hls::video_codec_string(p.id(), &extra)
+    crate::hls::video_codec_string(
+        p.id(),
+        &extra,
+        (size.width, size.height),
+        (rate.numerator(), rate.denominator()),
+    )
 }
 
 /// Starts a worker; a worker that fails raises `abort` so the others stop
