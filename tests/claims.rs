@@ -849,7 +849,6 @@ fn hevc_dash_report_codecs_come_from_the_streams() {
 }
 
 #[test]
-#[ignore = "ffstream bug: the MPD's HEVC @codecs is a bare \"hvc1\" (FFmpeg 5.1's dash muxer), without profile, tier and level"]
 fn hevc_dash_mpd_codecs_come_from_the_streams() {
     let f = Format::hevc().option("preset", "ultrafast");
     dash_codecs(&small_dash("hevc-dash-mpd", f), true, false);

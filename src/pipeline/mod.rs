@@ -6,6 +6,7 @@
 //! single mux thread that owns every libavformat output.
 
 mod audio;
+mod mpd_codecs;
 mod mux;
 pub mod progress;
 mod video;
@@ -1288,12 +1289,22 @@ fn run_inner(
                 }
             }
             o.extend(mux_opts.iter().cloned());
+            // The muxer's MPD says only "hvc1" for HEVC; give it the
+            // encoders' full strings (representation ids are stream indexes).
+            let interceptor = vplans
+                .iter()
+                .any(|v| v.codecs.starts_with("hvc1."))
+                .then(|| {
+                    let codecs = vplans.iter().map(|v| v.codecs.clone()).collect();
+                    Arc::new(mpd_codecs::MpdCodecs { codecs })
+                        as Arc<dyn crate::ffi::io::Interceptor>
+                });
             specs.push(mux::OutputSpec {
                 url: plan.output.to_string_lossy().into(),
                 format: "dash",
                 options: o,
                 streams,
-                interceptor: None,
+                interceptor,
             });
             manifests.files.push(plan.output.clone());
         }
