@@ -9,7 +9,7 @@ use common::{fixtures, hls, oracle};
 use ffstream::encryption::Encryption;
 use ffstream::{Error, Format};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// 8 s, 320x180, so hls_time 1 gives 8 segments.
@@ -205,6 +205,14 @@ fn rotation_periods_give_exact_key_counts_in_ts_and_fmp4() {
                 .map(|e| e.unwrap().path())
                 .collect();
             assert_eq!(files.len(), changes.len(), "{files:?}");
+            // Each key has its own IV, the same in every rendition.
+            let ivs = ivs_by_key(&run.master);
+            assert_eq!(ivs.len(), changes.len(), "{ivs:x?}");
+            let key_bytes: Vec<[u8; 16]> = files
+                .iter()
+                .map(|f| std::fs::read(f).unwrap().try_into().unwrap())
+                .collect();
+            assert_ivs_differ(&ivs, &key_bytes);
             for f in &files {
                 use std::os::unix::fs::PermissionsExt;
                 assert_eq!(
@@ -270,11 +278,187 @@ fn bad_encryption_settings_are_refused_before_encoding() {
     assert!(!out.parent().unwrap().exists(), "nothing may be encoded");
 }
 
+/// Every way the 16 key bytes could be written into text, and whether
+/// `out` holds any of them: hex in either case (with or without
+/// separators), base64 (standard and URL-safe, padded or not), Rust's
+/// `Debug` of the array (`[12, 250, ..]`, `[0xc, 0xfa, ..]`, `{:x?}`,
+/// pretty-printed or not), and the raw bytes.
+fn key_leaks_in(out: &[u8], key: &[u8; 16]) -> Vec<String> {
+    use base64::Engine as _;
+    let mut found = Vec::new();
+    if out.windows(16).any(|w| w == key) {
+        found.push("raw bytes".to_string());
+    }
+    let text = String::from_utf8_lossy(out);
+    let lower = text.to_lowercase();
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    if lower.contains(&hex) {
+        found.push(format!("hex {hex} (any case)"));
+    }
+    let engines = [
+        ("base64", base64::engine::general_purpose::STANDARD),
+        (
+            "base64 unpadded",
+            base64::engine::general_purpose::STANDARD_NO_PAD,
+        ),
+        ("base64url", base64::engine::general_purpose::URL_SAFE),
+        (
+            "base64url unpadded",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        ),
+    ];
+    for (name, engine) in engines {
+        let b = engine.encode(key);
+        if text.contains(&b) {
+            found.push(format!("{name} {b}"));
+        }
+    }
+    // Runs of 16 numbers between any separators: decimal or 0x-hex, then
+    // bare hex (`{:x?}`, `0c:fa:..`, `0c fa ..`).
+    let tokens: Vec<&str> = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let as_num = |t: &str| -> Option<u8> {
+        match t.strip_prefix("0x") {
+            Some(h) => u8::from_str_radix(h, 16).ok(),
+            None => t.parse().ok(),
+        }
+    };
+    let as_hex = |t: &str| u8::from_str_radix(t.strip_prefix("0x").unwrap_or(t), 16).ok();
+    for (name, parse) in [
+        (
+            "decimal/0x number list",
+            &as_num as &dyn Fn(&str) -> Option<u8>,
+        ),
+        ("hex number list", &as_hex),
+    ] {
+        let nums: Vec<Option<u8>> = tokens.iter().map(|t| parse(t)).collect();
+        if nums
+            .windows(16)
+            .any(|w| w.iter().zip(key).all(|(a, b)| *a == Some(*b)))
+        {
+            found.push(name.to_string());
+        }
+    }
+    found
+}
+
+/// The key files of `dir` whose names start with `stem`, with their bytes.
+fn key_files(dir: &Path, stem: &str) -> Vec<(PathBuf, [u8; 16])> {
+    let mut v: Vec<(PathBuf, [u8; 16])> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(stem))
+        .map(|p| {
+            let b = std::fs::read(&p).unwrap().try_into().expect("16-byte key");
+            (p, b)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn assert_no_key_in(out: &[u8], keys: &[(PathBuf, [u8; 16])], what: &str) {
+    for (p, k) in keys {
+        let leaks = key_leaks_in(out, k);
+        assert!(
+            leaks.is_empty(),
+            "key {} appears in {what} as {leaks:?}",
+            p.display()
+        );
+    }
+}
+
+/// The leak detector finds each form it claims to (so a clean verdict means
+/// something), and nothing in text without the key.
 #[test]
-fn key_bytes_never_reach_the_logs() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("x.m3u8");
-    let r = std::process::Command::new(env!("CARGO_BIN_EXE_ffstream"))
+fn key_leak_detector_finds_every_form() {
+    use base64::Engine as _;
+    let key: [u8; 16] = [12, 250, 0, 255, 62, 63, 191, 128, 1, 2, 3, 4, 5, 6, 7, 8];
+    let hex: String = key.iter().map(|b| format!("{b:02X}")).collect();
+    let spaced: Vec<String> = key.iter().map(|b| format!("{b:02x}")).collect();
+    let forms = [
+        format!("k={hex}"),
+        format!("k={}", hex.to_lowercase()),
+        format!("k={}", spaced.join(":")),
+        format!("k={:?}", key),
+        format!("k={:#?}", key),
+        format!("k={:x?}", key),
+        format!("k={:#x?}", key),
+        format!("k={:02X?}", key),
+        format!(
+            "k={}",
+            base64::engine::general_purpose::STANDARD.encode(key)
+        ),
+        format!(
+            "k={}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(key)
+        ),
+        format!(
+            "k={}",
+            base64::engine::general_purpose::URL_SAFE.encode(key)
+        ),
+        format!(
+            "k={}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key)
+        ),
+    ];
+    for f in &forms {
+        assert!(!key_leaks_in(f.as_bytes(), &key).is_empty(), "missed {f}");
+    }
+    let mut raw = b"log line ".to_vec();
+    raw.extend_from_slice(&key);
+    assert!(!key_leaks_in(&raw, &key).is_empty(), "missed raw bytes");
+    let mut other = key;
+    other[15] ^= 1;
+    for f in &forms {
+        assert!(key_leaks_in(f.as_bytes(), &other).is_empty(), "{f}");
+    }
+}
+
+/// Each key's IV, read from the EXT-X-KEY tags of every media playlist of
+/// `master` (the strict RFC 8216 parser of tests/common/hls.rs, not
+/// ffstream's code): one IV per key URI whichever playlist names it.
+fn ivs_by_key(master: &Path) -> std::collections::BTreeMap<String, [u8; 16]> {
+    let dir = master.parent().unwrap();
+    let m = hls::parse_master(&std::fs::read_to_string(master).unwrap()).unwrap();
+    let mut ivs = std::collections::BTreeMap::new();
+    for v in &m.variants {
+        let media = hls::parse_media(&std::fs::read_to_string(dir.join(&v.uri)).unwrap())
+            .unwrap_or_else(|e| panic!("{}: {e}", v.uri));
+        for s in &media.segments {
+            let k = s.key.as_ref().expect("encrypted segment");
+            let iv = k.iv.expect("explicit IV");
+            let prev = ivs.insert(k.uri.clone(), iv);
+            assert!(
+                prev.is_none_or(|p| p == iv),
+                "{}: key {} with two IVs",
+                v.uri,
+                k.uri
+            );
+        }
+    }
+    ivs
+}
+
+/// Distinct keys have distinct, non-zero IVs, none equal to a key.
+fn assert_ivs_differ(ivs: &std::collections::BTreeMap<String, [u8; 16]>, keys: &[[u8; 16]]) {
+    let distinct: BTreeSet<&[u8; 16]> = ivs.values().collect();
+    assert_eq!(
+        distinct.len(),
+        ivs.len(),
+        "IVs repeat across keys: {ivs:x?}"
+    );
+    for iv in ivs.values() {
+        assert_ne!(iv, &[0u8; 16], "zero IV");
+        assert!(!keys.contains(iv), "an IV equals a key");
+    }
+}
+
+fn cli_hls(dir: &Path, extra: &[&str]) -> std::process::Output {
+    let out = dir.join("x.m3u8");
+    std::process::Command::new(env!("CARGO_BIN_EXE_ffstream"))
         .args([
             "hls",
             clip8().to_str().unwrap(),
@@ -287,43 +471,36 @@ fn key_bytes_never_reach_the_logs() {
             "-x",
             "preset=ultrafast",
             "--key-path",
-            dir.path().join("k.key").to_str().unwrap(),
+            dir.join("k.key").to_str().unwrap(),
             "--key-url",
             "k.key",
             "--rotate-every",
             "1",
-            "-vvv",
         ])
+        .args(extra)
         .env("RUST_LOG", "trace")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn key_bytes_never_reach_the_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = cli_hls(dir.path(), &["-vv"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let logs = [r.stdout, r.stderr].concat();
-    let logs = String::from_utf8_lossy(&logs).to_lowercase();
     assert!(logs.len() > 1000, "expected verbose logs");
-    let keys: Vec<PathBuf> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("k.key")
-        })
-        .collect();
+    // ffmpeg's own trace lines are there too (they see the segment bytes).
+    assert!(
+        String::from_utf8_lossy(&logs).contains("ffmpeg"),
+        "no ffmpeg log lines"
+    );
+    let keys = key_files(dir.path(), "k.key");
     assert_eq!(keys.len(), 4);
-    for k in keys {
-        let hex: String = std::fs::read(&k)
-            .unwrap()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert!(
-            !logs.contains(&hex),
-            "key {} appears in the logs",
-            k.display()
-        );
-    }
+    assert_no_key_in(&logs, &keys, "the CLI's trace logs");
+    let ivs = ivs_by_key(&dir.path().join("x.m3u8"));
+    assert_eq!(ivs.len(), 4, "{ivs:x?}");
+    assert_ivs_differ(&ivs, &keys.iter().map(|k| k.1).collect::<Vec<_>>());
     // No temporary key material is left behind.
     let stray: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -331,6 +508,90 @@ fn key_bytes_never_reach_the_logs() {
         .filter(|n| n.ends_with(".tmp") || n.contains("keyinfo"))
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
+}
+
+/// A run that fails after keys were made (a directory stands where the
+/// third segment goes): the error, as the CLI prints it and as the library
+/// returns it (`Display` and `Debug`), carries no key.
+#[test]
+fn key_bytes_never_reach_error_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("x_120p_0002.ts")).unwrap();
+    let r = cli_hls(dir.path(), &[]);
+    let err = String::from_utf8_lossy(&r.stderr).into_owned();
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("x_120p_0002.ts"), "{err}");
+    let keys = key_files(dir.path(), "k.key");
+    assert!(keys.len() >= 2, "{keys:?}");
+    assert_no_key_in(&[r.stdout, r.stderr].concat(), &keys, "the CLI's error");
+
+    let lib = tempfile::tempdir().unwrap();
+    std::fs::create_dir(lib.path().join("x_120p_0002.ts")).unwrap();
+    let e = ffstream::input(clip8().to_str().unwrap())
+        .unwrap()
+        .hls(Format::h264().option("preset", "ultrafast"))
+        .auto_generate_representations(Some(&[120]), None, true)
+        .hls_time(2.0)
+        .encryption(Encryption::new(lib.path().join("k.key"), "k.key").rotate_every(1))
+        .output(lib.path().join("x.m3u8"))
+        .unwrap_err();
+    let text = format!("{e}\n{e:?}\n{e:#?}");
+    assert!(text.contains("x_120p_0002.ts"), "{text}");
+    let keys = key_files(lib.path(), "k.key");
+    assert!(keys.len() >= 2, "{keys:?}");
+    assert_no_key_in(text.as_bytes(), &keys, "the library's error");
+}
+
+/// Collects every log record of this test process (the library's and,
+/// through its log callback, FFmpeg's), at trace level.
+struct Capture;
+
+static CAPTURED: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record) {
+        let line = format!("{} {} {}\n", r.level(), r.target(), r.args());
+        let mut c = CAPTURED.lock().unwrap_or_else(|p| p.into_inner());
+        c.extend_from_slice(line.as_bytes());
+    }
+    fn flush(&self) {}
+}
+
+/// Through the library: its logs, every progress event the monitor sees
+/// (`Debug`, plain and pretty) and the final report carry no key.
+#[test]
+fn key_bytes_never_reach_library_logs_or_progress() {
+    static LOGGER: Capture = Capture;
+    log::set_logger(&LOGGER).expect("the only logger of this test binary");
+    log::set_max_level(log::LevelFilter::Trace);
+    let dir = tempfile::tempdir().unwrap();
+    let mut events = Vec::new();
+    let report = ffstream::input(clip8().to_str().unwrap())
+        .unwrap()
+        .hls(Format::h264().option("preset", "ultrafast"))
+        .auto_generate_representations(Some(&[144, 120]), None, true)
+        .hls_time(1.0)
+        .encryption(Encryption::new(dir.path().join("k.key"), "k.key").rotate_every(1))
+        .monitor(|p| {
+            events.extend(format!("{p:?}\n{p:#?}\n").into_bytes());
+            ffstream::Control::Continue
+        })
+        .output(dir.path().join("x.m3u8"))
+        .unwrap();
+    assert!(!events.is_empty(), "no progress events");
+    let keys = key_files(dir.path(), "k.key");
+    assert_eq!(keys.len(), 8);
+    assert_no_key_in(&events, &keys, "progress events");
+    assert_no_key_in(format!("{report:?}").as_bytes(), &keys, "the report");
+    let logs = CAPTURED.lock().unwrap().clone();
+    assert!(
+        String::from_utf8_lossy(&logs).contains("TRACE ffmpeg"),
+        "FFmpeg's trace lines reach the logger"
+    );
+    assert_no_key_in(&logs, &keys, "the library's trace logs");
 }
 
 #[test]
