@@ -63,6 +63,7 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 }
 
 fn err_contains<T: std::fmt::Debug>(r: Result<T, String>, needle: &str) {
+    assert!(!needle.is_empty(), "an empty needle matches every error");
     match r {
         Ok(v) => panic!("expected an error containing {needle:?}, parsed: {v:?}"),
         Err(e) => assert!(
@@ -176,7 +177,15 @@ fn hls_master_syntax_errors() {
     );
     err_contains(sub("BANDWIDTH=640000,", ""), "required attribute BANDWIDTH");
     err_contains(sub("NAME=\"English\",", ""), "required attribute NAME");
-    err_contains(sub("\"aud\",NAME", "\"aud,NAME"), "");
+    // A quote that closes too late leaves the value running into the next one.
+    err_contains(
+        sub("\"aud\",NAME", "\"aud,NAME"),
+        "line 5: #EXT-X-MEDIA: attribute GROUP-ID: expected ',' after value",
+    );
+    err_contains(
+        sub("URI=\"a/index.m3u8\"", "URI=\"a/index.m3u8"),
+        "attribute URI: unterminated quoted-string",
+    );
     err_contains(sub("v720/index.m3u8\n", ""), "not followed by a URI");
     err_contains(sub("v360/index.m3u8\n", ""), "not followed by a URI");
     err_contains(
@@ -1028,9 +1037,31 @@ fn oracle_plain_file_and_missing_input() {
     // truncated file: fewer frames, and not a clean decode
     let ts = dir.path().join("full.ts");
     ffmpeg(dir.path(), &["-i", "out.mp4", "-c", "copy", "full.ts"]);
+    oracle::decodes_cleanly(&ts).expect("the whole TS decodes cleanly");
     let full = std::fs::read(&ts).unwrap();
-    std::fs::write(dir.path().join("cut.ts"), &full[..full.len() / 2]).unwrap();
-    assert!(oracle::count_video_frames(dir.path().join("cut.ts")) < 150);
+    let cut_at = mid_video_pes(&full);
+    let cut = dir.path().join("cut.ts");
+    std::fs::write(&cut, &full[..cut_at]).unwrap();
+    let frames = oracle::count_video_frames(&cut);
+    assert!(frames > 0 && frames < 150, "{frames} frames");
+    let e = oracle::decodes_cleanly(&cut).expect_err("a frame cut short is not a clean decode");
+    assert!(e.contains("error while decoding"), "{e}");
+}
+
+/// A byte offset in the second half of `ts` inside a video PES (PID 0x100,
+/// ffmpeg's first stream): 100 bytes into a TS packet that continues a PES,
+/// so the last video frame is cut short.
+fn mid_video_pes(ts: &[u8]) -> usize {
+    assert!(ts.len().is_multiple_of(188) && ts[0] == 0x47);
+    let first = ts.len() / 188 / 2;
+    let i = (first..ts.len() / 188)
+        .find(|&i| {
+            let p = &ts[i * 188..];
+            let pid = (u16::from(p[1] & 0x1f) << 8) | u16::from(p[2]);
+            pid == 0x100 && p[1] & 0x40 == 0
+        })
+        .expect("a video packet that continues a PES");
+    i * 188 + 100
 }
 
 #[test]
