@@ -17,7 +17,6 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,6 +32,32 @@ fn run(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run ffstream")
+}
+
+/// How long a live run here may take before it counts as a hang (the
+/// longest asks for 30 s of capture). Not a performance bound.
+const HANG: Duration = Duration::from_secs(120);
+
+/// Like [`run`], but kills ffstream and fails after [`HANG`].
+fn run_within_hang_limit(args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_ffstream"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run ffstream");
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(HANG) {
+        Ok(r) => r.expect("ffstream's output"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+            panic!("ffstream {args:?} still running after {HANG:?}");
+        }
+    }
 }
 
 fn ok(o: &Output) -> String {
@@ -62,7 +87,7 @@ fn live_hls(x: &Xvfb, out: &str, seconds: &str, extra: &[&str]) -> Output {
         "preset=ultrafast",
     ];
     args.extend_from_slice(extra);
-    run(&args)
+    run_within_hang_limit(&args)
 }
 
 fn files(dir: &Path, ext: &str) -> Vec<String> {
@@ -79,19 +104,30 @@ fn files(dir: &Path, ext: &str) -> Vec<String> {
 
 /// The window the final playlist names is on the server, segments that
 /// left it are not (but for the one the muxer keeps for late readers and
-/// one in flight), and the master is there.
-fn assert_server_holds_the_window(root: &Path, list_size: usize) {
+/// one in flight), and the master is there. Each segment of the window
+/// decodes to as many frames as its EXTINF says at 15 fps, give or take 2
+/// (one for where a boundary falls between two frames, one for a frame
+/// x11grab stamps late, on the other side of it); returns the frames of the
+/// window.
+fn assert_server_holds_the_window(root: &Path, list_size: usize) -> u64 {
     let media =
         hls::parse_media(&std::fs::read_to_string(root.join("out_240p.m3u8")).unwrap()).unwrap();
     assert!(media.endlist, "{media:?}");
     assert!(media.segments.len() <= list_size, "{media:?}");
     assert!(media.media_sequence >= 4, "window did not slide: {media:?}");
+    let mut frames = 0;
     for s in &media.segments {
+        let f = root.join(&s.uri);
+        assert!(f.exists(), "{} missing on the server", s.uri);
+        oracle::decodes_cleanly(&f).unwrap_or_else(|e| panic!("{}: {e}", s.uri));
+        let n = oracle::count_video_frames(&f);
         assert!(
-            root.join(&s.uri).exists(),
-            "{} missing on the server",
-            s.uri
+            (n as f64 - s.duration * 15.0).abs() <= 2.0,
+            "{}: {n} frames for {} s",
+            s.uri,
+            s.duration
         );
+        frames += n;
     }
     let on_server = files(root, ".ts");
     assert!(
@@ -105,6 +141,7 @@ fn assert_server_holds_the_window(root: &Path, list_size: usize) {
     let master = hls::parse_master(&std::fs::read_to_string(root.join("out.m3u8")).unwrap())
         .expect("master playlist on the server");
     assert_eq!(master.variants[0].uri, "out_240p.m3u8");
+    frames
 }
 
 #[test]
@@ -312,59 +349,129 @@ fn live_ftp_push_mirrors_the_window() {
         ],
     ));
     let root = ftp.root().join("live");
-    assert_server_holds_the_window(&root, 3);
+    let window = assert_server_holds_the_window(&root, 3);
     let log = ftp.log();
     let dele = log.lines().filter(|l| l.contains("DELE ")).count();
     assert!(dele >= 3, "{log}");
-    // The last window decodes from the server's copy.
-    assert!(oracle::count_video_frames(root.join("out_240p.m3u8")) > 0);
+    // The last window, read through its playlist from the server's copy,
+    // is every frame of its segments.
+    assert_eq!(
+        oracle::count_video_frames(root.join("out_240p.m3u8")),
+        window
+    );
 }
 
-/// A server that accepts connections and never answers; counts them.
-fn start_silent_server() -> (u16, Arc<AtomicUsize>) {
+/// A server that accepts connections, reads each one's request line and
+/// never answers; records the request lines, one per connection.
+fn start_silent_server() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
-    let n = Arc::new(AtomicUsize::new(0));
-    let n2 = n.clone();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
     std::thread::spawn(move || {
-        let mut held = Vec::new();
         for s in l.incoming().flatten() {
-            n2.fetch_add(1, Ordering::SeqCst);
-            held.push(s);
+            let seen = seen2.clone();
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let mut r = std::io::BufReader::new(&s);
+                let _ = std::io::BufRead::read_line(&mut r, &mut line);
+                seen.lock().unwrap().push(line.trim_end().to_string());
+                // Hold the connection open, silent, until the client leaves.
+                let mut sink = Vec::new();
+                let _ = r.read_to_end(&mut sink);
+            });
         }
     });
-    (port, n)
+    (port, seen)
+}
+
+/// 6 s of live HLS (2 s segments) pushed to a server that never answers:
+/// the port, ffstream's stderr, and the request lines the server saw.
+fn push_to_a_stalled_server() -> (u16, String, Vec<String>) {
+    let x = Xvfb::start();
+    let (port, seen) = start_silent_server();
+    let url = format!("http://127.0.0.1:{port}/live/out.m3u8");
+    let r = live_hls(&x, &url, "6", &[]);
+    let err = String::from_utf8_lossy(&r.stderr).into_owned();
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    let seen = seen.lock().unwrap().clone();
+    (port, err, seen)
+}
+
+/// The object names of the requests a server saw, e.g. `out_240p_0001.ts`.
+fn object_names(seen: &[String]) -> Vec<String> {
+    seen.iter()
+        .filter_map(|l| l.split(' ').nth(1))
+        .map(|p| p.rsplit('/').next().unwrap_or_default().to_string())
+        .collect()
 }
 
 #[test]
 fn live_push_to_a_stalled_server_stops_on_time_and_says_why() {
     let _serial = serial();
-    let x = Xvfb::start();
-    let (port, connections) = start_silent_server();
-    let url = format!("http://127.0.0.1:{port}/live/out.m3u8");
-    let t0 = Instant::now();
-    let r = live_hls(&x, &url, "6", &[]);
-    let took = t0.elapsed();
-    let err = String::from_utf8_lossy(&r.stderr).into_owned();
-    // 6 s of capture, at most 2 segment durations to drain, and start-up.
-    assert!(took < Duration::from_secs(16), "took {took:?}: {err}");
-    assert!(connections.load(Ordering::SeqCst) > 0, "never connected");
-    assert_eq!(r.status.code(), Some(1), "{err}");
+    // (`live_hls` fails the test if the run hangs.)
+    let (port, err, seen) = push_to_a_stalled_server();
     let line = err
         .lines()
         .find(|l| l.starts_with("ffstream: "))
         .unwrap_or_else(|| panic!("no error line: {err}"));
     assert!(
         line.contains(&format!("http://127.0.0.1:{port}/live"))
-            && line.contains("none of")
             && line.contains("uploads succeeded"),
         "{line}"
     );
-    // Each failure was reported as it happened.
+    let counted: usize = line
+        .split("none of ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count: {line}"));
+    // Each failure counted was reported as it happened (or as given up at
+    // the end), the first segment's included.
+    let failed = err
+        .matches(" failed, going on with the live stream")
+        .count();
+    let gave_up = err.matches("gave up uploading ").count();
+    assert_eq!(failed + gave_up, counted, "{err}");
     assert!(
         err.contains("upload of out_240p_0000.ts failed, going on with the live stream"),
         "{err}"
     );
+    // Nothing was retried, and the stop was not held: each segment was
+    // tried once, and none past the 6 s asked for (3 segments of 2 s, and a
+    // short 4th at most) was made while waiting on the server.
+    let names = object_names(&seen);
+    let segments: Vec<&String> = names.iter().filter(|n| n.ends_with(".ts")).collect();
+    assert!(!segments.is_empty(), "{seen:?}");
+    for s in &segments {
+        assert_eq!(names.iter().filter(|n| n == s).count(), 1, "{s}: {seen:?}");
+        let k: u32 = s[s.len() - 7..s.len() - 3].parse().unwrap();
+        assert!(k <= 3, "{s} made after the stop: {seen:?}");
+    }
+}
+
+/// README: "such a failure is logged as a warning, counted in the summary
+/// (`UploadSummary::failed`)". An upload still in flight when the grace
+/// period after the stop ends is aborted (`abort.abort()` in the upload
+/// thread's `wait`) without a warning and without being counted.
+#[test]
+#[ignore = "bug: an upload in flight when the live grace period ends is aborted silently and not counted as failed"]
+fn every_upload_sent_and_given_up_is_reported() {
+    let _serial = serial();
+    let (_, err, seen) = push_to_a_stalled_server();
+    let names = object_names(&seen);
+    for n in &names {
+        let sent = names.iter().filter(|x| *x == n).count();
+        let reported = err
+            .matches(&format!(
+                "upload of {n} failed, going on with the live stream"
+            ))
+            .count();
+        assert!(
+            reported >= sent,
+            "{n}: sent {sent} times, {reported} failures reported; sent: {seen:?}\n{err}"
+        );
+    }
 }
 
 /// A server that answers every request with `405 Method Not Allowed`.
