@@ -5,6 +5,8 @@ mod common;
 use common::fixtures::{self, Kind};
 use ffstream::probe::probe;
 use ffstream::Error;
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// Probes `input`, expecting an error whose message names it; returns the message.
 fn expect_error(input: &str) -> String {
@@ -60,13 +62,26 @@ fn mp4_truncated_before_moov() {
     assert!(msg.contains("moov"), "{msg}");
 }
 
+/// Runs `f` on another thread and returns what it returns; fails if it has
+/// not returned within 120 s. A guard against hangs only, far above any
+/// normal run however loaded the machine.
+fn within_hang_limit<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(v) => v,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("still running after 120 s: a hang"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("the call panicked"),
+    }
+}
+
 #[test]
 fn connection_refused() {
     let url = fixtures::closed_port_url();
-    let started = std::time::Instant::now();
-    let msg = expect_error(&url);
+    let msg = within_hang_limit(move || expect_error(&url));
     assert!(msg.contains("Connection refused"), "{msg}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
 #[test]
@@ -75,28 +90,81 @@ fn odd_names_do_not_panic() {
     expect_error("with\0nul.mp4");
 }
 
-/// A server that accepts but never answers: the stall timeout ends the wait.
+/// A server that accepts one connection and holds it open without a word
+/// until told to hang up.
+struct SilentServer {
+    url: String,
+    accepted: mpsc::Receiver<()>,
+    hang_up: mpsc::Sender<()>,
+    /// Whether the server still held the connection when told to hang up.
+    held: std::thread::JoinHandle<bool>,
+}
+
+impl SilentServer {
+    fn start() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/x.mp4", listener.local_addr().unwrap());
+        let (acc_tx, accepted) = mpsc::channel();
+        let (hang_up, hang_rx) = mpsc::channel::<()>();
+        let held = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            acc_tx.send(()).unwrap();
+            // Past 600 s a hang has already failed the test.
+            let told = hang_rx.recv_timeout(Duration::from_secs(600)).is_ok();
+            drop(conn);
+            told
+        });
+        SilentServer {
+            url,
+            accepted,
+            hang_up,
+            held,
+        }
+    }
+
+    /// Closes the connection; whether it was still open until now.
+    fn hang_up(self) -> bool {
+        let _ = self.hang_up.send(());
+        self.held.join().unwrap()
+    }
+}
+
+/// A server that accepts but never answers: the stall timeout ends the
+/// wait, and it is the one given. Shown by what happened, not by a clock: a
+/// probe of another silent server with a 60 s stall timeout, started first,
+/// is still waiting when the 1 s probe gives up, and both servers still hold
+/// their connections then.
 #[test]
 fn silent_server_times_out() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/x.mp4", listener.local_addr().unwrap());
-    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
-    let hold = std::thread::spawn(move || {
-        // Keep the accepted connection open, silently, until the probe gives up.
-        let (conn, _) = listener.accept().unwrap();
-        let _ = done_rx.recv_timeout(std::time::Duration::from_secs(10));
-        drop(conn);
+    let long = SilentServer::start();
+    let long_url = long.url.clone();
+    let (long_done, long_rx) = mpsc::channel();
+    let long_probe = std::thread::spawn(move || {
+        let r = ffstream::probe::probe_with_timeout(&long_url, Duration::from_secs(60));
+        let _ = long_done.send(());
+        r.map(|_| ()).map_err(|e| e.to_string())
     });
-    let started = std::time::Instant::now();
-    let err = ffstream::probe::probe_with_timeout(&url, std::time::Duration::from_secs(1))
-        .expect_err("nothing to probe");
-    let msg = err.to_string();
+    long.accepted
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the 60 s probe connects");
+
+    let short = SilentServer::start();
+    let url = short.url.clone();
+    let msg = within_hang_limit(move || {
+        ffstream::probe::probe_with_timeout(&url, Duration::from_secs(1))
+            .expect_err("nothing to probe")
+            .to_string()
+    });
     eprintln!("{msg}");
-    assert!(msg.contains(&url), "{msg}");
+    assert!(msg.contains(&short.url), "{msg}");
+    assert!(msg.contains("timed out"), "{msg}");
     assert!(
-        started.elapsed() < std::time::Duration::from_secs(4),
-        "{msg}"
+        long_rx.try_recv().is_err(),
+        "the 60 s probe, started first, returned before the 1 s one"
     );
-    done_tx.send(()).unwrap();
-    hold.join().unwrap();
+    assert!(short.hang_up(), "the server closed first, not the timeout");
+    assert!(long.hang_up(), "the 60 s probe's server closed early");
+    let long_msg = within_hang_limit(move || long_probe.join().unwrap())
+        .expect_err("a closed connection is no media");
+    assert!(!long_msg.contains("timed out"), "{long_msg}");
 }
