@@ -121,6 +121,24 @@ fn hls_master_valid() {
     assert_eq!(hls::parse_master(&MASTER.replace('\n', "\r\n")).unwrap(), m);
 }
 
+/// Quotes in the wrong place: named errors, not any error.
+#[test]
+fn hls_master_quote_errors() {
+    let sub = |from: &str, to: &str| {
+        assert!(MASTER.contains(from), "{from}");
+        hls::parse_master(&MASTER.replacen(from, to, 1))
+    };
+    // A quote that closes too late leaves the value running into the next one.
+    err_contains(
+        sub("\"aud\",NAME", "\"aud,NAME"),
+        "line 5: #EXT-X-MEDIA: attribute GROUP-ID: expected ',' after value",
+    );
+    err_contains(
+        sub("URI=\"a/index.m3u8\"", "URI=\"a/index.m3u8"),
+        "attribute URI: unterminated quoted-string",
+    );
+}
+
 #[test]
 fn hls_master_syntax_errors() {
     let sub = |from: &str, to: &str| {
@@ -177,15 +195,6 @@ fn hls_master_syntax_errors() {
     );
     err_contains(sub("BANDWIDTH=640000,", ""), "required attribute BANDWIDTH");
     err_contains(sub("NAME=\"English\",", ""), "required attribute NAME");
-    // A quote that closes too late leaves the value running into the next one.
-    err_contains(
-        sub("\"aud\",NAME", "\"aud,NAME"),
-        "line 5: #EXT-X-MEDIA: attribute GROUP-ID: expected ',' after value",
-    );
-    err_contains(
-        sub("URI=\"a/index.m3u8\"", "URI=\"a/index.m3u8"),
-        "attribute URI: unterminated quoted-string",
-    );
     err_contains(sub("v720/index.m3u8\n", ""), "not followed by a URI");
     err_contains(sub("v360/index.m3u8\n", ""), "not followed by a URI");
     err_contains(
