@@ -1408,3 +1408,40 @@ pub fn check_variant_bandwidth(
     }
     out
 }
+
+/// Reads `master` and every media playlist it names (variants and
+/// EXT-X-MEDIA renditions) from disk with the strict parser, and panics
+/// unless each passes [`check_master`] / [`check_media_rfc8216`] as a VOD
+/// playlist, ends with EXT-X-ENDLIST and names only segment (and
+/// EXT-X-MAP) files that exist. Returns the media playlists with their
+/// paths, variants first.
+pub fn check_vod_files(master: &Path) -> Vec<(std::path::PathBuf, MediaPlaylist)> {
+    let read = |p: &Path| {
+        std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+    };
+    let m = parse_master(&read(master)).unwrap_or_else(|e| panic!("{}: {e}", master.display()));
+    let problems = check_master(&m);
+    assert!(problems.is_empty(), "{}: {problems:?}", master.display());
+    let dir = master.parent().unwrap();
+    let uris = m.variants.iter().map(|v| v.uri.clone());
+    let uris = uris.chain(m.media.iter().filter_map(|r| r.uri.clone()));
+    let mut out = Vec::new();
+    for uri in uris {
+        let p = dir.join(&uri);
+        let media = parse_media(&read(&p)).unwrap_or_else(|e| panic!("{uri}: {e}"));
+        let problems = check_media_rfc8216(&media, true);
+        assert!(problems.is_empty(), "{uri}: {problems:?}");
+        assert!(media.endlist, "{uri}: EXT-X-ENDLIST missing");
+        assert!(!media.segments.is_empty(), "{uri}: no segments");
+        let files = media
+            .segments
+            .iter()
+            .map(|s| &s.uri)
+            .chain(media.map.iter().map(|m| &m.uri));
+        for f in files {
+            assert!(dir.join(f).is_file(), "{uri}: {f} missing");
+        }
+        out.push((p, media));
+    }
+    out
+}
