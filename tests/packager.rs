@@ -300,9 +300,17 @@ fn dash_generate_hls_playlist_writes_playlists() {
         .output(&out)
         .unwrap();
     dash::validate_mpd_schema(&out).unwrap();
-    let master =
-        hls::parse_master(&read(&dir.path().join("master.m3u8"))).expect("dash muxer's HLS master");
-    assert!(!master.variants.is_empty());
+    // The HLS side, read by the strict RFC 8216 parser: one video variant
+    // and one audio rendition, each decoded by ffprobe in full.
+    let master = dir.path().join("master.m3u8");
+    let media = hls::check_vod_files(&master);
+    assert_eq!(media.len(), 2, "{media:?}");
+    assert_eq!(oracle::count_video_frames(&media[0].0), 60);
+    assert_eq!(oracle::video_frame_counts(&media[1].0), []);
+    oracle::decodes_cleanly(&media[1].0).expect("the audio rendition decodes");
+    assert_eq!(oracle::count_video_frames(&master), 60);
+    oracle::decodes_cleanly(&master).expect("the master decodes");
+    browser::assert_plays(dir.path(), "master.m3u8", Player::HlsJs, 1.5);
 }
 
 fn single(
@@ -622,8 +630,50 @@ fn no_manifests(dir: &Path) {
     );
 }
 
+/// Video frames in the complete segment files left in `dir`, per
+/// rendition (by file name prefix: `c_240p_`, `c_chunk_0_`), each decoded by
+/// ffprobe (DASH fragments after their init segment).
+fn frames_left_behind(dir: &Path, dash: bool) -> Vec<(String, u64)> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".ts") || n.ends_with(".m4s"))
+        .collect();
+    names.sort();
+    let mut groups: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for n in names.iter().filter(|n| !n.contains("_init_")) {
+        let prefix = n[..n.rfind('_').unwrap() + 1].to_string();
+        groups.entry(prefix).or_default().push(n.clone());
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    groups
+        .into_iter()
+        .map(|(prefix, files)| {
+            let mut all = Vec::new();
+            if dash {
+                let id = prefix.trim_end_matches('_').rsplit('_').next().unwrap();
+                all.push(format!("c_init_{id}.m4s"));
+            }
+            all.extend(files);
+            let joined = tmp.path().join(format!("{prefix}joined"));
+            oracle::concat_files(dir, &all, &joined);
+            let frames = oracle::video_frame_counts(&joined)
+                .iter()
+                .map(|c| c.1)
+                .sum();
+            (prefix, frames)
+        })
+        .collect()
+}
+
+/// A cancel from the monitor stops the run where it is: the monitor is not
+/// called again, no manifest is left, and the segments on disk hold no
+/// more frames than had been encoded when it cancelled, give or take the
+/// frames already queued to the encoders (`2 × (FRAME_QUEUE + 1)`), far
+/// below the 240 of the whole clip.
 #[test]
 fn cancel_from_the_monitor_leaves_no_manifest() {
+    const IN_FLIGHT: u64 = 10;
     for dash in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join(if dash { "c.mpd" } else { "c.m3u8" });
@@ -633,16 +683,19 @@ fn cancel_from_the_monitor_leaves_no_manifest() {
         } else {
             m.hls(fast(Format::h264()))
         };
-        let started = std::time::Instant::now();
         let mut cancelled_at = None;
+        let mut calls_after = 0;
         let err = p
             .auto_generate_representations(Some(&[240, 180]), None, false)
             .hls_time(1.0)
             .seg_duration(1.0)
             .option("threads", "1")
             .monitor(|pr| {
+                if cancelled_at.is_some() {
+                    calls_after += 1;
+                }
                 if pr.frames_done >= 60 {
-                    cancelled_at.get_or_insert(started.elapsed());
+                    cancelled_at.get_or_insert(pr.frames_done);
                     Control::Cancel
                 } else {
                     Control::Continue
@@ -651,9 +704,15 @@ fn cancel_from_the_monitor_leaves_no_manifest() {
             .output(&out)
             .unwrap_err();
         assert!(matches!(err, Error::Cancelled), "{err}");
-        let stop = started.elapsed() - cancelled_at.expect("monitor cancelled");
-        assert!(stop.as_secs_f64() < 1.5, "took {stop:?} to stop");
+        let at = cancelled_at.expect("monitor cancelled");
+        assert_eq!(calls_after, 0, "dash={dash}: monitor called after Cancel");
         no_manifests(dir.path());
+        for (prefix, n) in &frames_left_behind(dir.path(), dash) {
+            assert!(
+                *n <= at + IN_FLIGHT,
+                "dash={dash}: {prefix} has {n} frames on disk; {at} were done at the cancel"
+            );
+        }
     }
 }
 
@@ -745,5 +804,24 @@ fn hevc_fmp4_hls_and_vp9_dash() {
         .unwrap();
     dash::validate_mpd_schema(&d).unwrap();
     let mpd = dash::parse_mpd(&d);
-    dash_codecs_and_alignment(&mpd, d.parent().unwrap(), 1.0, 60);
+    let dd = d.parent().unwrap();
+    dash_codecs_and_alignment(&mpd, dd, 1.0, 60);
+    // Every representation decoded whole by the ffmpeg CLI (init segment
+    // and fragments joined), and through ffmpeg's DASH demuxer.
+    for rep in mpd.representations() {
+        let mut files = vec![mpd.init_file(rep).expect("init")];
+        files.extend(mpd.segment_files(rep));
+        let joined = dir.path().join(format!("vp9-rep{}.mp4", rep.id));
+        oracle::concat_files(dd, &files, &joined);
+        oracle::decodes_cleanly(&joined).expect("representation decodes cleanly");
+        if rep.content_type.as_deref() == Some("video") {
+            assert_eq!(oracle::count_video_frames(&joined), 60, "rep {}", rep.id);
+        }
+    }
+    assert_eq!(oracle::video_frame_counts(&d).len(), 1);
+    assert_eq!(oracle::count_video_frames(&d), 60);
+    for player in [Player::DashJs, Player::Shaka] {
+        let pb = browser::assert_plays(dd, "x.mpd", player, 1.5);
+        assert_eq!((pb.video_width, pb.video_height), (320, 180), "{pb:#?}");
+    }
 }
