@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{dash, fixtures, hls};
+use common::browser::{self, Player};
+use common::{dash, fixtures, hls, oracle};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -164,7 +165,24 @@ fn explicit_reps_and_dash_options() {
     assert_eq!((v[0].width, v[0].height), (Some(426), Some(240)));
     // Two audio bitrates: each encoded once.
     assert_eq!(mpd.representations_of("audio").len(), 2);
-    assert!(out.with_file_name("master.m3u8").exists());
+    let source = oracle::count_video_frames(&src);
+    assert_eq!(source, 60);
+    let counts = oracle::video_frame_counts(&out);
+    assert_eq!(counts.len(), 2, "{counts:?}");
+    assert!(counts.iter().all(|c| c.1 == source), "{counts:?}");
+    // --hls-playlist: the strict RFC 8216 parser reads every playlist, and
+    // every one decodes in full.
+    let d = out.parent().unwrap();
+    let media = hls::check_vod_files(&d.join("master.m3u8"));
+    assert_eq!(media.len(), 4, "2 video variants, 2 audio renditions");
+    for (p, _) in &media[..2] {
+        assert_eq!(oracle::count_video_frames(p), source, "{}", p.display());
+    }
+    for (p, _) in &media[2..] {
+        assert_eq!(oracle::video_frame_counts(p), [], "{}", p.display());
+        oracle::decodes_cleanly(p).unwrap();
+    }
+    browser::assert_plays(d, "master.m3u8", Player::HlsJs, 1.5);
 }
 
 #[test]
@@ -180,11 +198,37 @@ fn demo_packages_hls_and_dash() {
         sizes,
         [Some((1280, 720)), Some((854, 480)), Some((640, 360))]
     );
-    dash::validate_mpd_schema(d.join("dash").join("demo.mpd")).unwrap();
+    assert_eq!(oracle::count_video_frames(d.join("demo.mp4")), 300);
+    for (p, _) in hls::check_vod_files(&master) {
+        assert_eq!(oracle::count_video_frames(&p), 300, "{}", p.display());
+    }
+    let mpd_path = d.join("dash").join("demo.mpd");
+    dash::validate_mpd_schema(&mpd_path).unwrap();
+    let mpd = dash::parse_mpd(&mpd_path);
+    let problems = dash::check_mpd(&mpd);
+    assert!(problems.is_empty(), "{problems:?}");
+    let videos = mpd.representations_of("video");
+    let sizes: Vec<_> = videos.iter().map(|r| (r.width, r.height)).collect();
     assert_eq!(
-        common::oracle::count_video_frames(Path::new(&d.join("hls").join("demo_360p.m3u8"))),
-        300
+        sizes,
+        [
+            (Some(1280), Some(720)),
+            (Some(854), Some(480)),
+            (Some(640), Some(360))
+        ]
     );
+    let tmp = tempfile::tempdir().unwrap();
+    for rep in mpd.representations() {
+        let mut files = vec![mpd.init_file(rep).expect("init segment")];
+        files.extend(mpd.segment_files(rep));
+        let joined = tmp.path().join(format!("rep{}.mp4", rep.id));
+        oracle::concat_files(&d.join("dash"), &files, &joined);
+        oracle::decodes_cleanly(&joined).unwrap();
+        if rep.content_type.as_deref() == Some("video") {
+            assert_eq!(oracle::count_video_frames(&joined), 300, "rep {}", rep.id);
+        }
+    }
+    browser::assert_plays(&d.join("dash"), "demo.mpd", Player::DashJs, 4.0);
 }
 
 /// Runs ffstream with `args`, writing `bytes` into its standard input through
