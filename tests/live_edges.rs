@@ -203,14 +203,23 @@ fn a_listener_waits_for_its_publisher_past_the_stall_timeout() {
     assert!(frames >= 45, "{frames} frames");
 }
 
-#[test]
-fn at_a_stop_the_audio_reaches_the_end_of_the_video() {
-    let _serial = serial();
+/// How a run is stopped.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stop {
+    /// `--duration 4`.
+    Duration,
+    /// SIGINT while ffstream waits for data (the network stalls a moment).
+    CtrlC,
+}
+
+/// Live HLS from a sender that holds its audio back, as the README says
+/// senders do (a relay passes the audio's TS packets on 0.8 s after the
+/// video's), stopped `how`: the audio must still reach the end of the
+/// video.
+fn audio_reaches_the_end_at_a_stop(how: Stop) {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
     let port = free_port();
-    // The publisher's MPEG-TS muxer sends audio in PES packets of several
-    // AAC frames, so its audio runs a few hundred ms behind its video.
     let _src = live_source::publish(
         Picture::default(),
         "mpegts",
@@ -218,27 +227,39 @@ fn at_a_stop_the_audio_reaches_the_end_of_the_video() {
         &format!("tcp://127.0.0.1:{port}?listen=1"),
         &dir.join("src.log"),
     );
+    let relay = live_source::Relay::with_late_audio(port, Duration::from_millis(800));
     let log = dir.join("ffstream.log");
-    let mut run = live_hls(&format!("tcp://127.0.0.1:{port}"), dir, &[], &[]);
+    let url = format!("tcp://127.0.0.1:{}", relay.port);
+    let duration: &[&str] = match how {
+        Stop::Duration => &["--duration", "4"],
+        Stop::CtrlC => &[],
+    };
+    let mut run = live_hls(&url, dir, duration, &[]);
     let variant = dir.join("live_180p.m3u8");
-    wait_for(
-        "six segments",
-        || playlist(&variant).is_some_and(|p| last_index(&p) >= 5),
-        &log,
-    );
-    run.signal(2);
+    if how == Stop::CtrlC {
+        wait_for(
+            "six segments",
+            || playlist(&variant).is_some_and(|p| last_index(&p) >= 5),
+            &log,
+        );
+        relay.stall(true);
+        std::thread::sleep(Duration::from_millis(300));
+        run.signal(2);
+        std::thread::sleep(Duration::from_millis(200));
+        relay.stall(false);
+    }
     let st = wait_exit(&mut run, &log);
     assert!(st.success(), "{}", read(&log));
-    let media = playlist(&variant).unwrap();
-    let last = last_index(&media);
-    decode_all(dir, last);
+    let last = last_index(&playlist(&variant).unwrap());
+    oracle::concat_files(dir, &all_segments(last), &dir.join("all.ts"));
     // The last segment, and the whole stream: the audio may end before the
     // video only by what one AAC frame rounds away; the catch-up reads at
     // most 2 s past the stop, so it cannot run on further than that.
     let last_file = dir.join(format!("live_180p_{last:04}.ts"));
     for f in [last_file, dir.join("all.ts")] {
         let v = oracle::decode_timing(&f, "v:0").expect("video");
-        let a = oracle::decode_timing(&f, "a:0").expect("audio");
+        let a = oracle::decode_timing(&f, "a:0")
+            .unwrap_or_else(|| panic!("{}: video {v:?} and no audio at all", f.display()));
         eprintln!("{}: video {v:?}, audio {a:?}", f.display());
         assert!(
             a.end >= v.end - AAC_FRAME,
@@ -248,6 +269,26 @@ fn at_a_stop_the_audio_reaches_the_end_of_the_video() {
         );
         assert!(a.end <= v.end + 2.0 + AAC_FRAME, "{v:?} vs {a:?}");
     }
+    decode_all(dir, last);
+}
+
+#[test]
+fn at_a_stop_the_audio_held_back_by_the_sender_reaches_the_end_of_the_video() {
+    let _serial = serial();
+    audio_reaches_the_end_at_a_stop(Stop::Duration);
+}
+
+/// README: "A live URL's blocking reads are interrupted by Ctrl-C at once.
+/// At a stop, a live input is read for up to 2 s more, audio only". A
+/// Ctrl-C that interrupts a blocked read leaves the input failed (FFmpeg's
+/// I/O context keeps the AVERROR_EXIT), so the reads meant to catch the
+/// audio up fail at once and the last segment has video alone (seen: the
+/// last segment's audio ending 0.94 s before its video, or no audio in it).
+#[test]
+#[ignore = "bug: after a Ctrl-C that interrupts a blocked read, the audio catch-up reads nothing"]
+fn at_a_ctrl_c_the_audio_held_back_by_the_sender_reaches_the_end_of_the_video() {
+    let _serial = serial();
+    audio_reaches_the_end_at_a_stop(Stop::CtrlC);
 }
 
 /// A test CA and a certificate for 127.0.0.1 signed by it, made with the

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 /// Upper bound on any wait for a live run, so a broken build fails instead
@@ -176,4 +177,92 @@ pub fn summary_frames(stdout: &str) -> u64 {
             w.get(i.checked_sub(1)?)?.parse().ok()
         })
         .unwrap_or_else(|| panic!("no frame count in the summary:\n{stdout}"))
+}
+
+/// The PID of the second elementary stream (the audio of [`publish`]) in
+/// the ffmpeg CLI's MPEG-TS output: PIDs are given from 0x100 in stream
+/// order.
+const AUDIO_PID: u16 = 0x101;
+
+/// A relay on 127.0.0.1 between an MPEG-TS publisher listening on a port
+/// and one client: it passes every TS packet on at once, except the
+/// audio's, which it holds back a while first, as a sender that buffers its
+/// audio longer than its video. It can also hold everything for a while,
+/// as a network that stalls.
+pub struct Relay {
+    /// Where the client connects.
+    pub port: u16,
+    hold: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    /// Starts a relay to the publisher on `source_port`, holding the audio
+    /// back `lag`. It connects to the source once its client connects
+    /// (retrying while the publisher starts).
+    pub fn with_late_audio(source_port: u16, lag: Duration) -> Relay {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the relay");
+        let port = listener.local_addr().expect("relay address").port();
+        let hold = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let h = hold.clone();
+        std::thread::spawn(move || {
+            if let Ok((client, _)) = listener.accept() {
+                relay(client, source_port, lag, &h);
+            }
+        });
+        Relay { port, hold }
+    }
+
+    /// Holds every packet (`true`) until released (`false`).
+    pub fn stall(&self, on: bool) {
+        self.hold.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn relay(
+    client: std::net::TcpStream,
+    source_port: u16,
+    lag: Duration,
+    hold: &std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+    // The publisher may still be starting: retry for a while.
+    let t0 = Instant::now();
+    let mut source = loop {
+        match std::net::TcpStream::connect(("127.0.0.1", source_port)) {
+            Ok(s) => break s,
+            Err(_) if t0.elapsed() < PATIENCE => std::thread::sleep(Duration::from_millis(50)),
+            Err(_) => return,
+        }
+    };
+    let out = Arc::new(Mutex::new(client));
+    let send = move |out: &Mutex<std::net::TcpStream>, p: &[u8; 188], hold: &AtomicBool| {
+        while hold.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        out.lock().unwrap().write_all(p).is_ok()
+    };
+    let (tx, rx) = std::sync::mpsc::channel::<(Instant, [u8; 188])>();
+    let (late, h) = (out.clone(), hold.clone());
+    std::thread::spawn(move || {
+        for (due, packet) in rx {
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            if !send(&late, &packet, &h) {
+                return;
+            }
+        }
+    });
+    let mut packet = [0u8; 188];
+    while source.read_exact(&mut packet).is_ok() {
+        let pid = u16::from_be_bytes([packet[1], packet[2]]) & 0x1fff;
+        let ok = if pid == AUDIO_PID {
+            tx.send((Instant::now() + lag, packet)).is_ok()
+        } else {
+            send(&out, &packet, hold)
+        };
+        if !ok {
+            return;
+        }
+    }
 }
