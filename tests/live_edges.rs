@@ -368,7 +368,9 @@ fn a_live_push_over_https_to_a_trusted_certificate_delivers_every_frame() {
     let st = wait_exit(&mut run, &log);
     let text = read(&log);
     assert!(st.success(), "{text}");
-    assert!(!text.contains("failed"), "{text}");
+    // (A connection refused before the publisher listens is retried and
+    // logged; no upload may fail.)
+    assert!(!text.contains("upload of"), "{text}");
     let root = dav.root().join("live");
     let media = playlist(&root.join("live_180p.m3u8")).expect("playlist pushed");
     assert!(hls::parse_master(&read(&root.join("live.m3u8"))).is_ok());
