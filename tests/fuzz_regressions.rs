@@ -39,8 +39,17 @@ struct Outcome {
 /// Runs `ffstream ARGS` on a copy of `input` (named `input`, with no
 /// extension, as the fuzz targets write it), in a fresh directory.
 fn run(input: &Path, args: &[&str]) -> Outcome {
+    run_as(input, "input", args)
+}
+
+/// [`run`] on a copy keeping the input's file name (and so its extension).
+fn run_named(input: &Path, args: &[&str]) -> Outcome {
+    run_as(input, input.file_name().unwrap().to_str().unwrap(), args)
+}
+
+fn run_as(input: &Path, name: &str, args: &[&str]) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
-    let copy = dir.path().join("input");
+    let copy = dir.path().join(name);
     std::fs::copy(input, &copy).unwrap();
     let out = dir.path().join("out");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ffstream"));
@@ -152,4 +161,24 @@ fn a_seed_clip_probes_and_packages() {
         let o = run(&seed, &args_of(target));
         assert_eq!(o.code, Some(0), "{target}: {}", o.stderr);
     }
+}
+
+/// Inputs that crash FFmpeg itself (`fuzz/regressions/*/ffmpeg-crash/`,
+/// see the README there): ffstream should end with a clean error on them.
+#[test]
+#[ignore = "FFmpeg 5.1.9's hls demuxer segfaults on an audio rendition without segments"]
+fn known_ffmpeg_crashers_fail_cleanly() {
+    let mut bad = Vec::new();
+    for target in ["probe", "manifest_hls", "manifest_dash"] {
+        for input in inputs("regressions", &format!("{target}/ffmpeg-crash")) {
+            if input.extension().is_none_or(|e| e != "m3u8" && e != "mpd") {
+                continue;
+            }
+            let o = run_named(&input, &["probe", "{in}"]);
+            if !matches!(o.code, Some(0 | 1)) {
+                bad.push(format!("{}: exit {:?}", input.display(), o.code));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
