@@ -7,12 +7,14 @@
 
 mod common;
 
+use common::live_source::{
+    self, free_port, free_udp_port, read, wait_exit, wait_for, Picture, Proc,
+};
 use common::servers::WebDavServer;
 use common::{dash, hls, oracle};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 /// Live tests run in real time; one at a time keeps them realistic on 2 cores.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -21,122 +23,20 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Upper bound on any wait in these tests, so a broken build fails instead
-/// of hanging. Not a performance assertion.
-const PATIENCE: Duration = Duration::from_secs(90);
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral port")
-}
-
-/// A free UDP port (the TCP check above says nothing about UDP).
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("bind an ephemeral UDP port")
-}
-
-/// A child process killed (SIGKILL, by its PID) and reaped on drop.
-struct Proc(Child);
-
-impl Proc {
-    fn kill(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The ffmpeg CLI publishing a 320x180 15 fps test picture with a tone, in
-/// real time, to `url` in `format` (extra output options before the URL).
+/// The ffmpeg CLI publishing a 320x180 15 fps test picture with a (mono)
+/// tone, in real time, to `url` in `format` (extra output options before
+/// the URL).
 fn publish(format: &str, extra: &[&str], url: &str, log: &Path) -> Proc {
-    let log = std::fs::File::create(log).unwrap();
-    let child = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-re"])
-        .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=15"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
-        .args([
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-tune",
-            "zerolatency",
-        ])
-        .args([
-            "-g", "15", "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k",
-        ])
-        .args(["-f", format])
-        .args(extra)
-        .arg(url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("ffmpeg is not installed (bash tests/dev.sh deps)");
-    Proc(child)
+    let pic = Picture {
+        channels: 1,
+        ..Picture::default()
+    };
+    live_source::publish(pic, format, extra, url, log)
 }
 
 /// `ffstream ARGS` with stderr going to `log`, readable while it runs.
 fn ffstream(args: &[&str], log: &Path) -> Proc {
-    let log = std::fs::File::create(log).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_ffstream"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    Proc(child)
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_default()
-}
-
-/// Polls until `cond` holds; panics with `what` after [`PATIENCE`].
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool, log: &Path) {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(
-            t0.elapsed() < PATIENCE,
-            "gave up waiting for {what}; ffstream log:\n{}",
-            read(log)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn wait_exit(p: &mut Proc, log: &Path) -> std::process::ExitStatus {
-    let t0 = Instant::now();
-    loop {
-        if let Some(st) = p.0.try_wait().unwrap() {
-            return st;
-        }
-        assert!(
-            t0.elapsed() < PATIENCE,
-            "ffstream did not exit; log:\n{}",
-            read(log)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn sigint(p: &Proc) {
-    let st = Command::new("kill")
-        .args(["-2", &p.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
+    live_source::ffstream(args, log, &[])
 }
 
 fn playlist(p: &Path) -> Option<hls::MediaPlaylist> {
@@ -366,7 +266,7 @@ fn a_dropped_source_is_reconnected_and_the_stream_continues() {
         || playlist(&variant).is_some_and(|p| last_index(&p) >= last_index(&before) + 5),
         &log,
     );
-    sigint(&run);
+    run.signal(2);
     let st = wait_exit(&mut run, &log);
     src.kill();
     let text = read(&log);
