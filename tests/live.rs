@@ -513,10 +513,26 @@ fn screen_and_a_pulseaudio_source_make_live_hls_with_audio() {
         "{}",
         String::from_utf8_lossy(&dec.stderr)
     );
-    // Audio and video cover the same time, within a segment, from the
-    // same start: the two devices were put on one clock.
-    let v = oracle::decode_timing(&variant, "v:0").expect("video");
-    let a = oracle::decode_timing(&variant, "a:0").expect("an audio stream");
+    assert_one_clock(&variant);
+    assert_tone(&variant);
+    let master = hls::parse_master(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(
+        master.variants[0]
+            .codecs
+            .as_deref()
+            .is_some_and(|c| c.contains("mp4a.40.2")),
+        "{master:?}"
+    );
+    browser::assert_plays(dir.path(), "live.m3u8", Player::HlsJs, 4.0);
+
+    assert_unknown_source_refused(&x, &pulse, dir.path());
+}
+
+/// Audio and video cover the same time, within a segment, from the same
+/// start: the two devices were put on one clock.
+fn assert_one_clock(variant: &Path) {
+    let v = oracle::decode_timing(variant, "v:0").expect("video");
+    let a = oracle::decode_timing(variant, "a:0").expect("an audio stream");
     assert!(
         (v.duration() - a.duration()).abs() < 2.0,
         "video {v:?} vs audio {a:?}"
@@ -534,7 +550,10 @@ fn screen_and_a_pulseaudio_source_make_live_hls_with_audio() {
         "starts {:.3} s apart: video {v:?} vs audio {a:?}",
         v.start - a.start
     );
-    // And it is the tone, not silence.
+}
+
+/// The captured audio is the tone, not silence.
+fn assert_tone(variant: &Path) {
     let vol = Command::new("ffmpeg")
         .args([
             "-nostdin",
@@ -543,7 +562,7 @@ fn screen_and_a_pulseaudio_source_make_live_hls_with_audio() {
             "ALL",
             "-i",
         ])
-        .arg(&variant)
+        .arg(variant)
         .args(["-vn", "-af", "volumedetect", "-f", "null", "-"])
         .output()
         .unwrap();
@@ -554,17 +573,10 @@ fn screen_and_a_pulseaudio_source_make_live_hls_with_audio() {
         .and_then(|v| v.trim().trim_end_matches("dB").trim().parse().ok())
         .unwrap_or_else(|| panic!("no volume: {text}"));
     assert!(mean > -40.0, "captured audio is silent ({mean} dB)");
-    let master = hls::parse_master(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert!(
-        master.variants[0]
-            .codecs
-            .as_deref()
-            .is_some_and(|c| c.contains("mp4a.40.2")),
-        "{master:?}"
-    );
-    browser::assert_plays(dir.path(), "live.m3u8", Player::HlsJs, 4.0);
+}
 
-    // A source the server does not have: an error naming it and its format.
+/// A source the server does not have: an error naming it and its format.
+fn assert_unknown_source_refused(x: &Xvfb, pulse: &Pulse, dir: &Path) {
     let r = cmd(&[
         "hls",
         &x.display,
@@ -575,7 +587,7 @@ fn screen_and_a_pulseaudio_source_make_live_hls_with_audio() {
         "--audio-format",
         "pulse",
         "-o",
-        dir.path().join("bad/x.m3u8").to_str().unwrap(),
+        dir.join("bad/x.m3u8").to_str().unwrap(),
     ])
     .env("PULSE_SERVER", pulse.server())
     .output()
@@ -583,5 +595,5 @@ fn screen_and_a_pulseaudio_source_make_live_hls_with_audio() {
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(1), "{err}");
     assert!(err.contains("no_such_source (pulse)"), "{err}");
-    assert!(!dir.path().join("bad").exists());
+    assert!(!dir.join("bad").exists());
 }

@@ -291,12 +291,15 @@ fn a_dropped_source_is_reconnected_and_the_stream_continues() {
         let now = std::fs::read(dir.join(name)).unwrap();
         assert!(now == *bytes, "{name} changed after the drop");
     }
-    // Every segment ever written (none were deleted) decodes, and the
-    // timeline runs on across the gap: timestamps only go forward, with no
-    // jump back to the new connection's own clock and no hole.
-    let all: Vec<String> = (0..=last_index(&after))
-        .map(|k| format!("live_180p_{k:04}.ts"))
-        .collect();
+    assert_timeline_runs_on(dir, last_index(&after));
+}
+
+/// Every segment `0..=last` (none were deleted) decodes, and the timeline
+/// runs on across the gap: timestamps only go forward, with no jump back to
+/// the new connection's own clock and no hole; each segment starts after
+/// the one before it.
+fn assert_timeline_runs_on(dir: &Path, last: i64) {
+    let all: Vec<String> = (0..=last).map(|k| format!("live_180p_{k:04}.ts")).collect();
     assert_segments_decode(dir, &all);
     let joined = dir.join("all.ts");
     oracle::concat_files(dir, &all, &joined);
@@ -401,37 +404,45 @@ fn never_returns(protocol: &str) {
         err[0]
     );
     if protocol == "hls" {
-        // The live playlists stay as they were: valid, not ended, every
-        // listed segment there and decodable; the master still points at them.
-        let media = playlist(&variant).expect("the live playlist is kept");
-        assert!(!media.endlist, "a lost input must not look complete");
-        assert!(media.segments.len() >= 3, "{media:?}");
-        let problems = hls::check_media_rfc8216(&media, false);
-        assert!(problems.is_empty(), "{problems:?}");
-        let files: Vec<String> = media.segments.iter().map(|s| s.uri.clone()).collect();
-        assert_segments_decode(dir, &files);
-        let master = hls::parse_master(&read(&out)).expect("master playlist");
-        assert_eq!(master.variants[0].uri, "live_180p.m3u8");
+        assert_hls_kept(dir, &variant, &out);
     } else {
-        // The MPD stays dynamic (a live stream, not a finished one), valid,
-        // and every segment it lists is there and decodes.
-        dash::validate_mpd_schema(&out).expect("MPD valid against MPEG's schema");
-        let mpd = dash::parse_mpd_str(&read(&out)).unwrap();
-        assert_eq!(
-            mpd.mpd_type, "dynamic",
-            "a lost input must not look complete"
-        );
-        assert!(mpd.media_presentation_duration.is_none(), "{mpd:?}");
-        for rep in mpd.representations() {
-            let init = mpd.init_file(rep).expect("init segment");
-            let files = mpd.segment_files(rep);
-            assert!(files.len() >= 3, "{files:?}");
-            let mut all = vec![init];
-            all.extend(files);
-            let joined = dir.join(format!("joined_{}.mp4", rep.id));
-            oracle::concat_files(dir, &all, &joined);
-            oracle::decodes_cleanly(&joined).unwrap_or_else(|e| panic!("{}: {e}", rep.id));
-        }
+        assert_dash_kept(dir, &out);
+    }
+}
+
+/// The live playlists stay as they were: valid, not ended, every listed
+/// segment there and decodable; the master still points at them.
+fn assert_hls_kept(dir: &Path, variant: &Path, out: &Path) {
+    let media = playlist(variant).expect("the live playlist is kept");
+    assert!(!media.endlist, "a lost input must not look complete");
+    assert!(media.segments.len() >= 3, "{media:?}");
+    let problems = hls::check_media_rfc8216(&media, false);
+    assert!(problems.is_empty(), "{problems:?}");
+    let files: Vec<String> = media.segments.iter().map(|s| s.uri.clone()).collect();
+    assert_segments_decode(dir, &files);
+    let master = hls::parse_master(&read(out)).expect("master playlist");
+    assert_eq!(master.variants[0].uri, "live_180p.m3u8");
+}
+
+/// The MPD stays dynamic (a live stream, not a finished one), valid, and
+/// every segment it lists is there and decodes.
+fn assert_dash_kept(dir: &Path, out: &Path) {
+    dash::validate_mpd_schema(out).expect("MPD valid against MPEG's schema");
+    let mpd = dash::parse_mpd_str(&read(out)).unwrap();
+    assert_eq!(
+        mpd.mpd_type, "dynamic",
+        "a lost input must not look complete"
+    );
+    assert!(mpd.media_presentation_duration.is_none(), "{mpd:?}");
+    for rep in mpd.representations() {
+        let init = mpd.init_file(rep).expect("init segment");
+        let files = mpd.segment_files(rep);
+        assert!(files.len() >= 3, "{files:?}");
+        let mut all = vec![init];
+        all.extend(files);
+        let joined = dir.join(format!("joined_{}.mp4", rep.id));
+        oracle::concat_files(dir, &all, &joined);
+        oracle::decodes_cleanly(&joined).unwrap_or_else(|e| panic!("{}: {e}", rep.id));
     }
 }
 
