@@ -138,7 +138,9 @@ pub fn package_bytes(data: &[u8], protocol: Protocol) -> Result<Report> {
 /// A deterministic key for a playlist line: a few distinct keys so that
 /// rotations happen, and `None` (a segment that was not encrypted) for some.
 fn fuzz_key(line: &str) -> Option<Arc<crate::encryption::Key>> {
-    let sum = line.bytes().fold(0u64, |a, b| a.wrapping_add(u64::from(b)));
+    let sum = norm(line)
+        .bytes()
+        .fold(0u64, |a, b| a.wrapping_add(u64::from(b)));
     if sum % 11 == 0 {
         return None;
     }
@@ -150,6 +152,11 @@ fn fuzz_key(line: &str) -> Option<Arc<crate::encryption::Key>> {
         path: std::path::PathBuf::from(format!("fuzz-key-{index}")),
         uri: format!("fuzz-key-{index}.key"),
     }))
+}
+
+/// A line as compared: without trailing `\r`s (see [`hls_key_tags`]).
+fn norm(line: &str) -> &str {
+    line.trim_end_matches('\r')
 }
 
 /// A key tag this module's keys produce.
@@ -167,6 +174,11 @@ fn is_segment(line: &str) -> bool {
 /// key tag before the first segment of each key, the lowest key reported.
 /// `Ok(None)`: the editor refused the playlist (a segment without a key),
 /// as it should.
+///
+/// Lines are compared without trailing `\r`s: the editor ends each line it
+/// writes with `\n`, so a line whose text ends in `\r` (from `\r\r\n`, or a
+/// bare `\r` on an unterminated last line) reads back with one `\r` less.
+/// A muxer's playlist has no such lines.
 pub fn hls_key_tags(text: &str) -> std::result::Result<Option<String>, String> {
     let (out, lowest) = match crate::encryption::add_key_tags(text, fuzz_key) {
         Ok(r) => r,
@@ -181,8 +193,8 @@ pub fn hls_key_tags(text: &str) -> std::result::Result<Option<String>, String> {
             };
         }
     };
-    let segments: Vec<&str> = text.lines().filter(|l| is_segment(l)).collect();
-    let out_segments: Vec<&str> = out.lines().filter(|l| is_segment(l)).collect();
+    let segments: Vec<&str> = text.lines().filter(|l| is_segment(l)).map(norm).collect();
+    let out_segments: Vec<&str> = out.lines().filter(|l| is_segment(l)).map(norm).collect();
     if segments != out_segments {
         return Err("segments changed or reordered".into());
     }
@@ -195,8 +207,16 @@ pub fn hls_key_tags(text: &str) -> std::result::Result<Option<String>, String> {
         return Err(format!("lowest key {lowest:?}, expected {want_lowest:?}"));
     }
     // Every input line is still there, plus only the key tags added.
-    let mut kept: Vec<&str> = out.lines().filter(|l| !is_fuzz_key_tag(l)).collect();
-    let mut given: Vec<&str> = text.lines().filter(|l| !is_fuzz_key_tag(l)).collect();
+    let mut kept: Vec<&str> = out
+        .lines()
+        .filter(|l| !is_fuzz_key_tag(l))
+        .map(norm)
+        .collect();
+    let mut given: Vec<&str> = text
+        .lines()
+        .filter(|l| !is_fuzz_key_tag(l))
+        .map(norm)
+        .collect();
     kept.sort_unstable();
     given.sort_unstable();
     if kept != given {
