@@ -16,7 +16,8 @@
 #   I/O timeout) or `refused` (a closed local port).
 #
 # Every --interval seconds it samples the ffstream process (VmRSS, VmHWM,
-# VmSize, Threads from /proc/PID/status, open fds from /proc/PID/fd, CPU
+# VmSize, Threads from /proc/PID/status, open fds and sockets among them
+# from /proc/PID/fd, CPU
 # time from /proc/PID/stat), the output dir (files, KiB) and the HLS media
 # sequence into DIR/samples.csv. At the end it stops ffstream with SIGINT,
 # checks how it exits, and benches/soak_report.py writes DIR/summary.txt
@@ -58,9 +59,11 @@ case "$variant" in blackhole|refused) ;; *) echo "soak.sh: --variant blackhole|r
 if [ -z "$minutes" ]; then
   if [ "$mode" = capture ]; then minutes=60; else minutes=10; fi
 fi
+case "$minutes$interval" in *[!0-9]*) echo "soak.sh: --minutes and --interval take whole numbers" >&2; exit 2 ;; esac
 [ -n "$out" ] || out=$(mktemp -d -t ffstream-soak.XXXXXX)
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
+rm -rf "$out/hls" "$out/tmp" "$out/port" "$out/conns" # from an earlier run into the same DIR
 
 # Stream settings (the report's thresholds follow from them).
 hls_time=2
@@ -112,6 +115,11 @@ if [ -z "$bin" ]; then
 fi
 cp "$bin" "$out/ffstream"
 bin="$out/ffstream"
+if ! "$bin" devices 2>/dev/null | grep -q '^x11grab'; then
+  echo "soak.sh: $bin cannot capture the screen (no x11grab: a --features static build?);" \
+    "rebuild with cargo build --release --locked, or give --bin PATH" >&2
+  exit 1
+fi
 command -v Xvfb >/dev/null || { echo "soak.sh: Xvfb is not installed (apt-get install xvfb)" >&2; exit 1; }
 
 # --- Xvfb on a free display ---------------------------------------------------
@@ -175,7 +183,7 @@ ff_pid=$!
 log "ffstream pid $ff_pid; results in $out"
 
 csv="$out/samples.csv"
-echo "t_s,alive,rss_kb,hwm_kb,vmsize_kb,threads,fds,cpu_s,out_files,out_kb,media_seq,conns_accepted,conns_open" >"$csv"
+echo "t_s,alive,rss_kb,hwm_kb,vmsize_kb,threads,fds,sockets,cpu_s,out_files,out_kb,media_seq,conns_accepted,conns_open" >"$csv"
 tck=$(getconf CLK_TCK)
 start=$EPOCHREALTIME
 total_s=$((minutes * 60))
@@ -183,12 +191,14 @@ k=0
 while :; do
   now=$EPOCHREALTIME
   t=$(awk -v a="$now" -v b="$start" 'BEGIN { printf "%.1f", a - b }')
-  alive=0 rss= hwm= vms= thr= fds= cpu=
+  alive=0 rss= hwm= vms= thr= fds= socks= cpu=
   if alive "$ff_pid"; then
     alive=1
     read -r rss hwm vms thr < <(awk '/^VmRSS:/ { r = $2 } /^VmHWM:/ { h = $2 } /^VmSize:/ { v = $2 } /^Threads:/ { t = $2 }
       END { print r, h, v, t }' "/proc/$ff_pid/status" 2>/dev/null || true)
-    fds=$(ls "/proc/$ff_pid/fd" 2>/dev/null | wc -l || true)
+    # One listing for both: all fds, and how many are sockets.
+    read -r fds socks < <(ls -l "/proc/$ff_pid/fd" 2>/dev/null |
+      awk '/->/ { n++; if (/socket:/) k++ } END { print n + 0, k + 0 }' || true)
     cpu=$(sed 's/.*) //' "/proc/$ff_pid/stat" 2>/dev/null | awk -v t="$tck" '{ printf "%.2f", ($12 + $13) / t }' || true)
   fi
   if [ -n "$stage" ] && [ -z "$outdir" ]; then
@@ -204,9 +214,9 @@ while :; do
   fi
   acc= opn=
   if [ -s "$out/conns" ]; then read -r acc opn <"$out/conns" || true; fi
-  echo "$t,$alive,$rss,$hwm,$vms,$thr,$fds,$cpu,$files,$kb,$seq,$acc,$opn" >>"$csv"
+  echo "$t,$alive,$rss,$hwm,$vms,$thr,$fds,$socks,$cpu,$files,$kb,$seq,$acc,$opn" >>"$csv"
   if [ $((k % 6)) -eq 0 ]; then
-    log "t=${t}s rss=${rss}kB fds=$fds threads=$thr files=$files seq=$seq${opn:+ conns=$opn/$acc}"
+    log "t=${t}s rss=${rss}kB fds=$fds sockets=$socks threads=$thr files=$files seq=$seq${opn:+ conns=$opn/$acc}"
   fi
   [ "$alive" = 1 ] || { log "ffstream is gone"; break; }
   k=$((k + 1))

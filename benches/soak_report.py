@@ -86,6 +86,12 @@ def report(a):
     out["measured_to_s"] = ts[-1]
     out["measured_samples"] = len(rows_m)
 
+    for r in rows:
+        # Sockets come and go with uploads in flight: the fds that must
+        # stay constant are the others.
+        f, k = num(r.get("fds")), num(r.get("sockets"))
+        r["fds_other"] = f - k if f is not None and k is not None else None
+
     def series(col, scale=1.0):
         vals = [num(r.get(col)) for r in rows_m]
         pairs = [(t, v / scale) for t, v in zip(ts, vals) if v is not None]
@@ -98,7 +104,9 @@ def report(a):
     spec = [
         # column, label, unit, scale, kind, limits
         ("rss_kb", "RSS", "MiB", MIB, "rss", None),
-        ("fds", "open fds", "", 1.0, "const", a.const_range),
+        ("fds_other", "open fds, not sockets", "", 1.0, "const", a.const_range),
+        ("sockets", "sockets", "", 1.0, "bounded", a.max_sockets),
+        ("fds", "open fds, all", "", 1.0, "info", None),
         ("threads", "threads", "", 1.0, "const", a.const_range),
         ("out_files", "output files", "", 1.0, "bounded", a.max_files),
         ("out_kb", "output dir size", "KiB", 1.0, "bounded", a.max_out_kb),
@@ -356,6 +364,7 @@ def main():
     r.add_argument("--max-files", type=float, default=10.0)
     r.add_argument("--max-out-kb", type=float, default=4096.0)
     r.add_argument("--max-conns", type=float, default=16.0)
+    r.add_argument("--max-sockets", type=float, default=16.0)
     r.add_argument("--max-stall-s", type=float, default=30.0)
     r.add_argument("--max-stop-s", type=float, default=15.0)
     r.add_argument("--exit-code", type=int)
