@@ -15,6 +15,7 @@ impl Bar {
         let pb = ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr());
         pb.set_style(
             ProgressStyle::with_template("{prefix:>5} [{bar:40.cyan/blue}] {percent:>3}% {msg}")
+                // Cannot fail: a constant template, shown on every run with a terminal.
                 .expect("valid template")
                 .progress_chars("=> "),
         );
@@ -30,6 +31,7 @@ impl Bar {
                 if !self.1.replace(true) {
                     pb.set_style(
                         ProgressStyle::with_template("{prefix:>5} {spinner:.cyan} {msg}")
+                            // Cannot fail: a constant template.
                             .expect("valid template"),
                     );
                 }
