@@ -1133,6 +1133,46 @@ http {{
     )
 }
 
+/// A test CA and a certificate for 127.0.0.1 signed by it, made in `dir`
+/// with the openssl CLI, for [`WebDavServer::start_tls`]: (CA certificate,
+/// server certificate, server key), PEM files valid for two days.
+pub fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let openssl = |args: &[&str]| {
+        let o = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is not installed");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    #[rustfmt::skip]
+    openssl(&[&["req", "-x509"], &ec[..], &[
+        "-subj", "/CN=ffstream test CA", "-days", "2", "-keyout", "ca.key", "-out", "ca.pem",
+    ]].concat());
+    #[rustfmt::skip]
+    openssl(&[&["req"], &ec[..], &[
+        "-subj", "/CN=127.0.0.1", "-keyout", "srv.key", "-out", "srv.csr",
+    ]].concat());
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write ext.cnf");
+    #[rustfmt::skip]
+    openssl(&[
+        "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "srv.pem",
+    ]);
+    (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
+}
+
 // ---------------------------------------------------------------------------
 // FTP (pyftpdlib)
 // ---------------------------------------------------------------------------
