@@ -275,6 +275,14 @@ pub fn manifest_bytes(data: &[u8], kind: Manifest) -> Result<crate::probe::Probe
     } else {
         [prefix, data].concat()
     };
+    if kind == Manifest::Hls {
+        // As `probe::open_input` does: what crashes FFmpeg is refused first.
+        let read = |u: &str| crate::ffi::read::read_url(u, "data", OPEN_DEADLINE, 1 << 20).ok();
+        crate::hls_input::check_master(&bytes, name, read).map_err(|reason| Error::OpenInput {
+            input: name.into(),
+            reason,
+        })?;
+    }
     let ictx = open_memory(&bytes, Some(name), memory_options())?;
     let opened_as = ictx.format().name().to_string();
     if opened_as != demuxer {
@@ -343,6 +351,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// What crashes FFmpeg's hls demuxer is refused before it reaches it
+    /// (replaying these without the check would take the process down).
+    #[test]
+    fn manifests_that_crash_ffmpeg_are_refused_first() {
+        let crashers = inputs("regressions", "manifest_hls/ffmpeg-crash");
+        let mut n = 0;
+        for p in crashers
+            .iter()
+            .filter(|p| p.extension().is_none_or(|e| e != "md"))
+        {
+            n += 1;
+            let err = manifest_bytes(&std::fs::read(p).unwrap(), Manifest::Hls).unwrap_err();
+            assert!(
+                err.to_string().contains("lists no segments"),
+                "{}: {err}",
+                p.display()
+            );
+        }
+        assert_eq!(n, 2);
     }
 
     #[test]

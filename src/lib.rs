@@ -24,6 +24,7 @@ mod ffi;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod hls;
+mod hls_input;
 pub mod ladder;
 pub mod limits;
 pub mod live;

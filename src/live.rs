@@ -189,9 +189,12 @@ pub(crate) fn open_url(
     if url.is_empty() || url.contains('\0') {
         return Err("not a valid URL".into());
     }
+    let listener = is_listener(url);
+    if !listener {
+        crate::hls_input::check(url, None, policy.stall_timeout)?;
+    }
     let mut opts = ffmpeg_next::Dictionary::new();
     opts.set("scan_all_pmts", "1");
-    let listener = is_listener(url);
     if !listener {
         // For protocols that check it themselves (tcp, udp, srt, http).
         let micros = policy.stall_timeout.as_micros().clamp(1, i64::MAX as u128);

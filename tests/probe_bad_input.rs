@@ -168,3 +168,72 @@ fn silent_server_times_out() {
         .expect_err("a closed connection is no media");
     assert!(!long_msg.contains("timed out"), "{long_msg}");
 }
+
+/// An HLS master (video variant `v.m3u8`, one AUDIO rendition `a.m3u8`) in
+/// `dir`, the rendition listing `audio_segments` segments. The segments are
+/// real: an MPEG-TS of the H.264/AAC fixture cut by the ffmpeg CLI.
+fn hls_master_with_audio_rendition(dir: &std::path::Path, audio_segments: usize) -> String {
+    let clip = fixtures::clip(Kind::H264Aac);
+    let ts = dir.join("seg.ts");
+    fixtures::ffmpeg(&[
+        "-i",
+        clip.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "mpegts",
+        ts.to_str().unwrap(),
+    ])
+    .unwrap();
+    let media = |n: usize| {
+        let segs: String = (0..n).map(|_| "#EXTINF:2.0,\nseg.ts\n").collect();
+        format!("#EXTM3U\n#EXT-X-TARGETDURATION:2\n{segs}#EXT-X-ENDLIST\n")
+    };
+    std::fs::write(dir.join("v.m3u8"), media(1)).unwrap();
+    std::fs::write(dir.join("a.m3u8"), media(audio_segments)).unwrap();
+    let master = "#EXTM3U\n\
+        #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"English\",URI=\"a.m3u8\"\n\
+        #EXT-X-STREAM-INF:BANDWIDTH=1000000,AUDIO=\"aud\"\nv.m3u8\n";
+    std::fs::write(dir.join("master.m3u8"), master).unwrap();
+    "master.m3u8".into()
+}
+
+/// FFmpeg 5.1's hls demuxer dereferences NULL on an audio rendition whose
+/// playlist lists no segments (ffprobe dies with SIGSEGV); ffstream reads
+/// the master first and refuses it. Were the check gone, this test process
+/// would crash.
+#[test]
+fn hls_master_with_an_empty_audio_rendition_is_refused_not_crashed_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = hls_master_with_audio_rendition(dir.path(), 0);
+    let master = dir.path().join(name);
+    let msg = expect_error(master.to_str().unwrap());
+    assert!(
+        msg.contains("its audio rendition \"English\" (a.m3u8) lists no segments"),
+        "{msg}"
+    );
+    // The same master with one audio segment opens: the check refuses only
+    // what it should.
+    let dir = tempfile::tempdir().unwrap();
+    let name = hls_master_with_audio_rendition(dir.path(), 1);
+    let p = probe(dir.path().join(name).to_str().unwrap()).unwrap();
+    let s = p.streams();
+    assert!(!s.videos().is_empty() && !s.audios().is_empty(), "{p:?}");
+}
+
+/// The same over HTTP (nginx serving the files): the playlists are read
+/// with the protocols the demuxer would use for an http master.
+#[test]
+fn hls_master_over_http_with_an_empty_audio_rendition_is_refused() {
+    let dav = common::servers::WebDavServer::start();
+    let name = hls_master_with_audio_rendition(dav.root(), 0);
+    let url = format!("{}/{name}", dav.url().trim_end_matches('/'));
+    let msg = expect_error(&url);
+    assert!(msg.contains("lists no segments"), "{msg}");
+    let asked: Vec<String> = dav
+        .requests()
+        .into_iter()
+        .map(|(_, path, _)| path)
+        .collect();
+    assert!(asked.iter().any(|p| p.ends_with("/a.m3u8")), "{asked:?}");
+}

@@ -12,6 +12,7 @@ pub(crate) mod frame;
 pub(crate) mod io;
 pub(crate) mod log;
 pub(crate) mod probe;
+pub(crate) mod read;
 
 use ffmpeg_next as ff;
 
