@@ -353,6 +353,12 @@ impl<'a> Packager<'a> {
         self.dash.seg_duration = seconds;
         self
     }
+    /// DASH window: segments kept in the MPD, 0 for all (`window_size`).
+    /// A live run without one keeps the last 6.
+    pub fn dash_window_size(mut self, n: u32) -> Self {
+        self.dash.window_size = n;
+        self
+    }
     /// Also write HLS playlists from the DASH muxer (the seed's `generate_hls_playlist()`).
     pub fn generate_hls_playlist(mut self, on: bool) -> Self {
         self.dash.generate_hls_playlist = on;

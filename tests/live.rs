@@ -241,6 +241,9 @@ fn live_dash_is_dynamic_valid_and_plays_while_running() {
     assert_eq!(last.mpd_type, "dynamic", "a stop without --end-list");
     let mut named = 0;
     for rep in last.representations() {
+        // `--list-size 4` is the MPD's window (13 segments were made).
+        let in_window = last.segment_files(rep).len();
+        assert!((3..=4).contains(&in_window), "{in_window} segments listed");
         for f in last
             .init_file(rep)
             .into_iter()

@@ -116,7 +116,7 @@ struct PackageArgs {
     /// DASH segment duration, seconds.
     #[arg(long)]
     seg_duration: Option<f64>,
-    /// Playlist window in segments (0 = all).
+    /// Playlist (HLS) or MPD (DASH) window in segments (0 = all).
     #[arg(long)]
     list_size: Option<u32>,
     /// Muxer flags, e.g. delete_segments+append_list.
@@ -377,7 +377,11 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
         p = p.seg_duration(t);
     }
     if let Some(n) = a.list_size {
-        p = p.hls_list_size(n);
+        p = if hls {
+            p.hls_list_size(n)
+        } else {
+            p.dash_window_size(n)
+        };
         if n > 0 {
             p = p.hls_playlist_type(None);
         }
