@@ -118,6 +118,9 @@ pub(crate) struct Watchdog {
     fired: std::sync::atomic::AtomicBool,
     /// Stopping, but still reading the last packets: a stop no longer interrupts.
     finishing: std::sync::atomic::AtomicBool,
+    /// Milliseconds after `base` at which the run stops (its duration is
+    /// up), interrupting I/O as a stop does; 0 = no duration.
+    stop_at_ms: AtomicU64,
     stop: OnceLock<StopHandle>,
     cancel: OnceLock<CancelHandle>,
 }
@@ -129,31 +132,49 @@ impl Watchdog {
             deadline_ms: AtomicU64::new(0),
             fired: Default::default(),
             finishing: Default::default(),
+            stop_at_ms: AtomicU64::new(0),
             stop: OnceLock::new(),
             cancel: OnceLock::new(),
         })
     }
 
-    /// Makes a stop or cancel of this run interrupt blocked I/O.
-    pub fn attach(&self, stop: &StopHandle, cancel: &CancelHandle) {
+    /// Makes a stop or cancel of this run, or the end of its `duration`
+    /// (from now), interrupt blocked I/O: a listening input waiting for its
+    /// publisher to come back must not outlast the run.
+    pub fn attach(&self, stop: &StopHandle, cancel: &CancelHandle, duration: Option<Duration>) {
         let _ = self.stop.set(stop.clone());
         let _ = self.cancel.set(cancel.clone());
+        self.stop_at_ms.store(
+            duration.map_or(0, |d| self.ms_from_now(d)),
+            Ordering::Relaxed,
+        );
     }
 
     /// The run is stopping but reads a few more packets: only the deadline
-    /// (and a cancel) interrupt them now.
-    pub fn finishing(&self) {
-        self.finishing.store(true, Ordering::Relaxed);
+    /// (and a cancel) interrupt them now. Returns whether it was not
+    /// finishing already.
+    pub fn finishing(&self) -> bool {
+        !self.finishing.swap(true, Ordering::Relaxed)
+    }
+
+    /// Whether the run was stopped or its duration is up.
+    fn stopping(&self) -> bool {
+        let at = self.stop_at_ms.load(Ordering::Relaxed);
+        self.stop.get().is_some_and(StopHandle::is_stopped)
+            || (at != 0 && self.base.elapsed().as_millis() as u64 >= at)
+    }
+
+    /// `d` from now, in milliseconds after `base` (at least 1).
+    fn ms_from_now(&self, d: Duration) -> u64 {
+        (self.base.elapsed() + d)
+            .as_millis()
+            .clamp(1, u64::MAX as u128) as u64
     }
 
     /// Interrupts I/O that is still blocked `after` from now (`None`: never).
     pub fn arm(&self, after: Option<Duration>) {
         self.fired.store(false, Ordering::Relaxed);
-        let at = after.map_or(0, |d| {
-            (self.base.elapsed() + d)
-                .as_millis()
-                .clamp(1, u64::MAX as u128) as u64
-        });
+        let at = after.map_or(0, |d| self.ms_from_now(d));
         self.deadline_ms.store(at, Ordering::Relaxed);
     }
 
@@ -163,8 +184,7 @@ impl Watchdog {
     }
 
     fn interrupted(&self) -> bool {
-        let stopped = !self.finishing.load(Ordering::Relaxed)
-            && self.stop.get().is_some_and(StopHandle::is_stopped);
+        let stopped = !self.finishing.load(Ordering::Relaxed) && self.stopping();
         if stopped || self.cancel.get().is_some_and(CancelHandle::is_cancelled) {
             return true;
         }
@@ -270,6 +290,8 @@ pub(crate) fn reopen<T>(
                 );
                 return Ok(t);
             }
+            // An open interrupted by the run's end is no failed attempt.
+            Err(_) if abort().is_some() => break,
             Err(e) => reason = e,
         }
     }
@@ -297,14 +319,14 @@ pub(crate) fn open_with_retries(
             policy,
             first,
             || open_url(url, policy, watchdog),
-            // Nothing was written yet: a stop or a cancel just ends the wait.
+            // Nothing was written yet: a stop (or the end of the run's duration)
+            // or a cancel just ends the wait.
             || {
                 let cancelled = watchdog
                     .cancel
                     .get()
                     .is_some_and(CancelHandle::is_cancelled);
-                let stopped = watchdog.stop.get().is_some_and(StopHandle::is_stopped);
-                (cancelled || stopped).then_some(Some(Error::Cancelled))
+                (cancelled || watchdog.stopping()).then_some(Some(Error::Cancelled))
             },
         ) {
             Ok(i) => Ok(i),

@@ -4,6 +4,7 @@
 //! that API; this module holds the few raw calls it lacks. Each submodule
 //! keeps its blocks small, and every block states why it is sound.
 
+pub(crate) mod avio_reset;
 pub(crate) mod bsf;
 pub(crate) mod codec;
 pub(crate) mod device;

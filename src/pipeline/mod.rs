@@ -959,7 +959,7 @@ fn run_inner(
     };
     let live_src = plan.live_source.as_ref();
     if let Some(l) = live_src {
-        l.watchdog.attach(&plan.stop, cancel);
+        l.watchdog.attach(&plan.stop, cancel, plan.duration);
     }
     let mut ictx = match live_src {
         Some(l) => match l.take() {
@@ -1644,8 +1644,9 @@ fn run_inner(
             if !(plan.live && behind) || since.elapsed() > CATCH_UP {
                 break;
             }
-            if let Some(l) = live_src {
-                l.watchdog.finishing();
+            // A read the stop interrupted left the input failed: clear that.
+            if live_src.is_some_and(|l| l.watchdog.finishing()) {
+                crate::ffi::avio_reset::clear_read_error(&mut ictx);
             }
         }
         // A fresh packet each time: ffmpeg-next's `read` does not release the
