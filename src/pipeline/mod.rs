@@ -6,6 +6,7 @@
 //! single mux thread that owns every libavformat output.
 
 mod audio;
+mod live_mpd;
 mod mpd_codecs;
 mod mux;
 pub mod progress;
@@ -1150,6 +1151,8 @@ fn run_inner(
         sample_aspect: None,
     };
     let mut specs: Vec<mux::OutputSpec> = Vec::new();
+    // Live DASH: set at the end when the MPD is to stay dynamic.
+    let keep_dynamic = Arc::new(AtomicBool::new(false));
     let mut variant_files: Vec<(PathBuf, Option<usize>, u64)> = Vec::new(); // playlist, video plan, audio bitrate
     let dirs = dir.to_string_lossy().to_string();
     match plan.protocol {
@@ -1304,7 +1307,7 @@ fn run_inner(
                 format: "dash",
                 options: o,
                 streams,
-                interceptor,
+                interceptor: live_mpd::wrap(plan.live, interceptor, &keep_dynamic),
             });
             manifests.files.push(plan.output.clone());
         }
@@ -1819,14 +1822,15 @@ fn run_inner(
             send_failed |= !fan_out_audio(a, &atx, input)?;
         }
     }
-    // The dash muxer's trailer turns the MPD static (a finished
-    // presentation). That is what `end_list` asks for; otherwise a live
-    // run that stops (or loses its input) keeps its last dynamic MPD, as a
-    // live stream that stopped sending, like a live HLS playlist without
-    // EXT-X-ENDLIST.
+    // The dash muxer's trailer finishes the segment being written and
+    // turns the MPD static (a finished presentation). That is what
+    // `end_list` asks for; otherwise a live run that stops (or loses its
+    // input) keeps its MPD dynamic, as a live stream that stopped sending,
+    // like a live HLS playlist without EXT-X-ENDLIST (`live_mpd`).
     let keep_dynamic_mpd =
         plan.protocol == Protocol::Dash && plan.live && (live_end.is_some() || !plan.end_list);
-    if stop.is_some() || keep_dynamic_mpd {
+    keep_dynamic.store(keep_dynamic_mpd, Ordering::SeqCst);
+    if stop.is_some() {
         abort.store(true, Ordering::SeqCst);
     }
     drop(vtx);
