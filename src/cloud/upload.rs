@@ -134,8 +134,9 @@ fn client_error_status(text: &str) -> Option<u16> {
 #[derive(Default)]
 struct Shared {
     failure: Option<(String, String)>,
-    /// Manifests uploaded so far, to remove again if the run fails.
-    manifests: Vec<String>,
+    /// Manifests stored so far, with the store (by index) holding each, to
+    /// remove again if the run fails.
+    manifests: Vec<(usize, String)>,
     /// Live: when the run ended; what is still queued after the grace
     /// period is given up.
     finish_by: Option<Instant>,
@@ -237,8 +238,8 @@ impl Uploader {
                     .manifests,
             );
             if let Ok(rt) = runtime() {
-                for store in &self.stores {
-                    for m in &manifests {
+                for (i, m) in &manifests {
+                    if let Some(store) = self.stores.get(*i) {
                         let _ = rt.block_on(store.store.delete(&store.path_of(m)));
                     }
                 }
@@ -274,6 +275,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+#[derive(Default)]
 struct Tally {
     objects: u64,
     bytes: u64,
@@ -281,6 +283,78 @@ struct Tally {
     failed: u64,
     first: Option<Instant>,
     last: Option<Instant>,
+    /// Media files stored in this store, with where each lives locally: to
+    /// delete once the muxer deletes them (only what was stored).
+    stored: Vec<(String, PathBuf)>,
+}
+
+/// An upload under way: its task, the store (by index) and the object.
+struct Flight {
+    task: tokio::task::JoinHandle<()>,
+    store: usize,
+    rel: String,
+}
+
+/// Waits for an upload; a live run past its grace period (`finish_by`)
+/// aborts it, and reports and counts it as failed as any other live
+/// upload that could not be completed.
+fn land(
+    f: Flight,
+    rt: &tokio::runtime::Runtime,
+    shared: &Mutex<Shared>,
+    stores: &[Store],
+    tallies: &[Arc<Mutex<Tally>>],
+) {
+    let by = shared.lock().unwrap_or_else(|p| p.into_inner()).finish_by;
+    let mut task = f.task;
+    let Some(by) = by else {
+        let _ = rt.block_on(task);
+        return;
+    };
+    let left = by.saturating_duration_since(Instant::now());
+    if rt
+        .block_on(async { tokio::time::timeout(left, &mut task).await })
+        .is_ok()
+    {
+        return;
+    }
+    task.abort();
+    // The task may still have finished before the abort reached it.
+    if let Err(e) = rt.block_on(task) {
+        if e.is_cancelled() {
+            tallies[f.store]
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .failed += 1;
+            log::warn!(
+                "{}: upload of {} failed, going on with the live stream: \
+                 still under way when the run ended",
+                stores[f.store].name(),
+                f.rel
+            );
+        }
+    }
+}
+
+/// Records an object a store now holds, so that it is deleted again when
+/// the muxer deletes it (a media file) or when the run fails (a manifest).
+fn note_stored(
+    (store, tally): (usize, &Mutex<Tally>),
+    shared: &Mutex<Shared>,
+    rel: String,
+    local: Option<PathBuf>,
+    manifest: bool,
+) {
+    if manifest {
+        let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = (store, rel);
+        if !s.manifests.contains(&entry) {
+            s.manifests.push(entry);
+        }
+    } else if let Some(local) = local {
+        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+        t.stored.push((rel, local));
+    }
 }
 
 /// Whether the muxer has deleted a media file (checking the temporary name
@@ -311,48 +385,16 @@ fn run(
             return Vec::new();
         }
     };
-    let tallies: Vec<Arc<Mutex<Tally>>> = stores
-        .iter()
-        .map(|_| {
-            Arc::new(Mutex::new(Tally {
-                objects: 0,
-                bytes: 0,
-                deleted: 0,
-                failed: 0,
-                first: None,
-                last: None,
-            }))
-        })
-        .collect();
+    let tallies: Vec<Arc<Mutex<Tally>>> = stores.iter().map(|_| Default::default()).collect();
     let failed = |s: &Arc<Mutex<Shared>>| {
         s.lock()
             .unwrap_or_else(|p| p.into_inner())
             .failure
             .is_some()
     };
-    let mut in_flight: Vec<tokio::task::JoinHandle<()>> = Vec::new();
-    // Media files in the stores, to delete once the muxer deletes them.
-    let mut pushed: Vec<(String, PathBuf)> = Vec::new();
+    let mut in_flight: Vec<Flight> = Vec::new();
     let mut queue: std::collections::VecDeque<Job> = Default::default();
-    // Waits for in-flight uploads; live runs past their grace period abort them.
-    let wait = |h: tokio::task::JoinHandle<()>, rt: &tokio::runtime::Runtime| {
-        let by = shared.lock().unwrap_or_else(|p| p.into_inner()).finish_by;
-        match by {
-            None => {
-                let _ = rt.block_on(h);
-            }
-            Some(by) => {
-                let left = by.saturating_duration_since(Instant::now());
-                let abort = h.abort_handle();
-                if rt
-                    .block_on(async { tokio::time::timeout(left, h).await })
-                    .is_err()
-                {
-                    abort.abort();
-                }
-            }
-        }
-    };
+    let wait = |f: Flight, rt: &tokio::runtime::Runtime| land(f, rt, &shared, &stores, &tallies);
     loop {
         if queue.is_empty() {
             match rx.recv() {
@@ -394,47 +436,48 @@ fn run(
         }
         if job.manifest {
             // Everything queued before the manifest must have arrived first.
-            for h in in_flight.drain(..) {
-                wait(h, &rt);
+            for f in in_flight.drain(..) {
+                wait(f, &rt);
             }
         }
-        for (store, tally) in stores.iter().zip(&tallies) {
+        for (i, (store, tally)) in stores.iter().zip(&tallies).enumerate() {
             while in_flight.len() >= IN_FLIGHT * stores.len() {
-                let h = in_flight.remove(0);
-                wait(h, &rt);
+                let f = in_flight.remove(0);
+                wait(f, &rt);
             }
-            let (store, tally, shared, rel, data) = (
+            let (store, tally, shared, rel, data, local, manifest) = (
                 store.clone(),
                 tally.clone(),
                 shared.clone(),
                 job.rel.clone(),
                 job.data.clone(),
+                job.local.clone(),
+                job.manifest,
             );
-            in_flight.push(rt.spawn(async move {
-                put_with_retries(&store, &rel, data, &tally, &shared, policy).await;
-            }));
-        }
-        if let Some(local) = job.local {
-            pushed.push((job.rel.clone(), local));
+            let task = rt.spawn(async move {
+                if put_with_retries(&store, &rel, data, &tally, &shared, policy).await {
+                    note_stored((i, &tally), &shared, rel, local, manifest);
+                }
+            });
+            in_flight.push(Flight {
+                task,
+                store: i,
+                rel: job.rel.clone(),
+            });
         }
         if job.manifest {
-            for h in in_flight.drain(..) {
-                wait(h, &rt);
+            for f in in_flight.drain(..) {
+                wait(f, &rt);
             }
-            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
-            if s.failure.is_none() && !s.manifests.contains(&job.rel) {
-                s.manifests.push(job.rel);
-            }
-            drop(s);
             // The manifest that no longer names them has arrived.
-            mirror_deletions(&rt, &stores, &tallies, &mut pushed);
+            mirror_deletions(&rt, &stores, &tallies);
         }
     }
-    for h in in_flight.drain(..) {
-        wait(h, &rt);
+    for f in in_flight.drain(..) {
+        wait(f, &rt);
     }
     if !failed(&shared) {
-        mirror_deletions(&rt, &stores, &tallies, &mut pushed);
+        mirror_deletions(&rt, &stores, &tallies);
     }
     stores
         .iter()
@@ -456,24 +499,21 @@ fn run(
         .collect()
 }
 
-/// Deletes from every store the media files the muxer has deleted locally.
-/// A failed deletion is logged and not retried: it leaves a stray file,
-/// never a broken stream.
-fn mirror_deletions(
-    rt: &tokio::runtime::Runtime,
-    stores: &[Store],
-    tallies: &[Arc<Mutex<Tally>>],
-    pushed: &mut Vec<(String, PathBuf)>,
-) {
-    let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(pushed)
-        .into_iter()
-        .partition(|(_, local)| deleted_locally(local));
-    *pushed = kept;
-    if gone.is_empty() {
-        return;
-    }
+/// Deletes from each store the media files it stored that the muxer has
+/// deleted locally (a file that never arrived is not deleted). A failed
+/// deletion is logged and not retried: it leaves a stray file, never a
+/// broken stream.
+fn mirror_deletions(rt: &tokio::runtime::Runtime, stores: &[Store], tallies: &[Arc<Mutex<Tally>>]) {
     let mut tasks = Vec::new();
     for (store, tally) in stores.iter().zip(tallies) {
+        let gone: Vec<(String, PathBuf)> = {
+            let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+            let (gone, kept) = std::mem::take(&mut t.stored)
+                .into_iter()
+                .partition(|(_, local)| deleted_locally(local));
+            t.stored = kept;
+            gone
+        };
         for (rel, _) in &gone {
             let (store, tally, rel) = (store.clone(), tally.clone(), rel.clone());
             tasks.push(rt.spawn(async move {
@@ -496,6 +536,7 @@ fn mirror_deletions(
     }
 }
 
+/// Uploads one object to one store; returns whether it was stored.
 async fn put_with_retries(
     store: &Store,
     rel: &str,
@@ -503,7 +544,7 @@ async fn put_with_retries(
     tally: &Mutex<Tally>,
     shared: &Mutex<Shared>,
     policy: Policy,
-) {
+) -> bool {
     let path = store.path_of(rel);
     let started = Instant::now();
     let mut delay = Duration::from_millis(200);
@@ -519,7 +560,7 @@ async fn put_with_retries(
                 t.bytes += data.len() as u64;
                 t.first = Some(t.first.map_or(started, |f| f.min(started)));
                 t.last = Some(Instant::now());
-                return;
+                return true;
             }
             Err(e) if policy.live && !is_permanent(&e) => {
                 tally.lock().unwrap_or_else(|p| p.into_inner()).failed += 1;
@@ -528,7 +569,7 @@ async fn put_with_retries(
                     store.name(),
                     describe(&e)
                 );
-                return;
+                return false;
             }
             Err(e) if attempt == attempts || is_permanent(&e) => {
                 let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
@@ -541,7 +582,7 @@ async fn put_with_retries(
                         ),
                     ));
                 }
-                return;
+                return false;
             }
             Err(e) => {
                 log::info!(
@@ -554,6 +595,7 @@ async fn put_with_retries(
             }
         }
     }
+    false
 }
 
 /// Wraps the files a muxer writes so each is uploaded once complete.
@@ -642,4 +684,159 @@ pub(crate) fn upload_file(uploader: &Uploader, root: &Path, file: &Path) -> std:
         .to_string_lossy()
         .into_owned();
     uploader.put(&rel, std::fs::read(file)?.into(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::stream::{BoxStream, StreamExt};
+    use object_store::memory::InMemory;
+    use object_store::path::Path as ObjectPath;
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+        PutMultipartOptions, PutOptions, PutPayload, PutResult,
+    };
+
+    /// An in-memory store where `fail_*.ts` uploads fail (transiently) and
+    /// `hang_*.ts` uploads never finish; it records every deletion.
+    #[derive(Debug, Default)]
+    struct Flaky {
+        inner: InMemory,
+        deleted: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl std::fmt::Display for Flaky {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Flaky")
+        }
+    }
+
+    #[async_trait::async_trait]
+    impl ObjectStore for Flaky {
+        async fn put_opts(
+            &self,
+            location: &ObjectPath,
+            payload: PutPayload,
+            opts: PutOptions,
+        ) -> object_store::Result<PutResult> {
+            let name = location.filename().unwrap_or_default();
+            if name.starts_with("fail_") {
+                return Err(object_store::Error::Generic {
+                    store: "Flaky",
+                    source: "connection reset".into(),
+                });
+            }
+            if name.starts_with("hang_") {
+                futures::future::pending::<()>().await;
+            }
+            self.inner.put_opts(location, payload, opts).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            location: &ObjectPath,
+            opts: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.inner.put_multipart_opts(location, opts).await
+        }
+        async fn get_opts(
+            &self,
+            location: &ObjectPath,
+            options: GetOptions,
+        ) -> object_store::Result<GetResult> {
+            self.inner.get_opts(location, options).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<ObjectPath>>,
+        ) -> BoxStream<'static, object_store::Result<ObjectPath>> {
+            let deleted = self.deleted.clone();
+            let seen = locations.inspect(move |p| {
+                if let Ok(p) = p {
+                    deleted.lock().unwrap().push(p.to_string());
+                }
+            });
+            self.inner.delete_stream(seen.boxed())
+        }
+        fn list(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            self.inner.list(prefix)
+        }
+        async fn list_with_delimiter(
+            &self,
+            prefix: Option<&ObjectPath>,
+        ) -> object_store::Result<ListResult> {
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(
+            &self,
+            from: &ObjectPath,
+            to: &ObjectPath,
+            options: CopyOptions,
+        ) -> object_store::Result<()> {
+            self.inner.copy_opts(from, to, options).await
+        }
+    }
+
+    /// A live uploader to one `Flaky` store, and that store.
+    fn live_uploader(grace: Duration) -> (Uploader, Arc<Flaky>) {
+        let flaky = Arc::new(Flaky::default());
+        let store = Store::custom("flaky", flaky.clone(), "p");
+        let policy = Policy { live: true };
+        (Uploader::start(vec![store], policy, grace).unwrap(), flaky)
+    }
+
+    /// Writes the local media files `names` in `dir` and queues each.
+    fn put_media(u: &Uploader, dir: &Path, names: &[&str]) {
+        for n in names {
+            let local = dir.join(n);
+            std::fs::write(&local, n).unwrap();
+            u.put(n, bytes::Bytes::from(n.to_string()), Some(local))
+                .unwrap();
+        }
+    }
+
+    fn wait_stored(f: &Flaky, rel: &str) {
+        let rt = runtime().unwrap();
+        let path = ObjectPath::from(format!("p/{rel}"));
+        let t0 = Instant::now();
+        while rt.block_on(f.inner.head(&path)).is_err() {
+            assert!(t0.elapsed() < Duration::from_secs(10), "{rel} never stored");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn only_what_was_stored_is_deleted_when_it_leaves_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let (u, flaky) = live_uploader(Duration::from_secs(5));
+        put_media(&u, dir.path(), &["seg_0.ts", "fail_1.ts"]);
+        u.put("x.m3u8", "v1".into(), None).unwrap();
+        wait_stored(&flaky, "x.m3u8");
+        // Both segments leave the window; the next playlist arrives.
+        for n in ["seg_0.ts", "fail_1.ts"] {
+            std::fs::remove_file(dir.path().join(n)).unwrap();
+        }
+        u.put("x.m3u8", "v2".into(), None).unwrap();
+        let s = u.finish(false).unwrap();
+        assert_eq!(*flaky.deleted.lock().unwrap(), ["p/seg_0.ts"]);
+        assert_eq!((s[0].objects, s[0].failed, s[0].deleted), (3, 1, 1));
+    }
+
+    #[test]
+    fn an_upload_cut_off_by_the_end_of_the_grace_period_counts_as_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (u, flaky) = live_uploader(Duration::from_millis(300));
+        put_media(&u, dir.path(), &["seg_0.ts", "hang_1.ts"]);
+        wait_stored(&flaky, "seg_0.ts");
+        let t0 = Instant::now();
+        let s = u.finish(false).unwrap();
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "the grace period held"
+        );
+        assert_eq!((s[0].objects, s[0].failed), (1, 1));
+        assert!(flaky.deleted.lock().unwrap().is_empty());
+    }
 }
