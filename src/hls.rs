@@ -89,6 +89,31 @@ pub(crate) fn write_atomic(
     })
 }
 
+/// The value of attribute `name` in an HLS attribute list such as
+/// `TYPE=AUDIO,URI="a.m3u8"` (quotes removed).
+pub(crate) fn attribute<'a>(list: &'a str, name: &str) -> Option<&'a str> {
+    let mut rest = list;
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let (value, next) = match after.strip_prefix('"') {
+            // An unclosed quote runs to the end, as in FFmpeg's parser.
+            Some(q) => match q.split_once('"') {
+                Some((v, n)) => (v, n.trim_start_matches(',')),
+                None => (q, ""),
+            },
+            None => match after.split_once(',') {
+                Some((v, n)) => (v, n),
+                None => (after, ""),
+            },
+        };
+        if key.trim() == name {
+            return Some(value);
+        }
+        rest = next;
+    }
+    None
+}
+
 /// Peak and average bit rate of a media playlist's segments, from the
 /// playlist's `EXTINF` durations and the segment files' sizes on disk.
 ///

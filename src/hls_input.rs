@@ -131,36 +131,14 @@ fn renditions(text: &str) -> Vec<Rendition> {
     lines(text)
         .filter_map(|l| l.strip_prefix("#EXT-X-MEDIA:"))
         .filter_map(|attrs| {
-            let kind = attribute(attrs, "TYPE")?.to_string();
-            let uri = attribute(attrs, "URI")?.to_string();
-            let name = attribute(attrs, "NAME").unwrap_or_default().to_string();
+            let kind = crate::hls::attribute(attrs, "TYPE")?.to_string();
+            let uri = crate::hls::attribute(attrs, "URI")?.to_string();
+            let name = crate::hls::attribute(attrs, "NAME")
+                .unwrap_or_default()
+                .to_string();
             matches!(kind.as_str(), "AUDIO" | "VIDEO").then_some(Rendition { kind, name, uri })
         })
         .collect()
-}
-
-/// The value of attribute `name` in an attribute list (quotes removed).
-fn attribute<'a>(list: &'a str, name: &str) -> Option<&'a str> {
-    let mut rest = list;
-    while !rest.is_empty() {
-        let (key, after) = rest.split_once('=')?;
-        let (value, next) = match after.strip_prefix('"') {
-            // An unclosed quote runs to the end, as in FFmpeg's parser.
-            Some(q) => match q.split_once('"') {
-                Some((v, n)) => (v, n.trim_start_matches(',')),
-                None => (q, ""),
-            },
-            None => match after.split_once(',') {
-                Some((v, n)) => (v, n),
-                None => (after, ""),
-            },
-        };
-        if key.trim() == name {
-            return Some(value);
-        }
-        rest = next;
-    }
-    None
 }
 
 /// How many segments a media playlist lists as the demuxer counts them (a
@@ -297,7 +275,10 @@ mod tests {
         );
         assert_eq!(count_segments("garbage\n#EXTINF:1,\na.ts\n"), None);
         // An unclosed quote, and a NUL that cuts a URI short.
-        assert_eq!(attribute("TYPE=AUDIO,URI=\"a.m3u8", "URI"), Some("a.m3u8"));
+        assert_eq!(
+            crate::hls::attribute("TYPE=AUDIO,URI=\"a.m3u8", "URI"),
+            Some("a.m3u8")
+        );
         let r = renditions("#EXT-X-MEDIA:TYPE=AUDIO,URI=\"a.m3u8\0junk\"\n");
         assert_eq!(r[0].uri, "a.m3u8");
     }

@@ -182,6 +182,27 @@ fn explicit_reps_and_dash_options() {
         assert_eq!(oracle::video_frame_counts(p), [], "{}", p.display());
         oracle::decodes_cleanly(p).unwrap();
     }
+    // BANDWIDTH is what is played together, measured (RFC 8216 §4.3.4.2):
+    // the variant's peak plus its audio group's highest, not the nominal
+    // rates the dash muxer writes.
+    let master =
+        hls::parse_master(&std::fs::read_to_string(d.join("master.m3u8")).unwrap()).unwrap();
+    let rates = |uri: &str| {
+        let m = hls::parse_media(&std::fs::read_to_string(d.join(uri)).unwrap()).unwrap();
+        hls::segment_bitrates(&m, d).unwrap()
+    };
+    for v in &master.variants {
+        let own = rates(&v.uri);
+        let audio = master
+            .media
+            .iter()
+            .filter(|m| Some(&m.group_id) == v.audio.as_ref())
+            .map(|m| rates(m.uri.as_deref().unwrap()))
+            .max_by(|a, b| a.peak.total_cmp(&b.peak))
+            .expect("an audio rendition");
+        let bad = hls::check_variant_bandwidth(v, &[own, audio], 0.0001);
+        assert!(bad.is_empty(), "{bad:?}");
+    }
     browser::assert_plays(d, "master.m3u8", Player::HlsJs, 1.5);
 }
 

@@ -6,6 +6,7 @@
 //! single mux thread that owns every libavformat output.
 
 mod audio;
+mod dash_hls;
 mod live_mpd;
 mod mpd_codecs;
 mod mux;
@@ -1937,6 +1938,10 @@ fn run_inner(
     }
     if let (Some(u), Protocol::Hls) = (&uploader, plan.protocol) {
         crate::cloud::upload_file(u, &dir, &plan.output).map_err(|e| Error::io(&plan.output, e))?;
+    }
+    if plan.protocol == Protocol::Dash && plan.dash.generate_hls_playlist {
+        let master = dir.join("master.m3u8");
+        dash_hls::finish_master(&master, plan.live, uploader.as_deref(), &dir)?;
     }
     if let Some(e) = live_end {
         // Finished as at a stop: the live manifests stay valid and are kept,
