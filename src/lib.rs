@@ -12,6 +12,8 @@
 //! # Ok::<(), ffstream::Error>(())
 //! ```
 #![deny(missing_docs)]
+// Raw FFmpeg calls live in `ffi`, the one module allowed `unsafe`.
+#![deny(unsafe_code)]
 
 pub mod batch;
 pub mod capture;
@@ -41,7 +43,7 @@ pub use options::{
     AudioOptions, ChannelMode, DashOptions, Format, HlsOptions, Protocol, VideoCodec,
 };
 pub use packager::{input, Media, MonitorFn, Packager};
-pub use pipeline::progress::{CancelHandle, Control, Progress};
+pub use pipeline::progress::{CancelHandle, Control, Progress, StopHandle};
 pub use pipeline::{RenditionReport, Report};
 
 use std::sync::Once;

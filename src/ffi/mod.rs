@@ -3,6 +3,7 @@
 //! Everything FFmpeg offers through `ffmpeg-next`'s safe API is used through
 //! that API; this module holds the few raw calls it lacks. Each submodule
 //! keeps its blocks small, and every block states why it is sound.
+#![allow(unsafe_code)]
 
 pub(crate) mod avio_reset;
 pub(crate) mod bsf;
