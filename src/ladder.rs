@@ -18,6 +18,20 @@ impl Size {
     pub const fn new(width: u32, height: u32) -> Self {
         Size { width, height }
     }
+
+    /// The smaller of width and height: what a ladder rung ("720p") names.
+    pub const fn short_side(&self) -> u32 {
+        if self.width < self.height {
+            self.width
+        } else {
+            self.height
+        }
+    }
+
+    /// Whether it is taller than wide.
+    pub const fn is_portrait(&self) -> bool {
+        self.height > self.width
+    }
 }
 
 impl std::fmt::Display for Size {
@@ -120,9 +134,11 @@ impl Representation {
         self
     }
 
-    /// The name used in file names: `<height>p`, as the seed library does.
+    /// The name used in file names: `<short side>p`, which is the height
+    /// of a landscape rendition, as the seed library names it, and the width
+    /// of a portrait one (a 720x1280 rendition is "720p").
     pub fn name(&self) -> String {
-        format!("{}p", self.size.height)
+        format!("{}p", self.size.short_side())
     }
 }
 
@@ -157,6 +173,18 @@ pub fn width_for_height(display: Size, height: u32) -> u32 {
     (((w / 2.0).round() as u32) * 2).max(2)
 }
 
+/// The size of ladder rung `rung` ("720" in 720p) for a source of `display`
+/// size, keeping its aspect ratio: the rung is the short side, so the height
+/// of a landscape source and the width of a portrait one.
+pub fn size_for_rung(display: Size, rung: u32) -> Size {
+    if display.is_portrait() {
+        let flipped = Size::new(display.height, display.width);
+        Size::new(rung, width_for_height(flipped, rung))
+    } else {
+        Size::new(width_for_height(display, rung), rung)
+    }
+}
+
 /// Rounds down to an even number (at least 2), so an odd source size is
 /// never upscaled.
 pub fn even(v: u32) -> u32 {
@@ -177,8 +205,11 @@ pub struct SourceInfo {
 /// Builds the automatic ladder, as the seed's
 /// `auto_generate_representations(heights, bitrates, include_original)`.
 ///
-/// - `heights`: the heights to use; `None` means [`DEFAULT_HEIGHTS`]. Heights
-///   not below the source are dropped: the ladder never upscales.
+/// - `heights`: the rungs to use ("720" for 720p); `None` means
+///   [`DEFAULT_HEIGHTS`]. A rung is the short side of the picture: the
+///   height of a landscape source, the width of a portrait one (a 720x1280
+///   phone clip is 720p, and its 360p rung is 360x640). Rungs not below the
+///   source's short side are dropped: the ladder never upscales.
 /// - `bitrates`: video bitrates, one per kept height, used exactly; `None`
 ///   uses [`model_bitrate`]. A list of the wrong length is an error.
 /// - `include_original`: adds a rendition at the source's own size first.
@@ -204,8 +235,8 @@ pub fn auto_ladder(
     }
     for h in hs {
         let h = even(h);
-        if h < display.height && !sizes.iter().any(|s| s.height == h) {
-            sizes.push(Size::new(width_for_height(display, h), h));
+        if h < display.short_side() && !sizes.iter().any(|s| s.short_side() == h) {
+            sizes.push(size_for_rung(display, h));
         }
     }
     if sizes.is_empty() {
@@ -220,7 +251,7 @@ pub fn auto_ladder(
                 sizes.len(),
                 sizes
                     .iter()
-                    .map(|s| format!("{}p", s.height))
+                    .map(|s| format!("{}p", s.short_side()))
                     .collect::<Vec<_>>()
                     .join(", ")
             )));
@@ -298,10 +329,25 @@ mod tests {
     }
 
     #[test]
-    fn portrait_source() {
+    fn portrait_rungs_follow_the_short_side() {
+        // A 360x640 phone clip: 480p would upscale, 240p is 240 wide.
         let l = auto_ladder(&src(360, 640), Some(&[480, 240]), None, false, 128_000).unwrap();
-        assert_eq!(l[0].size, Size::new(270, 480));
-        assert_eq!(l[1].size, Size::new(136, 240));
+        assert_eq!(
+            l.iter().map(|r| r.size).collect::<Vec<_>>(),
+            [Size::new(240, 426)]
+        );
+        assert_eq!(l[0].name(), "240p");
+        // A 720x1280 clip is 720p: its default ladder starts below it.
+        let l = auto_ladder(&src(720, 1280), None, None, true, 128_000).unwrap();
+        let names: Vec<String> = l.iter().map(Representation::name).collect();
+        assert_eq!(names, ["720p", "480p", "360p", "240p", "144p"]);
+        assert_eq!(l[0].size, Size::new(720, 1280));
+        assert_eq!(l[2].size, Size::new(360, 640));
+        // Landscape is unchanged: the rung is the height.
+        assert_eq!(
+            size_for_rung(Size::new(1920, 1080), 360),
+            Size::new(640, 360)
+        );
     }
 
     #[test]

@@ -452,13 +452,16 @@ fn rotation_is_applied() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("r.m3u8");
     let r = single(&fixtures::clip(fixtures::Kind::Rotated90), &out, |p| {
-        p.auto_generate_representations(Some(&[480]), None, true)
+        // 480p would upscale a portrait 360x640 picture: rungs are its width.
+        p.auto_generate_representations(Some(&[480, 240]), None, true)
     })
     .unwrap();
+    assert_eq!(r.renditions.len(), 2);
     assert_eq!(r.renditions[0].size, Some(Size::new(360, 640)));
+    assert_eq!(r.renditions[1].name, "240p");
     let (_, variants) = check_hls(&out);
     assert_eq!(oracle::video_dims(&variants[0].0), (360, 640));
-    assert_eq!(oracle::video_dims(&variants[1].0), (270, 480));
+    assert_eq!(oracle::video_dims(&variants[1].0), (240, 426));
     assert_eq!(oracle::count_video_frames(&variants[0].0), 60);
     // The picture turns the way the ffmpeg CLI's autorotate turns it, not the
     // other way: compare a downscaled grey first frame of each.
