@@ -5,7 +5,8 @@
 //! reaches the end of the video; a push over https to a server whose
 //! certificate is trusted through `SSL_CERT_FILE`, and refused when it is
 //! not; `--duration` ends a run whose listener waits for its publisher; a
-//! live DASH stop finishes the segment being written.
+//! live DASH stop finishes the segment being written; a Ctrl-C before the
+//! input is open ends the run at once.
 
 mod common;
 
@@ -13,7 +14,7 @@ use common::live_source::{self, free_port, free_udp_port, read, wait_exit, wait_
 use common::servers::WebDavServer;
 use common::{dash, hls, oracle};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Live tests run in real time; one at a time keeps them realistic on 2 cores.
@@ -519,4 +520,80 @@ fn a_live_dash_stop_finishes_the_segment_being_written() {
     let named = mpd.segment_files(rep.first().expect("a video representation"));
     let last = video.last().unwrap();
     assert_eq!(named.last(), Some(last), "{named:?}");
+}
+
+/// Whether process `pid` catches SIGINT (bit 1 of `SigCgt` in
+/// `/proc/PID/status`).
+fn catches_sigint(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|h| u64::from_str_radix(h.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << 1) != 0)
+}
+
+/// Polls `cond` for at most `secs` seconds; whether it came true.
+fn within(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let t0 = Instant::now();
+    while !cond() {
+        if t0.elapsed() > Duration::from_secs(secs) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+/// A Ctrl-C while a listening input still waits for its first publisher
+/// (the input is opened before the run starts) ends ffstream at once with
+/// one error line, writing nothing, even when it inherited SIGINT ignored,
+/// as a script's background job does. (Once seen: the handler was installed
+/// only once the input was open, so such an early signal was ignored, or,
+/// with a terminal's default, killed ffstream.)
+#[test]
+fn a_ctrl_c_before_the_input_is_open_ends_the_run_at_once() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let port = free_port();
+    let log = dir.join("ffstream.log");
+    let out = dir.join("live.m3u8");
+    let url = format!("tcp://127.0.0.1:{port}?listen=1");
+    #[rustfmt::skip]
+    let child = Command::new("sh")
+        .args(["-c", "trap '' INT; exec \"$0\" \"$@\"", env!("CARGO_BIN_EXE_ffstream")])
+        .args(["hls", &url, "--live", "-o", out.to_str().unwrap(), "--auto", "180"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut run = live_source::Proc(child);
+    assert!(
+        within(10, || catches_sigint(run.id())),
+        "SIGINT not caught while waiting for the publisher: {}",
+        read(&log)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(run.running(), "{}", read(&log));
+    run.signal(2);
+    assert!(within(10, || !run.running()), "still running after SIGINT");
+    let st = wait_exit(&mut run, &log);
+    let text = read(&log);
+    assert_eq!(st.code(), Some(1), "{text}");
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("ffstream: "))
+        .collect();
+    assert_eq!(
+        errors,
+        ["ffstream: stopped before the run started; nothing was written"]
+    );
+    let written: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n != "ffstream.log")
+        .collect();
+    assert!(written.is_empty(), "{written:?}");
 }

@@ -428,12 +428,37 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
     Ok(p)
 }
 
+/// What Ctrl-C and SIGTERM do: stop the run, once there is one.
+type OnStop = std::sync::Arc<std::sync::Mutex<Option<Box<dyn Fn() + Send>>>>;
+
+/// Catches Ctrl-C and SIGTERM from the start, before the input is opened
+/// (which can take a while: a capture device, a listening URL waiting for
+/// its publisher), so that an early one is neither lost (inherited as
+/// ignored, as by a script's background job) nor kills the process. Until
+/// the run is set in the returned slot, one ends the process at once with
+/// an error, as nothing has been written yet; then it stops the run.
+fn catch_stop_signals() -> OnStop {
+    let slot: OnStop = Default::default();
+    let s = slot.clone();
+    let on_signal = move || {
+        let stop = s.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(stop) = stop.as_ref() {
+            return stop();
+        }
+        eprintln!("ffstream: stopped before the run started; nothing was written");
+        std::process::exit(1);
+    };
+    let _ = ctrlc::set_handler(on_signal);
+    slot
+}
+
 fn package(a: PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
+    let on_stop = catch_stop_signals();
     let p = configure(&a, hls)?;
     // Ctrl-C and SIGTERM stop the run cleanly: the segment being written is
     // finished and the final manifests are written.
     let stop = p.stop_handle();
-    let _ = ctrlc::set_handler(move || stop.stop());
+    *on_stop.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(move || stop.stop()));
     let label = if hls { "HLS" } else { "DASH" };
     let bar = progress_bar::Bar::new(label, quiet);
     let p = p.monitor(|pr| bar.update(pr));
