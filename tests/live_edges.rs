@@ -441,6 +441,8 @@ fn the_duration_ends_a_run_whose_listener_waits_for_its_publisher() {
         &["--duration", "4", "--stall-timeout", "1"],
         &[],
     );
+    // A publisher that connects before ffstream listens is refused and gives up.
+    wait_for("ffstream to listen", || tcp_listening(port), &log);
     let mut src = live_source::publish(
         Picture::default(),
         "mpegts",
@@ -520,6 +522,20 @@ fn a_live_dash_stop_finishes_the_segment_being_written() {
     let named = mpd.segment_files(rep.first().expect("a video representation"));
     let last = video.last().unwrap();
     assert_eq!(named.last(), Some(last), "{named:?}");
+}
+
+/// Whether something listens on 127.0.0.1:`port` (TCP), from
+/// `/proc/net/tcp`, without connecting to it.
+fn tcp_listening(port: u16) -> bool {
+    let local = format!("0100007F:{port:04X}");
+    std::fs::read_to_string("/proc/net/tcp")
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) == Some(&local.as_str()) && f.get(3) == Some(&"0A")
+        })
 }
 
 /// Whether process `pid` catches SIGINT (bit 1 of `SigCgt` in
