@@ -13,6 +13,7 @@ pub(crate) mod dict;
 pub(crate) mod frame;
 pub(crate) mod io;
 pub(crate) mod log;
+pub(crate) mod opts;
 pub(crate) mod probe;
 pub(crate) mod read;
 
