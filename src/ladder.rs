@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 
 /// A picture size in pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Size {
     /// Width in pixels.
     pub width: u32,

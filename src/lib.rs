@@ -33,8 +33,7 @@ pub mod live;
 pub mod options;
 mod packager;
 mod pipeline;
-#[allow(dead_code)] // wired into the run plan next
-mod plan_options;
+pub mod plan;
 pub mod probe;
 pub mod synth;
 

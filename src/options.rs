@@ -50,6 +50,21 @@ pub struct Format {
 /// farms while keeping quality close to `medium` at ladder bitrates.
 pub const DEFAULT_PRESET: &str = "veryfast";
 
+/// ffstream's options for each video encoder, set before the user's (who
+/// may override them): the preset, an IDR at every forced keyframe (so each
+/// segment starts with one), and libvpx's real-time settings.
+pub(crate) fn encoder_defaults(codec: VideoCodec) -> &'static [(&'static str, &'static str)] {
+    match codec {
+        VideoCodec::H264 => &[("preset", DEFAULT_PRESET), ("forced-idr", "1")],
+        VideoCodec::Hevc => &[
+            ("preset", DEFAULT_PRESET),
+            ("forced-idr", "1"),
+            ("x265-params", "log-level=error"),
+        ],
+        VideoCodec::Vp9 => &[("deadline", "realtime"), ("cpu-used", "8"), ("row-mt", "1")],
+    }
+}
+
 impl Format {
     /// H.264 (libx264) video with AAC audio.
     pub fn h264() -> Self {

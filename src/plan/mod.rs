@@ -1,0 +1,466 @@
+//! The run plan: everything a packaging run will do, decided as data before
+//! any encoder, muxer, file or directory exists.
+//!
+//! [`build`] is pure: from the job's [`Settings`] and what the input's
+//! headers say ([`InputInfo`]) it derives each rendition's encoder settings
+//! (size, rates, keyframe interval, threads, options), the audio encodes,
+//! every output with its file names and muxer options, and the HLS master's
+//! variants. The pipeline then only executes a [`RunPlan`]; `ffstream hls …
+//! --dry-run` prints one as JSON.
+
+mod naming;
+pub(crate) mod options;
+
+use crate::error::{Error, Result};
+use crate::ladder::{Representation, Size};
+use crate::options::{AudioOptions, ChannelMode, DashOptions, Format, HlsOptions, Protocol};
+use serde::Serialize;
+use std::path::PathBuf;
+
+pub(crate) use naming::Names;
+
+/// Segments kept in a live playlist or MPD when no window is given.
+pub const DEFAULT_LIVE_WINDOW: u32 = 6;
+/// Sample rates the AAC encoder takes; another input rate is resampled to
+/// [`DEFAULT_AAC_RATE`].
+pub const AAC_RATES: [u32; 9] = [
+    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
+];
+/// The AAC sample rate for inputs whose rate AAC does not take.
+pub const DEFAULT_AAC_RATE: u32 = 48000;
+
+/// A rational number (a frame rate or a time base) that serialises as
+/// `"num/den"`, so plans read the way FFmpeg prints them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ratio {
+    /// Numerator.
+    pub num: i32,
+    /// Denominator.
+    pub den: i32,
+}
+
+impl Ratio {
+    /// `num/den`.
+    pub const fn new(num: i32, den: i32) -> Self {
+        Ratio { num, den }
+    }
+
+    /// As a float (0 when the denominator is 0).
+    pub fn as_f64(self) -> f64 {
+        if self.den == 0 {
+            0.0
+        } else {
+            f64::from(self.num) / f64::from(self.den)
+        }
+    }
+}
+
+impl Serialize for Ratio {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}/{}", self.num, self.den))
+    }
+}
+
+/// The input's video stream, as its headers describe it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VideoInput {
+    /// Stream index in the input.
+    pub index: usize,
+    /// Picture size as decoded (before rotation).
+    pub coded: Size,
+    /// Display size: rotation and pixel aspect applied.
+    pub display: Size,
+    /// Frame rate.
+    pub frame_rate: Ratio,
+    /// Time base of its packets.
+    pub time_base: Ratio,
+    /// Rotation to apply, degrees clockwise (0, 90, 180, 270).
+    pub rotation: i32,
+}
+
+/// The input's audio stream, as its headers describe it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AudioInput {
+    /// Stream index in the input (or in the capture's audio device).
+    pub index: usize,
+    /// Sample rate, Hz.
+    pub sample_rate: u32,
+    /// Channel count.
+    pub channels: u32,
+    /// FFmpeg channel-layout mask (0 when the input does not say).
+    pub layout: u64,
+}
+
+/// What the planner knows about the input.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct InputInfo {
+    /// The video stream encoded from, if any.
+    pub video: Option<VideoInput>,
+    /// The audio stream used, if any.
+    pub audio: Option<AudioInput>,
+}
+
+/// The job's settings the plan is derived from (what the builder
+/// validated), free of anything opened or running.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub protocol: Protocol,
+    pub format: Format,
+    pub reps: Vec<Representation>,
+    pub hls: HlsOptions,
+    pub dash: DashOptions,
+    /// The manifest to write.
+    pub output: PathBuf,
+    /// `-x` options, in the user's order, not yet classified.
+    pub extra: Vec<(String, String)>,
+    /// Threads for all encoders together.
+    pub threads: usize,
+    pub live: bool,
+    /// Live: write EXT-X-ENDLIST (HLS) or a static MPD (DASH) at the stop.
+    pub end_list: bool,
+    pub audio: AudioOptions,
+    /// HLS segments are encrypted (key rotation follows segment numbers).
+    pub encrypted: bool,
+}
+
+/// One video rendition: an encoder and what it is given.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VideoRendition {
+    /// Its name in file names and reports (`720p`, `720p_2` for a second
+    /// rendition of that size).
+    pub name: String,
+    /// Picture size.
+    pub size: Size,
+    /// The FFmpeg encoder.
+    pub encoder: String,
+    /// Target bit rate (`None`: the encoder's own rate control, as `crf`).
+    pub bitrate: Option<u64>,
+    /// Peak rate given to the encoder with `bitrate`.
+    pub maxrate: Option<u64>,
+    /// Keyframe interval in frames: one segment.
+    pub gop: u32,
+    /// Encoder threads.
+    pub threads: usize,
+    /// Pixel aspect keeping the source's display aspect at this size.
+    pub sample_aspect: Ratio,
+    /// Encoder options in the order they are set (ffstream's defaults, then
+    /// the user's, then the rendition's own).
+    pub options: Vec<(String, String)>,
+    /// The audio encode muxed beside it (HLS), an index into
+    /// [`RunPlan::audio`].
+    pub audio: Option<usize>,
+}
+
+/// One AAC encode; renditions with the same audio bit rate share it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AudioEncode {
+    /// Its name in reports (`audio 128k`) and, audio-only, in file names.
+    pub name: String,
+    /// Bit rate.
+    pub bitrate: u64,
+    /// Output sample rate, Hz.
+    pub sample_rate: u32,
+    /// Output channel-layout mask.
+    pub layout: u64,
+    /// Output channel count.
+    pub channels: u32,
+}
+
+/// A stream of an output: which encoder feeds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamRef {
+    /// Video rendition `i`.
+    Video(usize),
+    /// Audio encode `k`.
+    Audio(usize),
+}
+
+/// One muxer instance.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OutputPlan {
+    /// The file the muxer opens (a media playlist, or the MPD).
+    pub path: PathBuf,
+    /// `hls` or `dash`.
+    pub muxer: &'static str,
+    /// Muxer options, in the order they are set.
+    pub options: Vec<(String, String)>,
+    /// Its streams, in order.
+    pub streams: Vec<StreamRef>,
+    /// HLS: the prefix and extension of its segment files (key rotation
+    /// reads segment numbers from them).
+    pub segments: Option<(String, String)>,
+}
+
+/// A variant of the HLS master playlist.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VariantPlan {
+    /// Its media playlist, [`RunPlan::outputs`] index.
+    pub output: usize,
+    /// The video rendition it plays, if any.
+    pub video: Option<usize>,
+    /// The audio encode it plays, if any.
+    pub audio: Option<usize>,
+}
+
+/// Everything a run will do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunPlan {
+    /// HLS or DASH.
+    #[serde(serialize_with = "protocol_name")]
+    pub protocol: Protocol,
+    /// A live run (sliding windows, runs until stopped).
+    pub live: bool,
+    /// What the input's headers say.
+    pub input: InputInfo,
+    /// The manifest: the master playlist or the MPD.
+    pub manifest: PathBuf,
+    /// The folder every file is written to.
+    pub dir: PathBuf,
+    /// Segment duration, seconds.
+    pub segment_seconds: f64,
+    /// Video renditions, largest first as given.
+    pub video: Vec<VideoRendition>,
+    /// AAC encodes, highest bit rate first.
+    pub audio: Vec<AudioEncode>,
+    /// Muxers.
+    pub outputs: Vec<OutputPlan>,
+    /// HLS master variants (empty for DASH).
+    pub variants: Vec<VariantPlan>,
+    /// Manifests written during the run, removed if it fails.
+    pub manifests: Vec<PathBuf>,
+}
+
+fn protocol_name<S: serde::Serializer>(p: &Protocol, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(match p {
+        Protocol::Hls => "hls",
+        Protocol::Dash => "dash",
+    })
+}
+
+impl RunPlan {
+    /// The plan as pretty-printed JSON.
+    pub fn to_json(&self) -> String {
+        // Cannot fail: every field serialises to JSON (strings, numbers,
+        // paths that are valid UTF-8 or lossily shown).
+        serde_json::to_string_pretty(self).expect("a plan serialises")
+    }
+}
+
+/// Derives the run plan. `options` are the `-x`/format options already
+/// classified (see [`options::classify`]); only their encoder and muxer
+/// parts are used here (typed values were applied to `s` by the caller).
+pub(crate) fn build(
+    s: &Settings,
+    input: &InputInfo,
+    opts: &options::Classified,
+) -> Result<RunPlan> {
+    let names = Names::new(&s.output)?;
+    let segment_seconds = match s.protocol {
+        Protocol::Hls => s.hls.hls_time,
+        Protocol::Dash => s.dash.seg_duration,
+    };
+    let audio = audio_encodes(s, input);
+    let video = video_renditions(s, input, &opts.encoder, segment_seconds, &audio);
+    let (outputs, variants) = match s.protocol {
+        Protocol::Hls => naming::hls_outputs(s, &names, &video, &audio, &opts.muxer),
+        Protocol::Dash => naming::dash_output(s, &names, &video, &audio, &opts.muxer),
+    };
+    let mut manifests: Vec<PathBuf> = outputs.iter().map(|o| o.path.clone()).collect();
+    if s.protocol == Protocol::Hls {
+        manifests.push(s.output.clone());
+    } else if s.dash.generate_hls_playlist {
+        manifests.push(names.dir.join("master.m3u8"));
+        let n = video.len() + audio.len();
+        manifests.extend((0..n).map(|i| names.dir.join(format!("media_{i}.m3u8"))));
+    }
+    Ok(RunPlan {
+        protocol: s.protocol,
+        live: s.live,
+        input: input.clone(),
+        manifest: s.output.clone(),
+        dir: names.dir,
+        segment_seconds,
+        video,
+        audio,
+        outputs,
+        variants,
+        manifests,
+    })
+}
+
+/// The AAC encodes: one per distinct audio bit rate of the renditions
+/// (highest first), or one at the default rate for an audio-only input.
+fn audio_encodes(s: &Settings, input: &InputInfo) -> Vec<AudioEncode> {
+    let Some(a) = &input.audio else {
+        return Vec::new();
+    };
+    let mut rates: Vec<u64> = s.reps.iter().map(|r| r.bitrate.effective_audio()).collect();
+    if rates.is_empty() {
+        rates.push(crate::ladder::DEFAULT_AUDIO_BITRATE);
+    }
+    rates.sort_unstable_by(|a, b| b.cmp(a));
+    rates.dedup();
+    let sample_rate = if AAC_RATES.contains(&a.sample_rate) {
+        a.sample_rate
+    } else {
+        DEFAULT_AAC_RATE
+    };
+    let (layout, channels) = output_layout(a, s.audio.channels);
+    rates
+        .into_iter()
+        .map(|bitrate| AudioEncode {
+            name: format!("audio {}k", bitrate / 1000),
+            bitrate,
+            sample_rate,
+            layout,
+            channels,
+        })
+        .collect()
+}
+
+/// FFmpeg's channel masks for mono and stereo.
+const MONO: u64 = 0x4;
+const STEREO: u64 = 0x3;
+
+/// The output layout: the source's own with [`ChannelMode::Keep`], else
+/// mono for a mono source and stereo otherwise.
+fn output_layout(a: &AudioInput, mode: ChannelMode) -> (u64, u32) {
+    match mode {
+        ChannelMode::Keep if a.channels > 0 => {
+            let layout = if a.layout != 0 {
+                a.layout
+            } else {
+                ffmpeg_next::ChannelLayout::default(a.channels as i32).bits()
+            };
+            (layout, a.channels)
+        }
+        _ if a.channels == 1 => (MONO, 1),
+        _ => (STEREO, 2),
+    }
+}
+
+/// The video renditions: names made unique, the keyframe interval set to one
+/// segment, threads shared by pixel count.
+fn video_renditions(
+    s: &Settings,
+    input: &InputInfo,
+    user: &[(String, String)],
+    segment_seconds: f64,
+    audio: &[AudioEncode],
+) -> Vec<VideoRendition> {
+    let Some(v) = &input.video else {
+        return Vec::new();
+    };
+    let total_px: f64 = s
+        .reps
+        .iter()
+        .map(|r| f64::from(r.size.width) * f64::from(r.size.height))
+        .sum::<f64>()
+        .max(1.0);
+    let fps = v.frame_rate.as_f64();
+    let mut used: Vec<String> = Vec::new();
+    s.reps
+        .iter()
+        .map(|rep| {
+            let name = unique_name(&rep.name(), &mut used);
+            let bitrate = rep.bitrate.effective_video();
+            let ab = rep.bitrate.effective_audio();
+            VideoRendition {
+                name,
+                size: rep.size,
+                encoder: s.format.video.encoder_name().to_string(),
+                bitrate,
+                maxrate: bitrate.map(|b| (b as f64 * 1.1) as u64),
+                gop: ((segment_seconds * fps).round() as u32).max(1),
+                threads: encoder_threads(s.threads, rep, total_px),
+                sample_aspect: sar_for(v.display, rep.size),
+                options: encoder_options(s, rep, user),
+                audio: audio
+                    .iter()
+                    .position(|a| a.bitrate == ab)
+                    .or((!audio.is_empty()).then_some(0)),
+            }
+        })
+        .collect()
+}
+
+/// `base`, or `base_2`, `base_3`... when taken.
+fn unique_name(base: &str, used: &mut Vec<String>) -> String {
+    let mut name = base.to_string();
+    let mut k = 2;
+    while used.contains(&name) {
+        name = format!("{base}_{k}");
+        k += 1;
+    }
+    used.push(name.clone());
+    name
+}
+
+/// Encoder options in the order they are set: per-codec defaults, the VBV
+/// buffer for a target rate, the user's options, the rendition's own.
+fn encoder_options(
+    s: &Settings,
+    rep: &Representation,
+    user: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut o: Vec<(String, String)> = crate::options::encoder_defaults(s.format.video)
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    if let Some(v) = rep.bitrate.effective_video() {
+        o.push(("bufsize".into(), (v * 2).to_string()));
+    }
+    o.extend(user.iter().cloned());
+    o.extend(rep.options.iter().cloned());
+    o
+}
+
+/// Encoder threads for one rendition: the renditions share `cores` in
+/// proportion to their pixel count (a 1080p rung does over half the work of a
+/// 1080/720/480/360 ladder and would otherwise hold the others back), with
+/// 50% headroom so that a rung waiting on its queue leaves no core idle.
+fn encoder_threads(cores: usize, rep: &Representation, total_px: f64) -> usize {
+    let share = f64::from(rep.size.width) * f64::from(rep.size.height) / total_px;
+    ((cores as f64 * share * 1.5).round() as usize).clamp(1, cores.max(1))
+}
+
+/// Pixel aspect that makes `size` display with the aspect ratio of `display`.
+pub(crate) fn sar_for(display: Size, size: Size) -> Ratio {
+    let num = i64::from(display.width) * i64::from(size.height);
+    let den = i64::from(display.height) * i64::from(size.width);
+    if num <= 0 || den <= 0 {
+        return Ratio::new(1, 1);
+    }
+    let g = gcd(num, den);
+    let (mut n, mut d) = (num / g, den / g);
+    while n > i64::from(i32::MAX) || d > i64::from(i32::MAX) {
+        n /= 2;
+        d /= 2;
+    }
+    // Both fit in an i32 after the loop above.
+    Ratio::new(n as i32, d as i32)
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a.abs().max(1)
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// Checks what only the plan can tell: a DASH run given HLS flags.
+pub(crate) fn check(s: &Settings) -> Result<()> {
+    if s.protocol == Protocol::Dash && !s.dash.flags.is_empty() {
+        return Err(Error::Config(format!(
+            "--flags {} is for HLS (hls_flags such as delete_segments); the dash muxer has no \
+             flags: pass its options with -x key=value",
+            s.dash.flags.join("+")
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

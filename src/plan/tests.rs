@@ -1,0 +1,334 @@
+//! Plans for representative inputs, compared with the plans expected.
+
+use super::*;
+use crate::ladder::Bitrate;
+use crate::options::VideoCodec;
+use std::path::Path;
+
+fn settings(protocol: Protocol, reps: Vec<Representation>) -> Settings {
+    Settings {
+        protocol,
+        format: Format::h264(),
+        reps,
+        hls: HlsOptions::default(),
+        dash: DashOptions::default(),
+        output: PathBuf::from("out/movie.m3u8"),
+        extra: Vec::new(),
+        threads: 8,
+        live: false,
+        end_list: false,
+        audio: AudioOptions::default(),
+        encrypted: false,
+    }
+}
+
+fn rep(w: u32, h: u32, video_k: u64, audio_k: u64) -> Representation {
+    Representation::new(
+        Size::new(w, h),
+        Bitrate::new(video_k * 1000, audio_k * 1000),
+    )
+}
+
+/// A 1920x1080 (square pixels) 30 fps video with 48 kHz stereo audio.
+fn hd_input() -> InputInfo {
+    InputInfo {
+        video: Some(VideoInput {
+            index: 0,
+            coded: Size::new(1920, 1080),
+            display: Size::new(1920, 1080),
+            frame_rate: Ratio::new(30, 1),
+            time_base: Ratio::new(1, 15360),
+            rotation: 0,
+        }),
+        audio: Some(AudioInput {
+            index: 1,
+            sample_rate: 48000,
+            channels: 2,
+            layout: STEREO,
+        }),
+    }
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn no_options() -> options::Classified {
+    options::Classified::default()
+}
+
+#[test]
+fn an_hls_ladder_of_two_renditions_sharing_one_audio_encode() {
+    let mut s = settings(
+        Protocol::Hls,
+        vec![rep(1280, 720, 2500, 128), rep(640, 360, 800, 128)],
+    );
+    s.hls.hls_time = 4.0;
+    let mut o = no_options();
+    o.encoder = pairs(&[("crf", "23")]);
+    o.muxer = pairs(&[("hls_allow_cache", "1")]);
+    let p = build(&s, &hd_input(), &o).unwrap();
+    assert_eq!(p.dir, PathBuf::from("out"));
+    assert_eq!(p.segment_seconds, 4.0);
+    assert_eq!(p.audio.len(), 1, "one AAC encode shared");
+    assert_eq!(
+        p.audio[0],
+        AudioEncode {
+            name: "audio 128k".into(),
+            bitrate: 128_000,
+            sample_rate: 48000,
+            layout: STEREO,
+            channels: 2,
+        }
+    );
+    let v = &p.video[0];
+    assert_eq!(
+        (v.name.as_str(), v.size, v.gop),
+        ("720p", Size::new(1280, 720), 120)
+    );
+    assert_eq!((v.bitrate, v.maxrate), (Some(2_500_000), Some(2_750_000)));
+    assert_eq!(v.encoder, "libx264");
+    assert_eq!(v.sample_aspect, Ratio::new(1, 1));
+    assert_eq!(
+        v.options,
+        pairs(&[
+            ("preset", "veryfast"),
+            ("forced-idr", "1"),
+            ("bufsize", "5000000"),
+            ("crf", "23")
+        ])
+    );
+    assert_eq!(v.audio, Some(0));
+    // Threads by pixel share (1280x720 is 80% of the pixels), 1.5x headroom.
+    assert_eq!((p.video[0].threads, p.video[1].threads), (8, 2));
+    let paths: Vec<&Path> = p.outputs.iter().map(|o| o.path.as_path()).collect();
+    assert_eq!(
+        paths,
+        [
+            Path::new("out/movie_720p.m3u8"),
+            Path::new("out/movie_360p.m3u8")
+        ]
+    );
+    assert_eq!(
+        p.outputs[1].streams,
+        [StreamRef::Video(1), StreamRef::Audio(0)]
+    );
+    assert_eq!(
+        p.outputs[0].options,
+        pairs(&[
+            ("hls_time", "4"),
+            ("hls_list_size", "0"),
+            ("hls_segment_filename", "out/movie_720p_%04d.ts"),
+            ("hls_playlist_type", "vod"),
+            ("hls_flags", "independent_segments"),
+            ("hls_allow_cache", "1"),
+        ])
+    );
+    assert_eq!(
+        p.outputs[0].segments,
+        Some(("out/movie_720p_".into(), ".ts".into()))
+    );
+    assert_eq!(p.variants.len(), 2);
+    assert_eq!(
+        p.manifests,
+        [
+            PathBuf::from("out/movie_720p.m3u8"),
+            PathBuf::from("out/movie_360p.m3u8"),
+            PathBuf::from("out/movie.m3u8"),
+        ]
+    );
+}
+
+#[test]
+fn renditions_with_their_own_audio_rates_get_an_encode_each() {
+    let s = settings(
+        Protocol::Hls,
+        vec![rep(1280, 720, 2500, 128), rep(640, 360, 800, 64)],
+    );
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    let rates: Vec<u64> = p.audio.iter().map(|a| a.bitrate).collect();
+    assert_eq!(rates, [128_000, 64_000]);
+    assert_eq!((p.video[0].audio, p.video[1].audio), (Some(0), Some(1)));
+}
+
+#[test]
+fn a_dash_run_is_one_muxer_with_two_adaptation_sets() {
+    let mut s = settings(
+        Protocol::Dash,
+        vec![rep(1280, 720, 2500, 128), rep(640, 360, 800, 128)],
+    );
+    s.output = PathBuf::from("movie.mpd");
+    s.dash.seg_duration = 2.0;
+    s.dash.generate_hls_playlist = true;
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    assert_eq!(p.dir, PathBuf::from("."));
+    assert_eq!(p.outputs.len(), 1);
+    let o = &p.outputs[0];
+    assert_eq!(
+        o.streams,
+        [
+            StreamRef::Video(0),
+            StreamRef::Video(1),
+            StreamRef::Audio(0)
+        ]
+    );
+    assert_eq!(
+        o.options,
+        pairs(&[
+            ("seg_duration", "2"),
+            ("use_template", "1"),
+            ("use_timeline", "1"),
+            ("init_seg_name", "movie_init_$RepresentationID$.m4s"),
+            (
+                "media_seg_name",
+                "movie_chunk_$RepresentationID$_$Number%05d$.m4s"
+            ),
+            ("adaptation_sets", "id=0,streams=v id=1,streams=a"),
+            ("window_size", "0"),
+            ("hls_playlist", "1"),
+        ])
+    );
+    assert_eq!(p.video[0].gop, 60);
+    assert!(p.variants.is_empty());
+    assert_eq!(p.manifests.len(), 1 + 1 + 3, "MPD, master.m3u8, media_0..2");
+}
+
+#[test]
+fn an_audio_only_input_gets_one_variant_per_audio_rate() {
+    let mut s = settings(Protocol::Hls, vec![rep(1280, 720, 2500, 128)]);
+    s.hls.fragmented_mp4 = true;
+    let input = InputInfo {
+        video: None,
+        audio: Some(AudioInput {
+            index: 0,
+            sample_rate: 22050,
+            channels: 1,
+            layout: MONO,
+        }),
+    };
+    let p = build(&s, &input, &no_options()).unwrap();
+    assert!(p.video.is_empty());
+    assert_eq!((p.audio[0].sample_rate, p.audio[0].channels), (22050, 1));
+    assert_eq!(p.outputs[0].path, PathBuf::from("out/movie_128k.m3u8"));
+    assert_eq!(p.outputs[0].streams, [StreamRef::Audio(0)]);
+    let opts = &p.outputs[0].options;
+    assert!(opts.contains(&(
+        "hls_segment_filename".into(),
+        "out/movie_128k_%04d.m4s".into()
+    )));
+    assert!(opts.contains(&(
+        "hls_fmp4_init_filename".into(),
+        "movie_128k_init.mp4".into()
+    )));
+    assert_eq!(p.variants[0].audio, Some(0));
+}
+
+#[test]
+fn a_live_run_has_a_window_and_no_end_list() {
+    let mut s = settings(Protocol::Hls, vec![rep(640, 360, 800, 96)]);
+    s.live = true;
+    s.hls.flags = vec!["delete_segments".into()];
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    let o = &p.outputs[0].options;
+    assert!(o.contains(&("hls_list_size".into(), "6".into())));
+    assert!(o.contains(&(
+        "hls_flags".into(),
+        "independent_segments+delete_segments+omit_endlist".into()
+    )));
+    assert!(!o.iter().any(|(k, _)| k == "hls_playlist_type"));
+    s.end_list = true;
+    s.hls.hls_list_size = 3;
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    let o = &p.outputs[0].options;
+    assert!(o.contains(&("hls_list_size".into(), "3".into())));
+    assert!(o.contains(&(
+        "hls_flags".into(),
+        "independent_segments+delete_segments".into()
+    )));
+}
+
+#[test]
+fn odd_rates_resample_and_surround_keeps_or_downmixes() {
+    let mut input = hd_input();
+    input.audio = Some(AudioInput {
+        index: 1,
+        sample_rate: 8000,
+        channels: 6,
+        layout: 0x60f,
+    });
+    let mut s = settings(Protocol::Hls, vec![rep(640, 360, 800, 96)]);
+    let p = build(&s, &input, &no_options()).unwrap();
+    assert_eq!(
+        (
+            p.audio[0].sample_rate,
+            p.audio[0].layout,
+            p.audio[0].channels
+        ),
+        (48000, STEREO, 2)
+    );
+    s.audio.channels = ChannelMode::Keep;
+    let p = build(&s, &input, &no_options()).unwrap();
+    assert_eq!((p.audio[0].layout, p.audio[0].channels), (0x60f, 6));
+}
+
+#[test]
+fn names_stay_unique_and_aspect_is_kept_at_every_size() {
+    let mut input = hd_input();
+    // An anamorphic 720x576 picture shown at 16:9.
+    if let Some(v) = input.video.as_mut() {
+        v.coded = Size::new(720, 576);
+        v.display = Size::new(1024, 576);
+        v.frame_rate = Ratio::new(25, 1);
+    }
+    let s = settings(
+        Protocol::Hls,
+        vec![rep(720, 576, 1500, 128), rep(1024, 576, 1500, 128)],
+    );
+    let p = build(&s, &input, &no_options()).unwrap();
+    let names: Vec<&str> = p.video.iter().map(|v| v.name.as_str()).collect();
+    assert_eq!(names, ["576p", "576p_2"]);
+    assert_eq!(p.video[0].sample_aspect, Ratio::new(64, 45));
+    assert_eq!(p.video[1].sample_aspect, Ratio::new(1, 1));
+    assert_eq!(p.video[0].gop, 150);
+}
+
+#[test]
+fn vp9_and_hevc_get_their_encoders_defaults() {
+    let mut s = settings(Protocol::Dash, vec![rep(640, 360, 800, 96)]);
+    s.output = PathBuf::from("v.mpd");
+    s.format = Format::vp9();
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    assert_eq!(p.video[0].encoder, VideoCodec::Vp9.encoder_name());
+    assert_eq!(
+        p.video[0].options[..3],
+        pairs(&[("deadline", "realtime"), ("cpu-used", "8"), ("row-mt", "1")])
+    );
+    s.format = Format::hevc();
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    assert!(p.video[0]
+        .options
+        .contains(&("x265-params".into(), "log-level=error".into())));
+}
+
+#[test]
+fn a_plan_prints_as_json_and_refuses_what_it_cannot_name() {
+    let s = settings(Protocol::Hls, vec![rep(640, 360, 800, 96)]);
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&p.to_json()).unwrap();
+    assert_eq!(json["protocol"], "hls");
+    assert_eq!(json["input"]["video"]["frame_rate"], "30/1");
+    assert_eq!(json["video"][0]["name"], "360p");
+    assert_eq!(json["outputs"][0]["streams"][1]["audio"], 0);
+    let mut bad = s.clone();
+    bad.output = PathBuf::from("..");
+    assert!(matches!(
+        build(&bad, &hd_input(), &no_options()),
+        Err(Error::Config(_))
+    ));
+    let mut dash = settings(Protocol::Dash, Vec::new());
+    dash.dash.flags = vec!["delete_segments".into()];
+    let e = check(&dash).unwrap_err().to_string();
+    assert!(e.contains("--flags delete_segments is for HLS"), "{e}");
+}
