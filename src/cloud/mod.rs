@@ -15,6 +15,10 @@ pub use upload::UploadSummary;
 pub(crate) use upload::{upload_file, Policy, UploadInterceptor, Uploader};
 
 use crate::error::{Error, Result};
+use object_store::client::{
+    HttpClient, HttpConnector, HttpError, HttpErrorKind, HttpRequest, HttpResponse, HttpService,
+    ReqwestConnector,
+};
 use object_store::path::Path as ObjectPath;
 use object_store::{ClientOptions, ObjectStore, RetryConfig};
 use std::sync::Arc;
@@ -70,6 +74,72 @@ fn client_options(io_timeout: Option<Duration>) -> ClientOptions {
     match io_timeout {
         Some(t) => o.with_timeout(t).with_connect_timeout(t),
         None => o,
+    }
+}
+
+/// Whether an error, or any error below it, is a failed TLS certificate
+/// check (an unknown issuer, an expired certificate, a name mismatch):
+/// another attempt cannot fix it. rustls says "invalid peer certificate";
+/// OpenSSL says "certificate verify failed".
+pub(crate) fn is_certificate_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(e) = cur {
+        let text = e.to_string();
+        if text.contains("invalid peer certificate") || text.contains("certificate verify failed") {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// Makes the HTTP client of every store: reqwest's, except that a failed
+/// certificate check is reported as an error `object_store` does not retry
+/// (it retries every connection error, and would try the handshake again
+/// several times, with back-off, before giving up).
+#[derive(Debug, Default)]
+struct Connector;
+
+impl HttpConnector for Connector {
+    fn connect(&self, options: &ClientOptions) -> object_store::Result<HttpClient> {
+        let client = ReqwestConnector::default().connect(options)?;
+        Ok(HttpClient::new(CertificatesFailFast(client)))
+    }
+}
+
+/// See [`Connector`].
+#[derive(Debug)]
+struct CertificatesFailFast(HttpClient);
+
+#[async_trait::async_trait]
+impl HttpService for CertificatesFailFast {
+    async fn call(&self, req: HttpRequest) -> std::result::Result<HttpResponse, HttpError> {
+        self.0.execute(req).await.map_err(|e| {
+            if is_certificate_error(&e) {
+                HttpError::new(HttpErrorKind::Unknown, Untrusted(e))
+            } else {
+                e
+            }
+        })
+    }
+}
+
+/// A certificate error, reported with the same text as the error it wraps.
+#[derive(Debug)]
+struct Untrusted(HttpError);
+
+impl std::fmt::Display for Untrusted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match std::error::Error::source(&self.0) {
+            Some(s) => write!(f, "{s}"),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+impl std::error::Error for Untrusted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0).and_then(|s| s.source())
     }
 }
 
@@ -140,6 +210,7 @@ impl Store {
                 let s = object_store::aws::AmazonS3Builder::from_env()
                     .with_bucket_name(&host)
                     .with_retry(retry(io_timeout))
+                    .with_http_connector(Connector)
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
                 (Arc::new(s), path)
@@ -151,6 +222,7 @@ impl Store {
                 let s = object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_bucket_name(&host)
                     .with_retry(retry(io_timeout))
+                    .with_http_connector(Connector)
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
                 (Arc::new(s), path)
@@ -162,6 +234,7 @@ impl Store {
                 let s = object_store::azure::MicrosoftAzureBuilder::from_env()
                     .with_container_name(&host)
                     .with_retry(retry(io_timeout))
+                    .with_http_connector(Connector)
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
                 (Arc::new(s), path)
@@ -179,6 +252,7 @@ impl Store {
                     .with_url(base)
                     .with_client_options(client_options(io_timeout))
                     .with_retry(retry(io_timeout))
+                    .with_http_connector(Connector)
                     .build()
                     .map_err(|e| bad(e.to_string()))?;
                 (Arc::new(s), path)

@@ -16,7 +16,8 @@
 //! [`UploadSummary::failed`] and the run goes on, a manifest superseded by a
 //! newer copy of itself before it could be sent is skipped, and a segment
 //! that already left the window before its turn is not sent. A permanent
-//! refusal (401, 403, 404, 405, ...) still fails the run at once.
+//! refusal (401, 403, 404, 405, ..., or a server certificate that is not
+//! trusted) still fails the run at once, and is never retried.
 
 use super::Store;
 use crate::error::{Error, Result};
@@ -107,9 +108,9 @@ pub(crate) fn describe(e: &object_store::Error) -> String {
     }
 }
 
-/// Errors that another attempt cannot fix: the store's own refusals, and
-/// any other 4xx answer (such as 405 from a server that does not take PUT)
-/// except 408 and 429.
+/// Errors that another attempt cannot fix: the store's own refusals, any
+/// other 4xx answer (such as 405 from a server that does not take PUT)
+/// except 408 and 429, and a server certificate that is not trusted.
 fn is_permanent(e: &object_store::Error) -> bool {
     match e {
         object_store::Error::NotFound { .. }
@@ -117,7 +118,9 @@ fn is_permanent(e: &object_store::Error) -> bool {
         | object_store::Error::Unauthenticated { .. }
         | object_store::Error::NotSupported { .. }
         | object_store::Error::NotImplemented { .. } => true,
-        other => client_error_status(&other.to_string()).is_some(),
+        other => {
+            client_error_status(&other.to_string()).is_some() || super::is_certificate_error(other)
+        }
     }
 }
 
@@ -438,6 +441,10 @@ fn run(
             // Everything queued before the manifest must have arrived first.
             for f in in_flight.drain(..) {
                 wait(f, &rt);
+            }
+            // And not at all if one of those failed the run.
+            if failed(&shared) {
+                continue;
             }
         }
         for (i, (store, tally)) in stores.iter().zip(&tallies).enumerate() {
