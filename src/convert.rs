@@ -28,13 +28,15 @@
 //! # Ok::<(), ffstream::Error>(())
 //! ```
 
+use crate::codec::audio::{open_aac, AudioSettings, Resampler, ResamplerInput, SourceAudio};
+use crate::codec::drain::{drain, finish};
+use crate::codec::scale::Scaler;
+use crate::codec::video::{RateControl, VideoSettings};
+use crate::codec::{is_again, Label};
 use crate::ffi::bsf as raw;
-use crate::{Error, Result, VideoCodec};
-use ffmpeg_next::software::scaling;
-use ffmpeg_next::{
-    codec, decoder, encoder, filter, format, frame, media, ChannelLayout, Dictionary, Packet,
-    Rational,
-};
+use crate::{ChannelMode, Error, Result, Size, VideoCodec};
+use ffmpeg_next::{codec, decoder, encoder, format, frame, media, Packet, Rational};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -415,10 +417,6 @@ fn decode_err(input: &str, reason: impl std::fmt::Display) -> Error {
     }
 }
 
-fn is_again(e: &ffmpeg_next::Error) -> bool {
-    matches!(e, ffmpeg_next::Error::Other { errno } if *errno == ffmpeg_next::util::error::EAGAIN)
-}
-
 /// Writes the planned streams of `ictx` to `tmp` with the muxer `fmt_name`.
 fn remux(
     ictx: &mut format::context::Input,
@@ -635,8 +633,8 @@ enum Transcoder {
 struct VideoCoder {
     decoder: decoder::Video,
     encoder: encoder::video::Encoder,
-    codec_name: &'static str,
-    scaler: Option<(scaling::Context, (u32, u32, format::Pixel))>,
+    label: Label,
+    scaler: Scaler,
     last_pts: Option<i64>,
     in_tb: Rational,
 }
@@ -644,16 +642,22 @@ struct VideoCoder {
 struct AudioCoder {
     decoder: decoder::Audio,
     encoder: encoder::audio::Encoder,
-    graph: Option<filter::Graph>,
+    label: Label,
+    /// Built from the first decoded frame (its format is only certain then).
+    resampler: Option<Resampler>,
     in_tb: Rational,
 }
 
-fn encode_err(codec: &str, reason: impl std::fmt::Display) -> Error {
-    Error::Encode {
-        codec: codec.to_string(),
-        rendition: "convert".into(),
-        reason: reason.to_string(),
-    }
+/// Names the encoders in errors.
+const RENDITION: &str = "convert";
+
+/// Appends every packet `enc` has ready to `out`.
+fn drain_into(enc: &mut encoder::Encoder, label: &Label, out: &mut Vec<Packet>) -> Result<()> {
+    drain(enc, label, |p| {
+        out.push(p);
+        Ok(ControlFlow::Continue(()))
+    })
+    .map(drop)
 }
 
 impl Transcoder {
@@ -705,40 +709,6 @@ impl Transcoder {
     }
 }
 
-/// Receives every packet an encoder has ready.
-fn drain_encoder(
-    mut receive: impl FnMut(&mut Packet) -> std::result::Result<(), ffmpeg_next::Error>,
-    codec: &str,
-    out: &mut Vec<Packet>,
-) -> Result<()> {
-    loop {
-        let mut p = Packet::empty();
-        match receive(&mut p) {
-            Ok(()) => out.push(p),
-            Err(ffmpeg_next::Error::Eof) => return Ok(()),
-            Err(e) if is_again(&e) => return Ok(()),
-            Err(e) => return Err(encode_err(codec, e)),
-        }
-    }
-}
-
-fn open_codec<T>(
-    mut ctx: codec::Context,
-    codec: ffmpeg_next::Codec,
-    opts: Dictionary,
-    wrap: impl FnOnce(codec::Context) -> std::result::Result<T, ffmpeg_next::Error>,
-) -> Result<T> {
-    let name = codec.name().to_string();
-    let (res, _) = crate::ffi::codec::open_with_leftovers(&mut ctx, codec, opts);
-    if res < 0 {
-        return Err(encode_err(
-            &name,
-            crate::ffi::log::explain(crate::ffi::error_text(res)),
-        ));
-    }
-    wrap(ctx).map_err(|e| encode_err(&name, e))
-}
-
 impl VideoCoder {
     fn open(
         ist: &format::stream::Stream,
@@ -756,57 +726,26 @@ impl VideoCoder {
             .decoder()
             .video()
             .map_err(|e| decode_err(input, format!("video decoder: {e}")))?;
-        let codec_name = vc.encoder_name();
-        let codec = encoder::find_by_name(codec_name)
-            .ok_or_else(|| encode_err(codec_name, "encoder not available in this FFmpeg build"))?;
-        let mut enc = codec::Context::new_with_codec(codec)
-            .encoder()
-            .video()
-            .map_err(|e| encode_err(codec_name, e))?;
         // 4:2:0 needs even sizes.
-        let w = (decoder.width() & !1).max(2);
-        let h = (decoder.height() & !1).max(2);
-        enc.set_width(w);
-        enc.set_height(h);
-        enc.set_format(format::Pixel::YUV420P);
-        enc.set_time_base(ist.time_base());
+        let size = Size::new(
+            (decoder.width() & !1).max(2),
+            (decoder.height() & !1).max(2),
+        );
+        let mut settings = VideoSettings::new(vc.encoder_name(), RENDITION, size, ist.time_base());
         let fr = ist.avg_frame_rate();
         if fr.numerator() > 0 && fr.denominator() > 0 {
-            enc.set_frame_rate(Some(fr));
+            settings.frame_rate = Some(fr);
         }
-        enc.set_aspect_ratio(decoder.aspect_ratio());
-        if global_header {
-            enc.set_flags(codec::Flags::GLOBAL_HEADER);
-        }
-        let mut ctx: codec::Context = enc.0 .0;
-        ctx.set_threading(ffmpeg_next::threading::Config {
-            kind: ffmpeg_next::threading::Type::Frame,
-            count: 2,
-            ..Default::default()
-        });
-        let mut dict = Dictionary::new();
-        match vc {
-            VideoCodec::H264 => dict.set("preset", crate::options::DEFAULT_PRESET),
-            VideoCodec::Hevc => {
-                dict.set("preset", crate::options::DEFAULT_PRESET);
-                dict.set("x265-params", "log-level=error");
-            }
-            _ => {
-                dict.set("deadline", "realtime");
-                dict.set("cpu-used", "8");
-                dict.set("row-mt", "1");
-                dict.set("crf", "32");
-                dict.set("b", "0");
-            }
-        }
-        let encoder = open_codec(ctx, codec, dict, |c| {
-            c.encoder().video().and_then(|v| v.open_as(codec))
-        })?;
+        settings.sample_aspect = Some(decoder.aspect_ratio());
+        settings.rate = RateControl::ConstantQuality;
+        settings.threads = Some(2);
+        settings.global_header = global_header;
+        let encoder = crate::codec::video::open(&settings)?.encoder;
         Ok(VideoCoder {
             decoder,
             encoder,
-            codec_name,
-            scaler: None,
+            label: settings.label(),
+            scaler: Scaler::new(crate::codec::video::PIXEL_FORMAT, size),
             last_pts: None,
             in_tb: ist.time_base(),
         })
@@ -831,9 +770,7 @@ impl VideoCoder {
             match self.decoder.receive_frame(&mut f) {
                 Ok(()) => self.encode(f, offset, &mut out)?,
                 Err(ffmpeg_next::Error::Eof) => {
-                    self.encoder
-                        .send_eof()
-                        .map_err(|e| encode_err(self.codec_name, e))?;
+                    self.encoder.send_eof().map_err(|e| self.label.error(e))?;
                     break;
                 }
                 Err(e) if is_again(&e) => break,
@@ -841,8 +778,7 @@ impl VideoCoder {
                 Err(e) => return Err(decode_err(input, e)),
             }
         }
-        let enc = &mut self.encoder;
-        drain_encoder(|p| enc.receive_packet(p), self.codec_name, &mut out)?;
+        drain_into(&mut self.encoder, &self.label, &mut out)?;
         Ok(out)
     }
 
@@ -864,39 +800,21 @@ impl VideoCoder {
             return Ok(());
         }
         self.last_pts = Some(pts);
-        let (w, h) = (self.encoder.width(), self.encoder.height());
-        let mut f =
-            if src.format() == format::Pixel::YUV420P && src.width() == w && src.height() == h {
-                src
-            } else {
-                let key = (src.width(), src.height(), src.format());
-                if self.scaler.as_ref().is_none_or(|(_, k)| *k != key) {
-                    let ctx = scaling::Context::get(
-                        src.format(),
-                        src.width(),
-                        src.height(),
-                        format::Pixel::YUV420P,
-                        w,
-                        h,
-                        scaling::Flags::BICUBIC,
-                    )
-                    .map_err(|e| encode_err(self.codec_name, format!("scaler: {e}")))?;
-                    self.scaler = Some((ctx, key));
-                }
-                let mut dst = frame::Video::new(format::Pixel::YUV420P, w, h);
-                // Cannot fail: the branch above sets self.scaler when it was None.
-                let (ctx, _) = self.scaler.as_mut().expect("scaler just built");
-                ctx.run(&src, &mut dst)
-                    .map_err(|e| encode_err(self.codec_name, e))?;
-                dst
-            };
+        let mut f = if self.scaler.passes_through(&src) {
+            src
+        } else {
+            let mut dst = self.scaler.target_frame();
+            self.scaler
+                .scale(&src, &mut dst)
+                .map_err(|e| self.label.error(e))?;
+            dst
+        };
         f.set_pts(Some(pts));
         f.set_kind(ffmpeg_next::picture::Type::None);
         self.encoder
             .send_frame(&f)
-            .map_err(|e| encode_err(self.codec_name, e))?;
-        let enc = &mut self.encoder;
-        drain_encoder(|p| enc.receive_packet(p), self.codec_name, out)
+            .map_err(|e| self.label.error(e))?;
+        drain_into(&mut self.encoder, &self.label, out)
     }
 }
 
@@ -911,94 +829,19 @@ impl AudioCoder {
             .decoder()
             .audio()
             .map_err(|e| decode_err(input, format!("audio decoder: {e}")))?;
-        let codec = encoder::find_by_name("aac")
-            .ok_or_else(|| encode_err("aac", "encoder not available in this FFmpeg build"))?;
-        let mut enc = codec::Context::new_with_codec(codec)
-            .encoder()
-            .audio()
-            .map_err(|e| encode_err("aac", e))?;
-        const AAC_RATES: [u32; 9] = [
-            96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
-        ];
-        let rate = if AAC_RATES.contains(&decoder.rate()) {
-            decoder.rate()
-        } else {
-            48000
-        };
-        let src_layout = source_layout(&decoder);
-        let supported = codec
-            .audio()
-            .ok()
-            .and_then(|a| a.channel_layouts())
-            .is_some_and(|mut l| l.any(|x| x == src_layout));
-        let layout = if supported {
-            src_layout
-        } else if decoder.channels() == 1 {
-            ChannelLayout::MONO
-        } else {
-            ChannelLayout::STEREO
-        };
-        enc.set_rate(rate as i32);
-        enc.set_channel_layout(layout);
-        enc.set_format(format::Sample::F32(format::sample::Type::Planar));
-        enc.set_bit_rate(64_000 * layout.channels().max(1) as usize);
-        enc.set_time_base(Rational(1, rate as i32));
-        if global_header {
-            enc.set_flags(codec::Flags::GLOBAL_HEADER);
-        }
-        let ctx: codec::Context = enc.0 .0;
-        let encoder = open_codec(ctx, codec, Dictionary::new(), |c| {
-            c.encoder().audio().and_then(|a| a.open_as(codec))
-        })?;
+        // The source's layout when AAC can encode it, else mono or stereo.
+        let source = SourceAudio::of_decoder(&decoder);
+        let mut settings = AudioSettings::for_source(RENDITION, &source, ChannelMode::Keep, 0);
+        settings.bitrate = 64_000 * settings.layout.channels().max(1) as u64;
+        settings.global_header = global_header;
+        let encoder = open_aac(&settings)?;
         Ok(AudioCoder {
             decoder,
             encoder,
-            graph: None,
+            label: settings.label(),
+            resampler: None,
             in_tb: ist.time_base(),
         })
-    }
-
-    /// abuffer → aresample → abuffersink, built from the first decoded
-    /// frame (its format is only certain then).
-    fn graph_for(&self, f: &frame::Audio, in_tb: Rational) -> Result<filter::Graph> {
-        let err = |e: ffmpeg_next::Error| encode_err("aac", format!("resampler: {e}"));
-        let mut g = filter::Graph::new();
-        let layout = if f.channel_layout().bits() != 0 {
-            f.channel_layout()
-        } else {
-            ChannelLayout::default(f.channels() as i32)
-        };
-        let args = format!(
-            "time_base={}/{}:sample_rate={}:sample_fmt={}:channel_layout=0x{:x}",
-            in_tb.numerator(),
-            in_tb.denominator(),
-            f.rate(),
-            f.format().name(),
-            layout.bits()
-        );
-        let find = |n: &str| {
-            filter::find(n).ok_or_else(|| encode_err("aac", format!("filter {n} missing")))
-        };
-        g.add(&find("abuffer")?, "in", &args).map_err(err)?;
-        g.add(&find("abuffersink")?, "out", "").map_err(err)?;
-        {
-            // Cannot fail: the graph was given a sink named "out" just above.
-            let mut out = g.get("out").expect("just added");
-            out.set_sample_format(self.encoder.format());
-            out.set_channel_layout(self.encoder.channel_layout());
-            out.set_sample_rate(self.encoder.rate());
-        }
-        g.output("in", 0)
-            .and_then(|p| p.input("out", 0))
-            .and_then(|p| p.parse(&format!("aresample={}", self.encoder.rate())))
-            .map_err(err)?;
-        g.validate().map_err(err)?;
-        let fs = self.encoder.frame_size();
-        if fs > 0 {
-            // Cannot fail: the graph was given a sink named "out" just above.
-            g.get("out").expect("just added").sink().set_frame_size(fs);
-        }
-        Ok(g)
     }
 
     fn send(&mut self, pkt: Option<&Packet>, offset: i64, input: &str) -> Result<Vec<Packet>> {
@@ -1022,16 +865,15 @@ impl AudioCoder {
                     if let Some(t) = f.timestamp() {
                         f.set_pts(Some(t - offset));
                     }
-                    if self.graph.is_none() {
-                        self.graph = Some(self.graph_for(&f, self.in_tb)?);
-                    }
-                    // Cannot fail: self.graph is built (or the function returned) before this point.
-                    let g = self.graph.as_mut().expect("graph built");
-                    g.get("in")
-                        .expect("source exists")
-                        .source()
-                        .add(&f)
-                        .map_err(|e| encode_err("aac", e))?;
+                    let resampler = match self.resampler.as_mut() {
+                        Some(r) => r,
+                        None => {
+                            let input = ResamplerInput::of_frame(&f, self.in_tb);
+                            let r = Resampler::new(&input, &self.encoder, self.label.clone())?;
+                            self.resampler.insert(r)
+                        }
+                    };
+                    resampler.push(&f)?;
                     self.pull(&mut out)?;
                 }
                 Err(ffmpeg_next::Error::Eof) => {
@@ -1044,46 +886,30 @@ impl AudioCoder {
             }
         }
         if eof {
-            if let Some(g) = self.graph.as_mut() {
-                g.get("in")
-                    .expect("source exists")
-                    .source()
-                    .flush()
-                    .map_err(|e| encode_err("aac", e))?;
+            if let Some(r) = self.resampler.as_mut() {
+                r.flush()?;
                 self.pull(&mut out)?;
             }
-            self.encoder.send_eof().map_err(|e| encode_err("aac", e))?;
-            let enc = &mut self.encoder;
-            drain_encoder(|p| enc.receive_packet(p), "aac", &mut out)?;
+            finish(&mut self.encoder, &self.label, |p| {
+                out.push(p);
+                Ok(ControlFlow::Continue(()))
+            })?;
         }
         Ok(out)
     }
 
+    /// Encodes every frame the resampler has ready (none before the first
+    /// decoded frame built it).
     fn pull(&mut self, out: &mut Vec<Packet>) -> Result<()> {
-        // Cannot fail: self.graph is built (or the function returned) before this point.
-        let g = self.graph.as_mut().expect("graph built");
-        loop {
-            let mut f = frame::Audio::empty();
-            // Cannot fail: every graph this type builds has a sink named "out".
-            match g.get("out").expect("sink exists").sink().frame(&mut f) {
-                Ok(()) => {}
-                Err(ffmpeg_next::Error::Eof) => return Ok(()),
-                Err(e) if is_again(&e) => return Ok(()),
-                Err(e) => return Err(encode_err("aac", e)),
-            }
+        let Some(resampler) = self.resampler.as_mut() else {
+            return Ok(());
+        };
+        while let Some(f) = resampler.pull()? {
             self.encoder
                 .send_frame(&f)
-                .map_err(|e| encode_err("aac", e))?;
-            let enc = &mut self.encoder;
-            drain_encoder(|p| enc.receive_packet(p), "aac", out)?;
+                .map_err(|e| self.label.error(e))?;
+            drain_into(&mut self.encoder, &self.label, out)?;
         }
-    }
-}
-
-fn source_layout(d: &decoder::Audio) -> ChannelLayout {
-    if d.channel_layout().bits() != 0 {
-        d.channel_layout()
-    } else {
-        ChannelLayout::default(d.channels() as i32)
+        Ok(())
     }
 }

@@ -18,6 +18,7 @@
 pub mod batch;
 pub mod capture;
 pub mod cloud;
+mod codec;
 pub mod convert;
 pub mod encryption;
 mod error;

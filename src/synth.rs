@@ -6,9 +6,14 @@
 //! exactly `duration × fps` video frames and `duration × sample_rate` audio
 //! samples, so it is a predictable input for demos and tests.
 
-use crate::{Error, Result};
-use ff::{codec, encoder, filter, format, frame, media, Rational, Rescale};
+use crate::codec::audio::{open_aac, AudioSettings};
+use crate::codec::drain::{drain, finish, Drained};
+use crate::codec::video::{Tuning, VideoSettings};
+use crate::codec::Label;
+use crate::{Error, Result, Size};
+use ff::{encoder, filter, format, frame, media, Rational, Rescale};
 use ffmpeg_next as ff;
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -141,18 +146,11 @@ pub fn write_clip(path: &Path, opts: &SynthOptions) -> Result<()> {
 
 const RENDITION: &str = "synthetic clip";
 
-fn encode_err(codec: &str) -> impl Fn(ff::Error) -> Error + '_ {
-    move |e| Error::Encode {
-        codec: codec.to_string(),
-        rendition: RENDITION.into(),
-        reason: e.to_string(),
-    }
-}
-
 /// One encoder feeding one output stream.
 struct Track {
     encoder: encoder::Encoder,
-    codec_name: String,
+    /// Names the encoder in errors.
+    label: Label,
     /// The buffersink's name in the filter graph.
     sink: &'static str,
     stream_index: usize,
@@ -208,13 +206,6 @@ impl<'a> Writer<'a> {
         w.octx.write_trailer().map_err(out_err)
     }
 
-    fn out_err(&self, e: ff::Error) -> Error {
-        Error::Output {
-            output: self.path.display().to_string(),
-            reason: e.to_string(),
-        }
-    }
-
     /// Pulls frames from the graph into the encoders, always serving the
     /// track that is furthest behind so packets reach the muxer roughly
     /// interleaved, then flushes each encoder.
@@ -251,14 +242,12 @@ impl<'a> Writer<'a> {
                         .rescale(track.sink_tb, track.encoder_tb);
                     f.set_pts(Some(pts));
                     track.next_pts = pts;
-                    let codec = track.codec_name.clone();
-                    track.encoder.send_frame(f).map_err(encode_err(&codec))?;
+                    track
+                        .encoder
+                        .send_frame(f)
+                        .map_err(|e| track.label.error(e))?;
                 }
-                Err(ff::Error::Eof) => {
-                    track.filtered_all = true;
-                    let codec = track.codec_name.clone();
-                    track.encoder.send_eof().map_err(encode_err(&codec))?;
-                }
+                Err(ff::Error::Eof) => track.filtered_all = true,
                 Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
                     // Sources always have data, so this should not repeat;
                     // guard against a graph that never delivers.
@@ -290,47 +279,44 @@ impl<'a> Writer<'a> {
             .map(|(i, _)| i)
     }
 
-    /// Writes every packet the encoder of track `i` has ready.
+    /// Writes every packet the encoder of track `i` has ready; once the
+    /// graph has no more frames for it, sends the encoder its end first.
     fn drain(&mut self, i: usize) -> Result<()> {
-        let mut packet = ff::Packet::empty();
-        loop {
-            let track = &mut self.tracks[i];
-            if track.done {
-                return Ok(());
-            }
-            match track.encoder.receive_packet(&mut packet) {
-                Ok(()) => {
-                    let stream_tb = self
-                        .octx
-                        .stream(track.stream_index)
-                        // Cannot fail: the stream was added to the output just above.
-                        .expect("stream added above")
-                        .time_base();
-                    if packet.duration() == 0 && track.sink == "vout" {
-                        // libx264 leaves durations unset; without one the
-                        // muxer cannot know how long the last frame lasts.
-                        // One tick of the 1/fps time base is one frame.
-                        packet.set_duration(1);
-                    }
-                    packet.set_stream(track.stream_index);
-                    packet.rescale_ts(track.encoder_tb, stream_tb);
-                    packet
-                        .write_interleaved(&mut self.octx)
-                        .map_err(|e| self.out_err(e))?;
-                }
-                Err(ff::Error::Other { errno }) if errno == ff::util::error::EAGAIN => {
-                    return Ok(());
-                }
-                Err(ff::Error::Eof) => {
-                    track.done = true;
-                    return Ok(());
-                }
-                Err(e) => {
-                    let codec = track.codec_name.clone();
-                    return Err(encode_err(&codec)(e));
-                }
-            }
+        let track = &mut self.tracks[i];
+        if track.done {
+            return Ok(());
         }
+        let stream_tb = self
+            .octx
+            .stream(track.stream_index)
+            // Cannot fail: the stream was added to the output with the track.
+            .expect("stream added with the track")
+            .time_base();
+        let (index, encoder_tb, is_video) =
+            (track.stream_index, track.encoder_tb, track.sink == "vout");
+        let (octx, path) = (&mut self.octx, self.path);
+        let write = |mut packet: ff::Packet| {
+            if packet.duration() == 0 && is_video {
+                // libx264 leaves durations unset; without one the muxer
+                // cannot know how long the last frame lasts. One tick of
+                // the 1/fps time base is one frame.
+                packet.set_duration(1);
+            }
+            packet.set_stream(index);
+            packet.rescale_ts(encoder_tb, stream_tb);
+            packet.write_interleaved(octx).map_err(|e| Error::Output {
+                output: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            Ok(ControlFlow::Continue(()))
+        };
+        let drained = if track.filtered_all {
+            finish(&mut track.encoder, &track.label, write)?
+        } else {
+            drain(&mut track.encoder, &track.label, write)?
+        };
+        track.done = drained == Drained::Finished;
+        Ok(())
     }
 }
 
@@ -339,46 +325,19 @@ fn video_track(
     opts: &SynthOptions,
     global_header: bool,
 ) -> Result<Track> {
-    let name = opts.video_codec.as_str();
-    let err = encode_err(name);
-    let codec = encoder::find_by_name(name).ok_or_else(|| Error::Encode {
-        codec: name.into(),
-        rendition: RENDITION.into(),
-        reason: "this FFmpeg has no such encoder".into(),
-    })?;
-    let mut enc = codec::context::Context::new_with_codec(codec)
-        .encoder()
-        .video()
-        .map_err(&err)?;
     let tb = Rational::new(1, opts.fps as i32);
-    enc.set_width(opts.width);
-    enc.set_height(opts.height);
-    enc.set_format(format::Pixel::YUV420P);
-    enc.set_time_base(tb);
-    enc.set_frame_rate(Some(Rational::new(opts.fps as i32, 1)));
-    if global_header {
-        enc.set_flags(codec::Flags::GLOBAL_HEADER);
+    let size = Size::new(opts.width, opts.height);
+    let mut settings = VideoSettings::new(opts.video_codec.clone(), RENDITION, size, tb);
+    settings.frame_rate = Some(Rational::new(opts.fps as i32, 1));
+    // The encoder's own defaults, but for the preset, which only libx264
+    // is given (see `SynthOptions::preset`).
+    settings.tuning = Tuning::EncoderDefaults;
+    if opts.video_codec == "libx264" {
+        settings.options = vec![("preset".into(), opts.preset.clone())];
     }
-    let mut dict = ff::Dictionary::new();
-    if name == "libx264" {
-        dict.set("preset", &opts.preset);
-    }
-    let enc = enc.open_with(dict).map_err(&err)?;
-    let mut stream = octx.add_stream(codec).map_err(&err)?;
-    stream.set_parameters(&enc);
-    stream.set_time_base(tb);
-    Ok(Track {
-        encoder_tb: tb,
-        stream_index: stream.index(),
-        encoder: enc.0 .0,
-        codec_name: name.into(),
-        sink: "vout",
-        sink_tb: tb,
-        filtered_all: false,
-        done: false,
-        next_pts: 0,
-        frame_size: 0,
-    })
+    settings.global_header = global_header;
+    let enc = crate::codec::video::open(&settings)?.encoder;
+    add_track(octx, enc.0 .0, settings.label(), tb, ("vout", 0))
 }
 
 fn audio_track(
@@ -386,43 +345,44 @@ fn audio_track(
     opts: &SynthOptions,
     global_header: bool,
 ) -> Result<Track> {
-    let name = "aac";
-    let err = encode_err(name);
-    let codec = encoder::find_by_name(name).ok_or_else(|| Error::Encode {
-        codec: name.into(),
+    let settings = AudioSettings {
         rendition: RENDITION.into(),
-        reason: "this FFmpeg has no such encoder".into(),
-    })?;
-    let mut enc = codec::context::Context::new_with_codec(codec)
-        .encoder()
-        .audio()
-        .map_err(&err)?;
+        sample_rate: opts.sample_rate,
+        layout: ff::ChannelLayout::default(i32::from(opts.channels)),
+        bitrate: opts.audio_bitrate,
+        global_header,
+    };
+    let enc = open_aac(&settings)?;
     let tb = Rational::new(1, opts.sample_rate as i32);
-    enc.set_rate(opts.sample_rate as i32);
-    enc.set_channel_layout(ff::ChannelLayout::default(i32::from(opts.channels)));
-    enc.set_channels(i32::from(opts.channels));
-    enc.set_format(format::Sample::F32(format::sample::Type::Planar));
-    enc.set_bit_rate(opts.audio_bitrate as usize);
-    enc.set_time_base(tb);
-    if global_header {
-        enc.set_flags(codec::Flags::GLOBAL_HEADER);
-    }
-    let enc = enc.open().map_err(&err)?;
     let frame_size = enc.frame_size();
-    let mut stream = octx.add_stream(codec).map_err(&err)?;
-    stream.set_parameters(&enc);
+    add_track(octx, enc.0 .0, settings.label(), tb, ("aout", frame_size))
+}
+
+/// Adds the output stream an opened encoder (with time base `tb`) feeds;
+/// `sink` names its buffersink and the samples per frame it needs.
+fn add_track(
+    octx: &mut format::context::Output,
+    encoder: encoder::Encoder,
+    label: Label,
+    tb: Rational,
+    (sink, frame_size): (&'static str, u32),
+) -> Result<Track> {
+    let mut stream = octx
+        .add_stream(encoder::find(encoder.id()))
+        .map_err(|e| label.error(e))?;
+    stream.set_parameters(&encoder);
     stream.set_time_base(tb);
     Ok(Track {
         encoder_tb: tb,
         stream_index: stream.index(),
-        encoder: enc.0 .0,
-        codec_name: name.into(),
-        sink: "aout",
+        frame_size,
+        encoder,
+        label,
+        sink,
         sink_tb: tb,
         filtered_all: false,
         done: false,
         next_pts: 0,
-        frame_size,
     })
 }
 
