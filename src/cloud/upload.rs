@@ -52,6 +52,9 @@ pub struct UploadSummary {
 const IN_FLIGHT: usize = 4;
 /// Attempts per object on top of `object_store`'s own retries.
 const ATTEMPTS: u32 = 3;
+/// Live: after the first failed upload to a store, how often at most a
+/// warning line sums up the failures since the last line.
+const WARN_EVERY: Duration = Duration::from_secs(10);
 
 struct Job {
     rel: String,
@@ -278,12 +281,91 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// The warning lines for one store's failed live uploads: the first failure
+/// in full, then at most one line per [`WARN_EVERY`] saying how many more
+/// failed (an unreachable server fails every upload, several a second).
+/// After a quiet spell, the next failure is again logged in full.
+#[derive(Debug, Default)]
+struct Warnings {
+    /// When the last line was logged.
+    last: Option<Instant>,
+    /// Failures since then that no line has reported yet.
+    pending: u64,
+    /// The latest of those.
+    latest: String,
+}
+
+impl Warnings {
+    /// A failure to `store` at `now` (`what` says which upload and why):
+    /// the line to log now, if one is due.
+    fn failed(&mut self, now: Instant, store: &str, what: &str) -> Option<String> {
+        let due = self
+            .last
+            .is_none_or(|last| now.duration_since(last) >= WARN_EVERY);
+        if due && self.pending == 0 {
+            self.last = Some(now);
+            return Some(format!("{store}: {what}"));
+        }
+        self.pending += 1;
+        self.latest = what.to_string();
+        if due {
+            self.flush(now, store)
+        } else {
+            None
+        }
+    }
+
+    /// The line summing up the failures not reported yet, once one is due
+    /// (checked as uploads succeed: the server may have recovered).
+    fn due(&mut self, now: Instant, store: &str) -> Option<String> {
+        let due = self
+            .last
+            .is_some_and(|last| now.duration_since(last) >= WARN_EVERY);
+        if due {
+            self.flush(now, store)
+        } else {
+            None
+        }
+    }
+
+    /// The line summing up the failures not reported yet, if any.
+    fn flush(&mut self, now: Instant, store: &str) -> Option<String> {
+        if self.pending == 0 {
+            return None;
+        }
+        let secs = self.last.map_or(0, |last| {
+            now.duration_since(last).as_secs_f64().round() as u64
+        });
+        let n = std::mem::take(&mut self.pending);
+        self.last = Some(now);
+        let uploads = if n == 1 { "upload" } else { "uploads" };
+        Some(format!(
+            "{n} more {uploads} to {store} failed in the last {secs} s, going on with \
+             the live stream; the latest: {}",
+            self.latest
+        ))
+    }
+}
+
+/// Counts a live upload to `store` that failed or was given up, and warns
+/// about it (see [`Warnings`]; the ones not warned about yet are logged at
+/// debug level).
+fn live_failure(store: &Store, tally: &Mutex<Tally>, what: &str) {
+    let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+    t.failed += 1;
+    match t.warnings.failed(Instant::now(), store.name(), what) {
+        Some(line) => log::warn!("{line}"),
+        None => log::debug!("{}: {what}", store.name()),
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     objects: u64,
     bytes: u64,
     deleted: u64,
     failed: u64,
+    warnings: Warnings,
     first: Option<Instant>,
     last: Option<Instant>,
     /// Media files stored in this store, with where each lives locally: to
@@ -325,15 +407,14 @@ fn land(
     // The task may still have finished before the abort reached it.
     if let Err(e) = rt.block_on(task) {
         if e.is_cancelled() {
-            tallies[f.store]
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .failed += 1;
-            log::warn!(
-                "{}: upload of {} failed, going on with the live stream: \
-                 still under way when the run ended",
-                stores[f.store].name(),
-                f.rel
+            live_failure(
+                &stores[f.store],
+                &tallies[f.store],
+                &format!(
+                    "upload of {} failed, going on with the live stream: \
+                     still under way when the run ended",
+                    f.rel
+                ),
             );
         }
     }
@@ -418,10 +499,10 @@ fn run(
             .is_some_and(|by| Instant::now() >= by);
         if late {
             // Live, after the grace period: give up what is left.
-            for t in &tallies {
-                t.lock().unwrap_or_else(|p| p.into_inner()).failed += 1;
+            for (store, tally) in stores.iter().zip(&tallies) {
+                let what = format!("gave up uploading {} when the run ended", job.rel);
+                live_failure(store, tally, &what);
             }
-            log::warn!("gave up uploading {} when the run ended", job.rel);
             continue;
         }
         if policy.live {
@@ -490,7 +571,10 @@ fn run(
         .iter()
         .zip(tallies)
         .map(|(s, t)| {
-            let t = t.lock().unwrap_or_else(|p| p.into_inner());
+            let mut t = t.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(line) = t.warnings.flush(Instant::now(), s.name()) {
+                log::warn!("{line}");
+            }
             UploadSummary {
                 store: s.name().to_string(),
                 objects: t.objects,
@@ -563,6 +647,9 @@ async fn put_with_retries(
             Ok(_) => {
                 log::debug!("{}: uploaded {rel}", store.name());
                 let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(line) = t.warnings.due(Instant::now(), store.name()) {
+                    log::warn!("{line}");
+                }
                 t.objects += 1;
                 t.bytes += data.len() as u64;
                 t.first = Some(t.first.map_or(started, |f| f.min(started)));
@@ -570,12 +657,11 @@ async fn put_with_retries(
                 return true;
             }
             Err(e) if policy.live && !is_permanent(&e) => {
-                tally.lock().unwrap_or_else(|p| p.into_inner()).failed += 1;
-                log::warn!(
-                    "{}: upload of {rel} failed, going on with the live stream: {}",
-                    store.name(),
+                let what = format!(
+                    "upload of {rel} failed, going on with the live stream: {}",
                     describe(&e)
                 );
+                live_failure(store, tally, &what);
                 return false;
             }
             Err(e) if attempt == attempts || is_permanent(&e) => {
@@ -829,6 +915,95 @@ mod tests {
         let s = u.finish(false).unwrap();
         assert_eq!(*flaky.deleted.lock().unwrap(), ["p/seg_0.ts"]);
         assert_eq!((s[0].objects, s[0].failed, s[0].deleted), (3, 1, 1));
+    }
+
+    /// The lines `Warnings` logs for failures at these times (seconds).
+    fn warned_at(times: &[f64]) -> Vec<String> {
+        let t0 = Instant::now();
+        let mut w = Warnings::default();
+        let mut lines: Vec<String> = times
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &t)| {
+                let now = t0 + Duration::from_secs_f64(t);
+                w.failed(now, "s3://b/live", &format!("upload of seg_{i}.ts failed"))
+            })
+            .collect();
+        let end = t0 + Duration::from_secs_f64(times.last().copied().unwrap_or(0.0) + 0.5);
+        lines.extend(w.flush(end, "s3://b/live"));
+        lines
+    }
+
+    #[test]
+    fn failed_live_uploads_are_warned_about_once_in_full_then_summed_up() {
+        // An unreachable server: a failure every 0.25 s for 25 s.
+        let times: Vec<f64> = (0..100).map(|i| f64::from(i) * 0.25).collect();
+        let lines = warned_at(&times);
+        let summary = |n: u32, secs: u32, latest: u32| {
+            format!(
+                "{n} more uploads to s3://b/live failed in the last {secs} s, going on \
+                 with the live stream; the latest: upload of seg_{latest}.ts failed"
+            )
+        };
+        assert_eq!(
+            lines,
+            [
+                "s3://b/live: upload of seg_0.ts failed".to_string(),
+                // At 10 s (seg_40): the 40 since the first line.
+                summary(40, 10, 40),
+                summary(40, 10, 80),
+                // At the end of the run, what is left (24.75 s, then 0.5 s).
+                summary(19, 5, 99),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_failure_after_a_quiet_spell_is_warned_about_in_full() {
+        let lines = warned_at(&[0.0, 1.0, 12.0, 40.0, 41.0]);
+        assert_eq!(
+            lines,
+            [
+                "s3://b/live: upload of seg_0.ts failed",
+                // Due at 12 s: the one held back at 1 s, and this one.
+                "2 more uploads to s3://b/live failed in the last 12 s, going on with the \
+                 live stream; the latest: upload of seg_2.ts failed",
+                // Nothing held back: in full.
+                "s3://b/live: upload of seg_3.ts failed",
+                "1 more upload to s3://b/live failed in the last 2 s, going on with the \
+                 live stream; the latest: upload of seg_4.ts failed",
+            ]
+        );
+    }
+
+    #[test]
+    fn failures_held_back_are_summed_up_once_due_even_if_uploads_succeed_again() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut w = Warnings::default();
+        assert!(w.failed(at(0), "st", "a failed").is_some());
+        assert!(w.failed(at(1), "st", "b failed").is_none());
+        assert_eq!(w.due(at(5), "st"), None);
+        assert_eq!(
+            w.due(at(10), "st").as_deref(),
+            Some(
+                "1 more upload to st failed in the last 10 s, going on with the live \
+                 stream; the latest: b failed"
+            )
+        );
+        assert_eq!(w.due(at(30), "st"), None);
+    }
+
+    #[test]
+    fn every_failed_live_upload_is_counted_however_few_lines_say_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let (u, _flaky) = live_uploader(Duration::from_secs(5));
+        let names: Vec<String> = (0..50).map(|i| format!("fail_{i}.ts")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        put_media(&u, dir.path(), &names);
+        put_media(&u, dir.path(), &["seg_50.ts"]);
+        let s = u.finish(false).unwrap();
+        assert_eq!((s[0].objects, s[0].failed), (1, 50));
     }
 
     #[test]
