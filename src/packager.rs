@@ -10,7 +10,7 @@ use crate::options::{
     AudioOptions, ChannelMode, DashOptions, Format, HlsOptions, Protocol, VideoCodec,
 };
 use crate::pipeline::progress::{CancelHandle, Control, Progress};
-use crate::pipeline::{self, Plan, Report};
+use crate::pipeline::{self, Job, Report};
 use ffmpeg_next::media;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -537,9 +537,76 @@ impl<'a> Packager<'a> {
     /// Runs the job, writing the manifest at `path` (`NAME.m3u8` or
     /// `NAME.mpd`; its directory is created). Returns a report; on error or
     /// cancellation no manifest claiming a complete stream is left behind.
-    pub fn output(mut self, path: impl AsRef<Path>) -> Result<Report> {
-        let reps = self.resolved_representations()?;
-        self.validate(&reps)?;
+    pub fn output(self, path: impl AsRef<Path>) -> Result<Report> {
+        let (job, staging, remote_name, monitor, cancel) = self.into_job(path.as_ref())?;
+        let mut report = pipeline::run(job, monitor, cancel)?;
+        if let Some(url) = remote_name {
+            report.manifest = PathBuf::from(url);
+        }
+        drop(staging);
+        Ok(report)
+    }
+
+    /// What [`output`](Self::output) would do with `path`, as a plan (see
+    /// [`crate::plan::RunPlan`]): the input is opened and its headers read,
+    /// but no encoder or muxer is opened and nothing is written. This is
+    /// `ffstream hls … --dry-run`.
+    pub fn plan(self, path: impl AsRef<Path>) -> Result<crate::plan::RunPlan> {
+        let (job, _staging, _, _, _) = self.into_job(path.as_ref())?;
+        pipeline::dry_run(&job)
+    }
+
+    /// Applies the options that shadow a typed setting (`-x hls_time=2`)
+    /// to that setting, and returns the rest sorted for the encoders and
+    /// the muxer; an unknown or refused option is an error here, before
+    /// anything is opened.
+    fn classify_options(
+        &mut self,
+        reps: &[Representation],
+    ) -> Result<crate::plan::options::Classified> {
+        use crate::plan::options::Typed;
+        let all: Vec<(String, String)> = self
+            .format
+            .options
+            .iter()
+            .chain(&self.extra)
+            .cloned()
+            .collect();
+        let mut c = crate::plan::options::classify(&all, Some(self.format.video), self.protocol)?;
+        if reps.is_empty() || self.media.source.is_none() {
+            // No video (an audio-only input, or no renditions): the video
+            // encoder's options have nothing to apply to, as when one set of
+            // options serves a batch of inputs.
+            for (k, v) in c.encoder.drain(..) {
+                log::info!("no video to encode: -x {k}={v} is not used");
+            }
+        }
+        for t in &c.typed {
+            match (t, self.protocol) {
+                (Typed::SegmentSeconds(s), Protocol::Hls) => self.hls.hls_time = *s,
+                (Typed::SegmentSeconds(s), Protocol::Dash) => self.dash.seg_duration = *s,
+                (Typed::Window(n), Protocol::Hls) => self.hls.hls_list_size = *n,
+                (Typed::Window(n), Protocol::Dash) => self.dash.window_size = *n,
+                (Typed::HlsFlags(f), _) => self.hls.flags.extend(f.iter().cloned()),
+                (Typed::PlaylistType(t), _) => self.hls.hls_playlist_type = Some(t.clone()),
+            }
+        }
+        Ok(c)
+    }
+
+    /// The stores to upload to, and the local manifest path: an output
+    /// that is itself a store URL is staged in a temporary directory,
+    /// removed when the run ends.
+    #[allow(clippy::type_complexity)]
+    fn outputs(
+        &mut self,
+        path: &Path,
+    ) -> Result<(
+        Vec<Store>,
+        PathBuf,
+        Option<tempfile::TempDir>,
+        Option<String>,
+    )> {
         // Live pushes give up on a request after about one segment's
         // duration: the next segment and playlist are due by then.
         let seg = match self.protocol {
@@ -556,32 +623,31 @@ impl<'a> Packager<'a> {
                 UploadTo::Store(s) => s,
             });
         }
-        // An output that is itself a store URL is staged in a temporary
-        // directory, removed when the run ends.
-        let as_str = path.as_ref().to_string_lossy().into_owned();
-        let mut staging = None;
-        let mut remote_name = None;
-        let local_out = if crate::cloud::is_store_url(&as_str)
+        let as_str = path.to_string_lossy().into_owned();
+        let remote = crate::cloud::is_store_url(&as_str)
             || as_str.starts_with("http://")
             || as_str.starts_with("https://")
-            || as_str.starts_with("ftp://")
-        {
-            let (store, file) = Store::from_object_url(&as_str, io_timeout)?;
-            stores.insert(0, store);
-            let dir = tempfile::Builder::new()
-                .prefix("ffstream-staging-")
-                .tempdir()
-                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
-            let p = dir.path().join(&file);
-            staging = Some(dir);
-            remote_name = Some(store_name_of(&as_str));
-            p
-        } else {
-            path.as_ref().to_path_buf()
-        };
-        let threads = self
-            .threads
-            .unwrap_or_else(crate::pipeline::available_cores);
+            || as_str.starts_with("ftp://");
+        if !remote {
+            return Ok((stores, path.to_path_buf(), None, None));
+        }
+        let (store, file) = Store::from_object_url(&as_str, io_timeout)?;
+        stores.insert(0, store);
+        let dir = tempfile::Builder::new()
+            .prefix("ffstream-staging-")
+            .tempdir()
+            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        let p = dir.path().join(&file);
+        Ok((stores, p, Some(dir), Some(store_name_of(&as_str))))
+    }
+
+    /// The live connection to take over (or open) and how to reconnect.
+    fn live_input(
+        &self,
+    ) -> (
+        Option<crate::live::LiveSource>,
+        Option<crate::live::Reconnect>,
+    ) {
         let live_source = match (&self.media.live_source, &self.media.origin) {
             _ if !self.live => None,
             (Some(l), _) => Some(match &self.reconnect {
@@ -597,41 +663,63 @@ impl<'a> Packager<'a> {
             Some(l) => l.policy.clone(),
             None => self.reconnect.clone().unwrap_or_default(),
         });
+        (live_source, reconnect)
+    }
+
+    /// Validates the builder and turns it into a job for the pipeline.
+    #[allow(clippy::type_complexity)]
+    fn into_job(
+        mut self,
+        path: &Path,
+    ) -> Result<(
+        Job,
+        Option<tempfile::TempDir>,
+        Option<String>,
+        Option<pipeline::Monitor<'a>>,
+        CancelHandle,
+    )> {
+        let reps = self.resolved_representations()?;
+        let options = self.classify_options(&reps)?;
+        self.validate(&reps)?;
+        let (stores, local_out, staging, remote_name) = self.outputs(path)?;
+        let threads = self
+            .threads
+            .unwrap_or_else(crate::pipeline::available_cores);
+        let (live_source, reconnect) = self.live_input();
         let opened = if self.live {
             None
         } else {
             self.media.kept.take(&self.media.origin)
         };
-        let plan = Plan {
-            opened: std::sync::Mutex::new(opened),
-            live_source,
-            reconnect,
-            input: self.media.input.clone(),
-            source: self.media.origin.clone(),
-            live: self.live,
-            duration: self.duration,
-            stop: self.stop.clone(),
-            end_list: self.end_list,
+        let settings = crate::plan::Settings {
             protocol: self.protocol,
             format: self.format,
             reps,
             hls: self.hls,
             dash: self.dash,
             output: local_out,
-            extra: self.extra,
             threads,
+            live: self.live,
+            end_list: self.end_list,
+            audio: self.audio,
+        };
+        crate::plan::check(&settings)?;
+        let job = Job {
+            settings,
+            options,
+            opened: std::sync::Mutex::new(opened),
+            live_source,
+            reconnect,
+            input: self.media.input.clone(),
+            source: self.media.origin.clone(),
+            duration: self.duration,
+            stop: self.stop.clone(),
             timeout: self.timeout,
             limits: self.limits,
-            audio: self.audio,
             encryption: self.encryption,
             uploads: stores,
         };
-        let mut report = pipeline::run(plan, self.monitor, self.cancel)?;
-        if let Some(url) = remote_name {
-            report.manifest = PathBuf::from(url);
-        }
-        drop(staging);
-        Ok(report)
+        Ok((job, staging, remote_name, self.monitor, self.cancel))
     }
 
     /// Output beside the input (`<input stem>.m3u8` / `.mpd` in its folder).

@@ -111,16 +111,22 @@ pub(crate) struct Settings {
     pub dash: DashOptions,
     /// The manifest to write.
     pub output: PathBuf,
-    /// `-x` options, in the user's order, not yet classified.
-    pub extra: Vec<(String, String)>,
     /// Threads for all encoders together.
     pub threads: usize,
     pub live: bool,
     /// Live: write EXT-X-ENDLIST (HLS) or a static MPD (DASH) at the stop.
     pub end_list: bool,
     pub audio: AudioOptions,
-    /// HLS segments are encrypted (key rotation follows segment numbers).
-    pub encrypted: bool,
+}
+
+impl Settings {
+    /// The segment duration of the protocol written, seconds.
+    pub fn segment_seconds(&self) -> f64 {
+        match self.protocol {
+            Protocol::Hls => self.hls.hls_time,
+            Protocol::Dash => self.dash.seg_duration,
+        }
+    }
 }
 
 /// One video rendition: an encoder and what it is given.
@@ -256,10 +262,7 @@ pub(crate) fn build(
     opts: &options::Classified,
 ) -> Result<RunPlan> {
     let names = Names::new(&s.output)?;
-    let segment_seconds = match s.protocol {
-        Protocol::Hls => s.hls.hls_time,
-        Protocol::Dash => s.dash.seg_duration,
-    };
+    let segment_seconds = s.segment_seconds();
     let audio = audio_encodes(s, input);
     let video = video_renditions(s, input, &opts.encoder, segment_seconds, &audio);
     let (outputs, variants) = match s.protocol {

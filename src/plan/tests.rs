@@ -13,12 +13,10 @@ fn settings(protocol: Protocol, reps: Vec<Representation>) -> Settings {
         hls: HlsOptions::default(),
         dash: DashOptions::default(),
         output: PathBuf::from("out/movie.m3u8"),
-        extra: Vec::new(),
         threads: 8,
         live: false,
         end_list: false,
         audio: AudioOptions::default(),
-        encrypted: false,
     }
 }
 

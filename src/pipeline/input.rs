@@ -1,0 +1,456 @@
+//! The input stage: opening the input, picking the streams to use, their
+//! decoders, and what the plan is told about them.
+
+use super::live_input::MICROS;
+use super::Job;
+use crate::error::{Error, Result};
+use crate::ladder::{even, Size};
+use ffmpeg_next::{codec, format, media, Rational};
+
+pub(super) struct InputVideo {
+    pub(super) index: usize,
+    pub(super) display: Size,
+    pub(super) decoder: ffmpeg_next::decoder::Video,
+    /// The time base of the frames passed on (the first connection's).
+    pub(super) time_base: Rational,
+    /// The time base of the packets of the current connection.
+    pub(super) packet_time_base: Rational,
+    pub(super) frame_rate: Rational,
+    pub(super) rotation: i32,
+    /// Latest frame timestamp passed on.
+    pub(super) last_pts: Option<i64>,
+    /// After a reconnection, where frames that go back in time are expected.
+    pub(super) guard: bool,
+    /// Whether dropping a frame that goes back in time was reported.
+    pub(super) warned: bool,
+}
+
+pub(super) struct InputAudio {
+    pub(super) index: usize,
+    pub(super) decoder: ffmpeg_next::decoder::Audio,
+    pub(super) time_base: Rational,
+    pub(super) packet_time_base: Rational,
+    pub(super) last_pts: Option<i64>,
+    pub(super) guard: bool,
+    pub(super) warned: bool,
+}
+
+/// Input stream `i` of `ictx`, which `pick_streams` found there.
+pub(super) fn input_stream<'a>(
+    ictx: &'a format::context::Input,
+    i: usize,
+    input: &str,
+) -> Result<format::stream::Stream<'a>> {
+    ictx.stream(i)
+        .ok_or_else(|| Error::Internal(format!("input {input}: picked stream {i} is not there")))
+}
+
+pub(super) fn open_video(
+    ictx: &format::context::Input,
+    i: usize,
+    cores: usize,
+    input: &str,
+    limits: &crate::Limits,
+) -> Result<InputVideo> {
+    let st = input_stream(ictx, i, input)?;
+    let par = crate::ffi::probe::codecpar_raw(ictx, i);
+    let rate = rate_of(&st);
+    limits.check_video(
+        input,
+        (par.width.max(0) as u32, par.height.max(0) as u32),
+        (rate.numerator(), rate.denominator()),
+        st.frames(),
+    )?;
+    let mut ctx =
+        codec::Context::from_parameters(st.parameters()).map_err(|e| open_err(input, e))?;
+    // A stream that grows part way through is refused by the decoder before
+    // it allocates the larger picture.
+    crate::ffi::codec::set_max_pixels(&mut ctx, limits.max_pixels);
+    ctx.set_threading(ffmpeg_next::threading::Config {
+        kind: ffmpeg_next::threading::Type::Frame,
+        count: cores.min(4),
+        ..Default::default()
+    });
+    let decoder = ctx
+        .decoder()
+        .video()
+        .map_err(|e| open_err(input, format!("video decoder: {e}")))?;
+    let rotation = crate::ffi::frame::stream_rotation(&st);
+    let display = display_size(
+        decoder.width(),
+        decoder.height(),
+        decoder.aspect_ratio(),
+        rotation,
+    );
+    Ok(InputVideo {
+        index: i,
+        display,
+        time_base: st.time_base(),
+        packet_time_base: st.time_base(),
+        frame_rate: rate_of(&st),
+        rotation,
+        decoder,
+        last_pts: None,
+        guard: false,
+        warned: false,
+    })
+}
+
+pub(super) fn open_audio(
+    ictx: &format::context::Input,
+    i: usize,
+    input: &str,
+    limits: &crate::Limits,
+) -> Result<InputAudio> {
+    let st = input_stream(ictx, i, input)?;
+    let par = crate::ffi::probe::codecpar_raw(ictx, i);
+    limits.check_audio(
+        input,
+        par.sample_rate.max(0) as u32,
+        par.channels.max(0) as u32,
+        st.frames(),
+    )?;
+    let ctx = codec::Context::from_parameters(st.parameters()).map_err(|e| open_err(input, e))?;
+    let decoder = ctx
+        .decoder()
+        .audio()
+        .map_err(|e| open_err(input, format!("audio decoder: {e}")))?;
+    Ok(InputAudio {
+        index: i,
+        time_base: st.time_base(),
+        packet_time_base: st.time_base(),
+        decoder,
+        last_pts: None,
+        guard: false,
+        warned: false,
+    })
+}
+
+/// The streams to read: the video to encode from and the audio track.
+pub(super) fn pick_streams(
+    job: &Job,
+    ictx: &mut format::context::Input,
+) -> (Option<usize>, Option<usize>) {
+    let plan = &job.settings;
+    let video_idx = if plan.reps.is_empty() {
+        None
+    } else {
+        best_video(ictx)
+    };
+    let audio_idx = if plan.audio.disabled {
+        None
+    } else {
+        ictx.streams()
+            .filter(|s| s.parameters().medium() == media::Type::Audio)
+            .nth(plan.audio.track)
+            .map(|s| s.index())
+    };
+    // Unused streams are not read (nor, from HLS/DASH, downloaded).
+    for i in 0..ictx.nb_streams() as usize {
+        if Some(i) != video_idx && Some(i) != audio_idx {
+            crate::ffi::bsf::discard_stream(ictx, i);
+        }
+    }
+    (video_idx, audio_idx)
+}
+
+/// Where the used streams of a new connection start, microseconds.
+pub(super) fn start_us(ictx: &format::context::Input, streams: &[usize]) -> Option<i64> {
+    use ffmpeg_next::Rescale;
+    streams
+        .iter()
+        .filter_map(|&i| ictx.stream(i))
+        .filter(|s| s.start_time() != ffmpeg_next::ffi::AV_NOPTS_VALUE)
+        .map(|s| s.start_time().rescale(s.time_base(), MICROS))
+        .min()
+}
+
+/// Takes over the streams of a reconnected live input: new decoders, which
+/// must decode to what the encoders were opened for.
+pub(super) fn adopt_connection(
+    job: &Job,
+    ictx: &mut format::context::Input,
+    video: &mut Option<InputVideo>,
+    audio: &mut Option<InputAudio>,
+    cores: usize,
+    input: &str,
+) -> Result<Option<i64>> {
+    let (vi, ai) = pick_streams(job, ictx);
+    let changed = |what: String| Error::Decode {
+        input: input.into(),
+        reason: format!("after reconnecting, {what}; a live input cannot change this mid-stream"),
+    };
+    let mut used = Vec::new();
+    if let Some(v) = video.as_mut() {
+        let i = vi.ok_or_else(|| changed("the stream has no video any more".into()))?;
+        let n = open_video(ictx, i, cores, input, &job.limits)?;
+        let (od, nd) = (&v.decoder, &n.decoder);
+        if (od.width(), od.height()) != (nd.width(), nd.height())
+            || (od.format() != nd.format() && nd.format() != format::Pixel::None)
+        {
+            return Err(changed(format!(
+                "the video is {}x{} {:?} (was {}x{} {:?})",
+                nd.width(),
+                nd.height(),
+                nd.format(),
+                od.width(),
+                od.height(),
+                od.format()
+            )));
+        }
+        v.decoder = n.decoder;
+        v.index = i;
+        v.packet_time_base = n.packet_time_base;
+        v.guard = true;
+        used.push(i);
+    }
+    if let Some(a) = audio.as_mut() {
+        let i = ai.ok_or_else(|| changed("the stream has no audio any more".into()))?;
+        let n = open_audio(ictx, i, input, &job.limits)?;
+        let (od, nd) = (&a.decoder, &n.decoder);
+        if (od.rate(), od.channels(), od.format()) != (nd.rate(), nd.channels(), nd.format()) {
+            return Err(changed(format!(
+                "the audio is {} Hz, {} channels, {} (was {} Hz, {} channels, {})",
+                nd.rate(),
+                nd.channels(),
+                nd.format().name(),
+                od.rate(),
+                od.channels(),
+                od.format().name()
+            )));
+        }
+        a.decoder = n.decoder;
+        a.index = i;
+        a.packet_time_base = n.packet_time_base;
+        a.guard = true;
+        used.push(i);
+    }
+    Ok(start_us(ictx, &used))
+}
+
+pub(super) fn open_err(input: &str, reason: impl std::fmt::Display) -> Error {
+    Error::OpenInput {
+        input: input.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Where the media comes from.
+#[derive(Debug, Clone)]
+pub(crate) enum Source {
+    /// A path or URL (FFmpeg's protocols, or a store URL).
+    Url(String),
+    /// A capture device.
+    Capture(crate::capture::Capture),
+    /// An object in a store given through the library API.
+    Object(crate::cloud::Store, String),
+}
+
+impl Source {
+    /// How errors name this source.
+    pub fn name(&self) -> String {
+        match self {
+            Source::Url(u) => u.clone(),
+            Source::Capture(c) => format!("{} ({})", c.device, c.format_name()),
+            Source::Object(s, o) => format!("{}/{o}", s.name()),
+        }
+    }
+
+    /// Opens it with the same checks the probe uses.
+    pub fn open(&self) -> Result<format::context::Input> {
+        match self {
+            Source::Url(u) => crate::probe::open_input(u, crate::probe::DEFAULT_NETWORK_TIMEOUT),
+            Source::Capture(c) => c.open(),
+            Source::Object(s, o) => crate::cloud::open_object(s.clone(), o),
+        }
+    }
+}
+
+/// The video stream to encode from: FFmpeg's best one, except for HLS and
+/// DASH inputs, whose video streams are alternative renditions: there the
+/// largest (then the highest variant bitrate, then the first).
+pub(crate) fn best_video(ictx: &format::context::Input) -> Option<usize> {
+    if !matches!(ictx.format().name(), "hls" | "dash") {
+        return ictx.streams().best(media::Type::Video).map(|s| s.index());
+    }
+    let dims = |s: &format::stream::Stream| {
+        codec::Context::from_parameters(s.parameters())
+            .ok()
+            .and_then(|c| c.decoder().video().ok())
+            .map_or(0, |v| u64::from(v.width()) * u64::from(v.height()))
+    };
+    ictx.streams()
+        .filter(|s| {
+            s.parameters().medium() == media::Type::Video
+                && !s
+                    .disposition()
+                    .contains(format::stream::Disposition::ATTACHED_PIC)
+        })
+        .max_by_key(|s| {
+            let br = crate::ffi::dict::get(&s.metadata(), "variant_bitrate")
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(0);
+            (dims(s), br, std::cmp::Reverse(s.index()))
+        })
+        .map(|s| s.index())
+}
+
+/// What the source looks like after rotation and pixel aspect are applied.
+pub(crate) fn display_size(width: u32, height: u32, sar: Rational, rotation: i32) -> Size {
+    let (n, d) = (sar.numerator(), sar.denominator());
+    let w = if n > 0 && d > 0 && n != d {
+        (width as f64 * n as f64 / d as f64).round() as u32
+    } else {
+        width
+    };
+    let (w, h) = if rotation == 90 || rotation == 270 {
+        (height, w)
+    } else {
+        (w, height)
+    };
+    Size::new(even(w), even(h))
+}
+
+pub(super) fn rate_of(stream: &format::stream::Stream) -> Rational {
+    let avg = stream.avg_frame_rate();
+    if avg.numerator() > 0 && avg.denominator() > 0 {
+        return avg;
+    }
+    let r = stream.rate();
+    if r.numerator() > 0 && r.denominator() > 0 {
+        r
+    } else {
+        Rational(25, 1)
+    }
+}
+
+/// The input of a run, opened: the demuxer, the decoders of the streams
+/// used, and a capture's separate audio device (read by the driver).
+pub(super) struct OpenedInput {
+    /// How errors name the input.
+    pub name: String,
+    /// What a reconnection reopens.
+    pub url: String,
+    pub ictx: format::context::Input,
+    pub video: Option<InputVideo>,
+    pub audio: Option<InputAudio>,
+    /// A capture's own audio device: (name, demuxer, stream index).
+    pub device: Option<(String, format::context::Input, usize)>,
+}
+
+/// Opens the job's input: takes over the connection or context the builder
+/// opened, or opens it; picks the streams and opens their decoders.
+pub(super) fn open(job: &Job, cancel: &super::CancelHandle) -> Result<OpenedInput> {
+    let name = job.input.clone();
+    let url = match &job.source {
+        Source::Url(u) => u.clone(),
+        _ => name.clone(),
+    };
+    let mut ictx = open_context(job, &url, cancel)?;
+    let (video_idx, mut audio_idx) = pick_streams(job, &mut ictx);
+    let device = capture_audio_device(job)?;
+    if device.is_some() {
+        audio_idx = None;
+    }
+    if video_idx.is_none() && audio_idx.is_none() && device.is_none() {
+        return Err(Error::NoUsableStream {
+            input: name,
+            what: "audio or video stream".into(),
+        });
+    }
+    let cores = job.settings.threads.max(1);
+    let video = match video_idx {
+        Some(i) => Some(open_video(&ictx, i, cores, &name, &job.limits)?),
+        None => None,
+    };
+    let audio = match (audio_idx, &device) {
+        (Some(i), _) => Some(open_audio(&ictx, i, &name, &job.limits)?),
+        (None, Some((dev, actx, i))) => {
+            let mut a = open_audio(actx, *i, dev, &job.limits)?;
+            // Its packets come from the device reader, never from `ictx`.
+            a.index = usize::MAX;
+            Some(a)
+        }
+        (None, None) => None,
+    };
+    Ok(OpenedInput {
+        name,
+        url,
+        ictx,
+        video,
+        audio,
+        device,
+    })
+}
+
+/// The demuxer: a live connection taken over (or opened with retries), the
+/// context the builder opened, or a fresh one.
+fn open_context(
+    job: &Job,
+    url: &str,
+    cancel: &super::CancelHandle,
+) -> Result<format::context::Input> {
+    if let Some(l) = job.live_source.as_ref() {
+        l.watchdog.attach(&job.stop, cancel, job.duration);
+        return match l.take() {
+            Some(i) => Ok(i),
+            None => crate::live::open_with_retries(url, &l.policy, &l.watchdog),
+        };
+    }
+    match job.opened.lock().ok().and_then(|mut g| g.take()) {
+        Some(i) => Ok(i),
+        None => job.source.open(),
+    }
+}
+
+/// A capture with its own audio device: that device is the audio.
+fn capture_audio_device(job: &Job) -> Result<Option<(String, format::context::Input, usize)>> {
+    let Source::Capture(c) = &job.source else {
+        return Ok(None);
+    };
+    if job.settings.audio.disabled {
+        return Ok(None);
+    }
+    let Some(actx) = c.open_audio()? else {
+        return Ok(None);
+    };
+    let name = format!(
+        "{} ({})",
+        c.audio_device.as_deref().unwrap_or_default(),
+        c.audio_format_name()
+    );
+    let i = actx
+        .streams()
+        .best(media::Type::Audio)
+        .map(|s| s.index())
+        .ok_or_else(|| Error::NoUsableStream {
+            input: name.clone(),
+            what: "audio stream".into(),
+        })?;
+    Ok(Some((name, actx, i)))
+}
+
+fn ratio(r: Rational) -> crate::plan::Ratio {
+    crate::plan::Ratio::new(r.numerator(), r.denominator())
+}
+
+impl OpenedInput {
+    /// What the plan is told about the streams used.
+    pub fn describe(&self) -> crate::plan::InputInfo {
+        let video = self.video.as_ref().map(|v| crate::plan::VideoInput {
+            index: v.index,
+            coded: Size::new(v.decoder.width(), v.decoder.height()),
+            display: v.display,
+            frame_rate: ratio(v.frame_rate),
+            time_base: ratio(v.time_base),
+            rotation: v.rotation,
+        });
+        let audio = self.audio.as_ref().map(|a| crate::plan::AudioInput {
+            index: a.index,
+            sample_rate: a.decoder.rate(),
+            channels: u32::from(a.decoder.channels()),
+            layout: a.decoder.channel_layout().bits(),
+        });
+        crate::plan::InputInfo { video, audio }
+    }
+}

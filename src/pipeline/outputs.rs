@@ -1,0 +1,319 @@
+//! What a run leaves on disk: the muxers' outputs, the HLS master, and the
+//! clean-up of manifests when a run fails.
+
+use super::encoders::Encoders;
+use super::{mux, Job, RenditionReport};
+use crate::error::{Error, Result};
+use crate::ffi::io::Interceptor;
+use crate::options::{Protocol, VideoCodec};
+use crate::plan::{RunPlan, StreamRef, VariantPlan};
+use ffmpeg_next::{codec, Rational};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// Files written by a run, so a failed or cancelled run can remove every
+/// manifest that would claim a complete stream.
+#[derive(Default)]
+pub(super) struct Manifests {
+    pub(super) files: Vec<PathBuf>,
+    /// A live run whose input was lost: its manifests stay as valid live
+    /// manifests (the error is returned all the same).
+    pub(super) keep: bool,
+    /// Directories this run created, deepest first; removed again if empty.
+    pub(super) created_dirs: Vec<PathBuf>,
+}
+
+impl Manifests {
+    pub(super) fn remove_all(&self) {
+        for p in &self.files {
+            let _ = std::fs::remove_file(p);
+        }
+        for d in &self.created_dirs {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Creates `dir` and its missing parents, remembering which were new.
+    pub(super) fn create_dir(&mut self, dir: &Path) -> Result<()> {
+        let mut missing = Vec::new();
+        let mut cur = Some(dir);
+        while let Some(d) = cur.filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            missing.push(d.to_path_buf());
+            cur = d.parent();
+        }
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        self.created_dirs.extend(missing);
+        Ok(())
+    }
+}
+
+/// The muxers to open, and what the run reads back from them at the end.
+pub(super) struct Built {
+    pub specs: Vec<mux::OutputSpec>,
+    /// Live DASH: set at the end when the MPD is to stay dynamic.
+    pub keep_dynamic: Arc<AtomicBool>,
+    /// Each video rendition's RFC 6381 codec string.
+    pub codecs: Vec<String>,
+}
+
+/// The muxer specs for every output of the plan, with the interceptors each
+/// needs: encryption (HLS), the MPD's full HEVC strings and its live stop
+/// (DASH), uploads.
+pub(super) fn build(
+    job: &Job,
+    plan: &RunPlan,
+    enc: &Encoders,
+    uploader: Option<&Arc<crate::cloud::Uploader>>,
+) -> Result<Built> {
+    let codecs: Vec<String> = enc.video.iter().map(|v| v.codecs.clone()).collect();
+    let keep_dynamic = Arc::new(AtomicBool::new(false));
+    let ring = job
+        .encryption
+        .clone()
+        .map(|e| Arc::new(crate::encryption::KeyRing::new(e, plan.outputs.len())));
+    let mut specs = Vec::new();
+    for (id, o) in plan.outputs.iter().enumerate() {
+        let interceptor = match (o.muxer, &ring, &o.segments) {
+            ("hls", Some(r), Some((prefix, ext))) => {
+                Some(Arc::new(crate::encryption::HlsCrypt::new(
+                    r.clone(),
+                    id,
+                    prefix.clone(),
+                    ext.clone(),
+                    o.path.to_string_lossy().into_owned(),
+                )) as Arc<dyn Interceptor>)
+            }
+            ("dash", _, _) => {
+                let hevc = codecs.iter().any(|c| c.starts_with("hvc1."));
+                let full = hevc.then(|| {
+                    Arc::new(super::mpd_codecs::MpdCodecs {
+                        codecs: codecs.clone(),
+                    }) as Arc<dyn Interceptor>
+                });
+                super::live_mpd::wrap(plan.live, full, &keep_dynamic)
+            }
+            _ => None,
+        };
+        let interceptor = match uploader {
+            Some(u) => Some(Arc::new(crate::cloud::UploadInterceptor {
+                inner: interceptor,
+                uploader: u.clone(),
+                root: plan.dir.clone(),
+            }) as Arc<dyn Interceptor>),
+            None => interceptor,
+        };
+        specs.push(mux::OutputSpec {
+            url: o.path.to_string_lossy().into(),
+            format: o.muxer,
+            options: o.options.clone(),
+            streams: o
+                .streams
+                .iter()
+                .map(|s| stream_spec(job, plan, enc, *s))
+                .collect(),
+            interceptor,
+        });
+    }
+    Ok(Built {
+        specs,
+        keep_dynamic,
+        codecs,
+    })
+}
+
+/// A muxer stream fed by encoder `s` (sources are numbered video renditions
+/// first, then audio encodes).
+fn stream_spec(job: &Job, plan: &RunPlan, enc: &Encoders, s: StreamRef) -> mux::StreamSpec {
+    let rational = |r: crate::plan::Ratio| Rational(r.num, r.den);
+    match s {
+        StreamRef::Video(i) => {
+            let e = &enc.video[i].encoder;
+            mux::StreamSpec {
+                params: codec::Parameters::from(&**e),
+                enc_time_base: e.time_base(),
+                frame_rate: plan.input.video.as_ref().map(|v| rational(v.frame_rate)),
+                source: i,
+                codec_tag: (job.settings.format.video == VideoCodec::Hevc).then_some(*b"hvc1"),
+                sample_aspect: Some(rational(plan.video[i].sample_aspect)),
+            }
+        }
+        StreamRef::Audio(k) => {
+            let e = &enc.audio[k];
+            mux::StreamSpec {
+                params: codec::Parameters::from(&**e),
+                enc_time_base: e.time_base(),
+                frame_rate: None,
+                source: plan.video.len() + k,
+                codec_tag: None,
+                sample_aspect: None,
+            }
+        }
+    }
+}
+
+/// Live DASH keeps its MPD dynamic at the end unless `--end-list` asked for
+/// a finished presentation and the input did not fail.
+pub(super) fn keeps_mpd_dynamic(plan: &RunPlan, input_lost: bool, end_list: bool) -> bool {
+    plan.protocol == Protocol::Dash && plan.live && (input_lost || !end_list)
+}
+
+/// The codecs of variant `v`: its video's, then AAC when it has audio.
+fn variant_codecs(v: &VariantPlan, codecs: &[String]) -> String {
+    let mut c = v.video.map(|i| codecs[i].clone()).unwrap_or_default();
+    if v.audio.is_some() {
+        if !c.is_empty() {
+            c.push(',');
+        }
+        c.push_str("mp4a.40.2");
+    }
+    c
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn master(fmp4: bool) -> crate::hls::MasterPlaylist {
+    crate::hls::MasterPlaylist {
+        version: if fmp4 { 7 } else { 3 },
+        variants: Vec::new(),
+    }
+}
+
+/// Live HLS: the master goes out first, so players can join at once. Its
+/// BANDWIDTH is nominal (the target rates plus 10%) until the run ends,
+/// when it is rewritten with measured rates.
+pub(super) fn write_live_master(
+    job: &Job,
+    plan: &RunPlan,
+    codecs: &[String],
+    uploader: Option<&crate::cloud::Uploader>,
+) -> Result<()> {
+    let mut m = master(job.settings.hls.fragmented_mp4);
+    let fps = plan.input.video.as_ref().map(|v| v.frame_rate.as_f64());
+    for v in &plan.variants {
+        let video = v.video.map(|i| &plan.video[i]);
+        let video_bps = video.and_then(|r| r.bitrate).unwrap_or(0);
+        let audio_bps = v.audio.map_or(0, |k| plan.audio[k].bitrate);
+        let nominal = video_bps + audio_bps;
+        m.variants.push(crate::hls::Variant {
+            uri: file_name(&plan.outputs[v.output].path),
+            bandwidth: nominal + nominal / 10,
+            average_bandwidth: nominal,
+            codecs: variant_codecs(v, codecs),
+            resolution: video.map(|r| (r.size.width, r.size.height)),
+            frame_rate: video.and(fps),
+        });
+    }
+    m.save(&plan.manifest)?;
+    if let Some(u) = uploader {
+        crate::cloud::upload_file(u, &plan.dir, &plan.manifest)
+            .map_err(|e| Error::io(&plan.manifest, e))?;
+    }
+    Ok(())
+}
+
+/// The reports of a finished run: one per video rendition (or, audio-only,
+/// per audio encode), with what its stream wrote.
+pub(super) fn reports(
+    plan: &RunPlan,
+    codecs: &[String],
+    stats: &mux::MuxStats,
+) -> Vec<RenditionReport> {
+    let written = |i: usize| match plan.protocol {
+        Protocol::Hls => stats.per_output.get(i).and_then(|o| o.first()),
+        Protocol::Dash => stats.per_output.first().and_then(|o| o.get(i)),
+    };
+    let playlist = |i: usize| match plan.protocol {
+        Protocol::Hls => plan.outputs.get(i).map(|o| o.path.clone()),
+        Protocol::Dash => None,
+    };
+    let mut out = Vec::new();
+    for (i, r) in plan.video.iter().enumerate() {
+        let (frames, bytes) = written(i).copied().unwrap_or((0, 0));
+        out.push(RenditionReport {
+            name: r.name.clone(),
+            size: Some(r.size),
+            codecs: codecs.get(i).cloned().unwrap_or_default(),
+            frames,
+            bytes,
+            playlist: playlist(i),
+        });
+    }
+    if plan.video.is_empty() {
+        for (k, a) in plan.audio.iter().enumerate() {
+            let (frames, bytes) = written(k).copied().unwrap_or((0, 0));
+            out.push(RenditionReport {
+                name: format!("{}k", a.bitrate / 1000),
+                size: None,
+                codecs: "mp4a.40.2".into(),
+                frames,
+                bytes,
+                playlist: playlist(k),
+            });
+        }
+    }
+    out
+}
+
+/// The manifests written last: the HLS master (and its copy) with measured
+/// bandwidth, or the DASH run's HLS master; uploaded where the run uploads.
+pub(super) fn finish_manifests(
+    job: &Job,
+    plan: &RunPlan,
+    codecs: &[String],
+    uploader: Option<&crate::cloud::Uploader>,
+) -> Result<()> {
+    match plan.protocol {
+        Protocol::Hls => {
+            let m = measured_master(job, plan, codecs)?;
+            m.save(&plan.manifest)?;
+            if let Some(copy) = &job.settings.hls.master_copy {
+                if let Some(d) = copy.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+                }
+                m.save(copy)?;
+            }
+            if let Some(u) = uploader {
+                crate::cloud::upload_file(u, &plan.dir, &plan.manifest)
+                    .map_err(|e| Error::io(&plan.manifest, e))?;
+            }
+        }
+        Protocol::Dash if job.settings.dash.generate_hls_playlist => {
+            let master = plan.dir.join("master.m3u8");
+            super::dash_hls::finish_master(&master, plan.live, uploader, &plan.dir)?;
+        }
+        Protocol::Dash => {}
+    }
+    Ok(())
+}
+
+/// The HLS master with each variant's peak and average measured from its
+/// segments.
+fn measured_master(
+    job: &Job,
+    plan: &RunPlan,
+    codecs: &[String],
+) -> Result<crate::hls::MasterPlaylist> {
+    let mut m = master(job.settings.hls.fragmented_mp4);
+    let fps = plan.input.video.as_ref().map(|v| v.frame_rate.as_f64());
+    for v in &plan.variants {
+        let path = &plan.outputs[v.output].path;
+        let (peak, avg) = crate::hls::measure_bandwidth(path)?;
+        let video = v.video.map(|i| &plan.video[i]);
+        m.variants.push(crate::hls::Variant {
+            uri: file_name(path),
+            bandwidth: peak,
+            average_bandwidth: avg.min(peak),
+            codecs: variant_codecs(v, codecs),
+            resolution: video.map(|r| (r.size.width, r.size.height)),
+            frame_rate: video.and(fps),
+        });
+    }
+    Ok(m)
+}
