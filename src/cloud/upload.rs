@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::ffi::io::{Interceptor, Sink};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use object_store::ObjectStoreExt;
+use std::collections::VecDeque;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -380,46 +381,6 @@ struct Flight {
     rel: String,
 }
 
-/// Waits for an upload; a live run past its grace period (`finish_by`)
-/// aborts it, and reports and counts it as failed as any other live
-/// upload that could not be completed.
-fn land(
-    f: Flight,
-    rt: &tokio::runtime::Runtime,
-    shared: &Mutex<Shared>,
-    stores: &[Store],
-    tallies: &[Arc<Mutex<Tally>>],
-) {
-    let by = shared.lock().unwrap_or_else(|p| p.into_inner()).finish_by;
-    let mut task = f.task;
-    let Some(by) = by else {
-        let _ = rt.block_on(task);
-        return;
-    };
-    let left = by.saturating_duration_since(Instant::now());
-    if rt
-        .block_on(async { tokio::time::timeout(left, &mut task).await })
-        .is_ok()
-    {
-        return;
-    }
-    task.abort();
-    // The task may still have finished before the abort reached it.
-    if let Err(e) = rt.block_on(task) {
-        if e.is_cancelled() {
-            live_failure(
-                &stores[f.store],
-                &tallies[f.store],
-                &format!(
-                    "upload of {} failed, going on with the live stream: \
-                     still under way when the run ended",
-                    f.rel
-                ),
-            );
-        }
-    }
-}
-
 /// Records an object a store now holds, so that it is deleted again when
 /// the muxer deletes it (a media file) or when the run fails (a manifest).
 fn note_stored(
@@ -453,6 +414,8 @@ fn deleted_locally(local: &Path) -> bool {
     !Path::new(&tmp).exists() && !local.exists()
 }
 
+/// The upload thread: takes jobs in order until the run's side hangs up,
+/// and returns what each store received.
 fn run(
     rx: Receiver<Job>,
     stores: Vec<Store>,
@@ -469,110 +432,184 @@ fn run(
             return Vec::new();
         }
     };
-    let tallies: Vec<Arc<Mutex<Tally>>> = stores.iter().map(|_| Default::default()).collect();
-    let failed = |s: &Arc<Mutex<Shared>>| {
-        s.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .failure
-            .is_some()
+    let mut w = Worker {
+        rt,
+        tallies: stores.iter().map(|_| Default::default()).collect(),
+        stores,
+        shared,
+        policy,
+        in_flight: Vec::new(),
     };
-    let mut in_flight: Vec<Flight> = Vec::new();
-    let mut queue: std::collections::VecDeque<Job> = Default::default();
-    let wait = |f: Flight, rt: &tokio::runtime::Runtime| land(f, rt, &shared, &stores, &tallies);
-    loop {
-        if queue.is_empty() {
-            match rx.recv() {
-                Ok(j) => queue.push_back(j),
-                Err(_) => break,
-            }
+    let mut queue = VecDeque::new();
+    while let Some(job) = next_job(&rx, &mut queue) {
+        if w.worth_sending(&job, &queue) {
+            w.send(job);
         }
-        queue.extend(rx.try_iter());
-        // Cannot fail: an empty queue was refilled just above, or the loop ended.
-        let job = queue.pop_front().expect("queue is not empty");
-        if failed(&shared) {
-            continue;
+    }
+    w.land_all();
+    if !w.failed() {
+        mirror_deletions(&w.rt, &w.stores, &w.tallies);
+    }
+    w.summaries()
+}
+
+/// The oldest job, once what has arrived since is queued behind it (so that
+/// a job can see what follows it); waits for one when none is queued, and
+/// is `None` once the sender has hung up and the queue is empty.
+fn next_job(rx: &Receiver<Job>, queue: &mut VecDeque<Job>) -> Option<Job> {
+    if queue.is_empty() {
+        queue.push_back(rx.recv().ok()?);
+    }
+    queue.extend(rx.try_iter());
+    queue.pop_front()
+}
+
+/// The upload thread's state: the stores, what each received, and the
+/// uploads under way.
+struct Worker {
+    rt: tokio::runtime::Runtime,
+    stores: Vec<Store>,
+    tallies: Vec<Arc<Mutex<Tally>>>,
+    shared: Arc<Mutex<Shared>>,
+    policy: Policy,
+    in_flight: Vec<Flight>,
+}
+
+impl Worker {
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether a store has failed the run.
+    fn failed(&self) -> bool {
+        self.shared().failure.is_some()
+    }
+
+    /// Whether `job` should be sent: not once the run has failed; not after
+    /// a live run's grace period (it is given up, and counted); in a live
+    /// run, not a manifest with a newer copy queued (`queue`), nor a
+    /// segment that already left the window (no playlist names it any more).
+    fn worth_sending(&self, job: &Job, queue: &VecDeque<Job>) -> bool {
+        if self.failed() {
+            return false;
         }
-        let late = shared
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        let late = self
+            .shared()
             .finish_by
             .is_some_and(|by| Instant::now() >= by);
         if late {
-            // Live, after the grace period: give up what is left.
-            for (store, tally) in stores.iter().zip(&tallies) {
-                let what = format!("gave up uploading {} when the run ended", job.rel);
+            let what = format!("gave up uploading {} when the run ended", job.rel);
+            for (store, tally) in self.stores.iter().zip(&self.tallies) {
                 live_failure(store, tally, &what);
             }
-            continue;
+            return false;
         }
-        if policy.live {
-            // A newer copy of this manifest is queued: send that one only.
-            if job.manifest && queue.iter().any(|j| j.rel == job.rel) {
-                log::debug!("not uploading {}: a newer copy is queued", job.rel);
-                continue;
+        if !self.policy.live {
+            return true;
+        }
+        if job.manifest && queue.iter().any(|j| j.rel == job.rel) {
+            log::debug!("not uploading {}: a newer copy is queued", job.rel);
+            return false;
+        }
+        if job.local.as_deref().is_some_and(deleted_locally) {
+            log::debug!("not uploading {}: it already left the window", job.rel);
+            return false;
+        }
+        true
+    }
+
+    /// Starts uploading `job` to every store. A manifest is sent only once
+    /// everything queued before it has arrived (and not at all if that
+    /// failed the run), and is waited for; then the media files it no
+    /// longer names are deleted.
+    fn send(&mut self, job: Job) {
+        if job.manifest {
+            self.land_all();
+            if self.failed() {
+                return;
             }
-            // A segment that left the window before its turn: no playlist
-            // names it any more.
-            if job.local.as_deref().is_some_and(deleted_locally) {
-                log::debug!("not uploading {}: it already left the window", job.rel);
-                continue;
+        }
+        for i in 0..self.stores.len() {
+            while self.in_flight.len() >= IN_FLIGHT * self.stores.len() {
+                let f = self.in_flight.remove(0);
+                self.land(f);
             }
+            self.start(i, &job);
         }
         if job.manifest {
-            // Everything queued before the manifest must have arrived first.
-            for f in in_flight.drain(..) {
-                wait(f, &rt);
-            }
-            // And not at all if one of those failed the run.
-            if failed(&shared) {
-                continue;
-            }
-        }
-        for (i, (store, tally)) in stores.iter().zip(&tallies).enumerate() {
-            while in_flight.len() >= IN_FLIGHT * stores.len() {
-                let f = in_flight.remove(0);
-                wait(f, &rt);
-            }
-            let (store, tally, shared, rel, data, local, manifest) = (
-                store.clone(),
-                tally.clone(),
-                shared.clone(),
-                job.rel.clone(),
-                job.data.clone(),
-                job.local.clone(),
-                job.manifest,
-            );
-            let task = rt.spawn(async move {
-                if put_with_retries(&store, &rel, data, &tally, &shared, policy).await {
-                    note_stored((i, &tally), &shared, rel, local, manifest);
-                }
-            });
-            in_flight.push(Flight {
-                task,
-                store: i,
-                rel: job.rel.clone(),
-            });
-        }
-        if job.manifest {
-            for f in in_flight.drain(..) {
-                wait(f, &rt);
-            }
-            // The manifest that no longer names them has arrived.
-            mirror_deletions(&rt, &stores, &tallies);
+            self.land_all();
+            mirror_deletions(&self.rt, &self.stores, &self.tallies);
         }
     }
-    for f in in_flight.drain(..) {
-        wait(f, &rt);
+
+    /// Starts uploading `job` to store `i`.
+    fn start(&mut self, i: usize, job: &Job) {
+        let (store, tally, shared, policy) = (
+            self.stores[i].clone(),
+            self.tallies[i].clone(),
+            self.shared.clone(),
+            self.policy,
+        );
+        let (rel, data, local, manifest) = (
+            job.rel.clone(),
+            job.data.clone(),
+            job.local.clone(),
+            job.manifest,
+        );
+        let task = self.rt.spawn(async move {
+            if put_with_retries(&store, &rel, data, &tally, &shared, policy).await {
+                note_stored((i, &tally), &shared, rel, local, manifest);
+            }
+        });
+        self.in_flight.push(Flight {
+            task,
+            store: i,
+            rel: job.rel.clone(),
+        });
     }
-    if !failed(&shared) {
-        mirror_deletions(&rt, &stores, &tallies);
+
+    /// Waits for every upload under way.
+    fn land_all(&mut self) {
+        for f in std::mem::take(&mut self.in_flight) {
+            self.land(f);
+        }
     }
-    stores
-        .iter()
-        .zip(tallies)
-        .map(|(s, t)| {
+
+    /// Waits for an upload; a live run past its grace period (`finish_by`)
+    /// aborts it, and reports and counts it as failed as any other live
+    /// upload that could not be completed.
+    fn land(&self, f: Flight) {
+        let by = self.shared().finish_by;
+        let mut task = f.task;
+        let Some(by) = by else {
+            let _ = self.rt.block_on(task);
+            return;
+        };
+        let left = by.saturating_duration_since(Instant::now());
+        let timed = async { tokio::time::timeout(left, &mut task).await };
+        if self.rt.block_on(timed).is_ok() {
+            return;
+        }
+        task.abort();
+        // The task may still have finished before the abort reached it.
+        if let Err(e) = self.rt.block_on(task) {
+            if e.is_cancelled() {
+                let what = format!(
+                    "upload of {} failed, going on with the live stream: \
+                     still under way when the run ended",
+                    f.rel
+                );
+                live_failure(&self.stores[f.store], &self.tallies[f.store], &what);
+            }
+        }
+    }
+
+    /// What each store received (and, live, the warnings still held back).
+    fn summaries(self) -> Vec<UploadSummary> {
+        let now = Instant::now();
+        let summary = |s: &Store, t: &Mutex<Tally>| {
             let mut t = t.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(line) = t.warnings.flush(Instant::now(), s.name()) {
+            if let Some(line) = t.warnings.flush(now, s.name()) {
                 log::warn!("{line}");
             }
             UploadSummary {
@@ -586,8 +623,13 @@ fn run(
                 deleted: t.deleted,
                 failed: t.failed,
             }
-        })
-        .collect()
+        };
+        self.stores
+            .iter()
+            .zip(&self.tallies)
+            .map(|(s, t)| summary(s, t))
+            .collect()
+    }
 }
 
 /// Deletes from each store the media files it stored that the muxer has

@@ -116,6 +116,10 @@ struct PackageArgs {
     /// DASH segment duration, seconds.
     #[arg(long)]
     seg_duration: Option<f64>,
+    /// Print the run plan as JSON (renditions, encoder and muxer options,
+    /// file names) and exit without encoding or writing anything.
+    #[arg(long)]
+    dry_run: bool,
     /// Playlist (HLS) or MPD (DASH) window in segments (0 = all).
     #[arg(long)]
     list_size: Option<u32>,
@@ -297,53 +301,77 @@ fn reconnect_policy(a: &PackageArgs) -> Result<ffstream::live::Reconnect, Error>
     Ok(r)
 }
 
+/// The packager the options describe: the input opened, every setting
+/// applied.
 fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
     let policy = reconnect_policy(a)?;
-    let media = if a.capture {
-        let mut c = if a.screen {
-            ffstream::capture::Capture::screen(&a.input)
-        } else {
-            ffstream::capture::Capture::device(&a.input)
-        };
-        if let Some(f) = &a.capture_format {
-            c = c.format(f);
-        }
-        if let Some(d) = &a.audio_device {
-            c = c.audio(d);
-        }
-        if let Some(f) = &a.audio_format {
-            c = c.audio_format(f);
-        }
-        for kv in &a.device_options {
-            let (k, v) = kv.split_once('=').ok_or_else(|| {
-                Error::Config(format!("bad --device-option {kv:?}: expected key=value"))
-            })?;
-            c = c.option(k, v);
-        }
-        ffstream::Media::capture(c)?
-    } else if a.live {
-        ffstream::Media::live_with(&a.input, policy.clone())?
+    let media = open_media(a, policy.clone())?;
+    let format = video_format(a)?;
+    let p = if hls {
+        media.hls(format)
     } else {
-        ffstream::input(&a.input)?
+        media.dash(format)
     };
+    let p = ladder(p, a)?;
+    let p = segmenting(p, a, hls);
+    let p = encoding(p, a)?;
+    run_settings(p, a, policy)
+}
+
+/// The input: a capture device, a live stream or a file (or URL).
+fn open_media(
+    a: &PackageArgs,
+    policy: ffstream::live::Reconnect,
+) -> Result<ffstream::Media, Error> {
+    if !a.capture {
+        return if a.live {
+            ffstream::Media::live_with(&a.input, policy)
+        } else {
+            ffstream::input(&a.input)
+        };
+    }
+    let mut c = if a.screen {
+        ffstream::capture::Capture::screen(&a.input)
+    } else {
+        ffstream::capture::Capture::device(&a.input)
+    };
+    if let Some(f) = &a.capture_format {
+        c = c.format(f);
+    }
+    if let Some(d) = &a.audio_device {
+        c = c.audio(d);
+    }
+    if let Some(f) = &a.audio_format {
+        c = c.audio_format(f);
+    }
+    for kv in &a.device_options {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            Error::Config(format!("bad --device-option {kv:?}: expected key=value"))
+        })?;
+        c = c.option(k, v);
+    }
+    ffstream::Media::capture(c)
+}
+
+/// The video codec (`--codec`), with the `-x` options.
+fn video_format(a: &PackageArgs) -> Result<Format, Error> {
     let mut format = match VideoCodec::parse(&a.codec)? {
         VideoCodec::H264 => Format::h264(),
         VideoCodec::Hevc => Format::hevc(),
         _ => Format::vp9(),
     };
-    let mut extra = Vec::new();
     for kv in &a.options {
         let (k, v) = kv
             .split_once('=')
             .ok_or_else(|| Error::Config(format!("bad -x {kv:?}: expected key=value")))?;
-        extra.push((k.to_string(), v.to_string()));
+        format.options.push((k.to_string(), v.to_string()));
     }
-    format.options.extend(extra);
-    let mut p = if hls {
-        media.hls(format)
-    } else {
-        media.dash(format)
-    };
+    Ok(format)
+}
+
+/// The renditions: `--rep`s, or the automatic ladder (`--auto`, `--bitrates`,
+/// `--include-original`).
+fn ladder<'a>(p: Packager<'a>, a: &PackageArgs) -> Result<Packager<'a>, Error> {
     if !a.reps.is_empty() {
         if a.auto.is_some() {
             return Err(Error::Config("use either --auto or --rep, not both".into()));
@@ -353,23 +381,28 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
             .iter()
             .map(|r| parse_rep(r))
             .collect::<Result<Vec<_>, _>>()?;
-        p = p.representations(reps);
-    } else {
-        let bitrates = match &a.bitrates {
-            Some(b) => Some(
-                b.iter()
-                    .map(|r| ffstream::ladder::parse_rate(r))
-                    .collect::<Result<Vec<_>, _>>()?,
-            ),
-            None => None,
-        };
-        let heights = a.auto.clone().filter(|h| !h.is_empty());
-        p = p.auto_generate_representations(
+        return Ok(p.representations(reps));
+    }
+    let bitrates = match &a.bitrates {
+        Some(b) => Some(
+            b.iter()
+                .map(|r| ffstream::ladder::parse_rate(r))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        None => None,
+    };
+    let heights = a.auto.clone().filter(|h| !h.is_empty());
+    Ok(
+        p.auto_generate_representations(
             heights.as_deref(),
             bitrates.as_deref(),
             a.include_original,
-        );
-    }
+        ),
+    )
+}
+
+/// Segment durations, the window and the muxer flags.
+fn segmenting<'a>(mut p: Packager<'a>, a: &PackageArgs, hls: bool) -> Packager<'a> {
     if let Some(t) = a.hls_time {
         p = p.hls_time(t);
     }
@@ -389,6 +422,11 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
     if let Some(f) = &a.flags {
         p = p.flags(f.split('+').filter(|s| !s.is_empty()));
     }
+    p
+}
+
+/// Audio, threads, the time limit and the output formats.
+fn encoding<'a>(mut p: Packager<'a>, a: &PackageArgs) -> Result<Packager<'a>, Error> {
     if let Some(b) = &a.audio_bitrate {
         p = p.audio_bitrate(ffstream::ladder::parse_rate(b)?);
     }
@@ -408,6 +446,15 @@ fn configure<'a>(a: &PackageArgs, hls: bool) -> Result<Packager<'a>, Error> {
     if a.no_audio {
         p = p.no_audio();
     }
+    Ok(p)
+}
+
+/// Uploads, the duration, the live options and encryption.
+fn run_settings<'a>(
+    mut p: Packager<'a>,
+    a: &PackageArgs,
+    policy: ffstream::live::Reconnect,
+) -> Result<Packager<'a>, Error> {
     for u in &a.uploads {
         p = p.upload(u);
     }
@@ -455,6 +502,14 @@ fn catch_stop_signals() -> OnStop {
 fn package(a: PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
     let on_stop = catch_stop_signals();
     let p = configure(&a, hls)?;
+    if a.dry_run {
+        let path = match &a.output {
+            Some(o) => std::path::PathBuf::from(o),
+            None => p.path_beside_input()?,
+        };
+        println!("{}", p.plan(path)?.to_json());
+        return Ok(());
+    }
     // Ctrl-C and SIGTERM stop the run cleanly: the segment being written is
     // finished and the final manifests are written.
     let stop = p.stop_handle();
@@ -559,6 +614,7 @@ impl PackageArgs {
             fmp4: false,
             hls_time: Some(2.0),
             seg_duration: Some(2.0),
+            dry_run: false,
             list_size: None,
             flags: None,
             hls_playlist: false,
