@@ -724,19 +724,24 @@ impl<'a> Packager<'a> {
 
     /// Output beside the input (`<input stem>.m3u8` / `.mpd` in its folder).
     pub fn output_beside_input(self) -> Result<Report> {
+        let out = self.path_beside_input()?;
+        self.output(out)
+    }
+
+    /// The manifest [`output_beside_input`](Self::output_beside_input)
+    /// writes: `<input stem>.m3u8` / `.mpd` in the input's folder.
+    pub fn path_beside_input(&self) -> Result<PathBuf> {
         if crate::probe::is_pipe(&self.media.input) {
             return Err(Error::Config(format!(
                 "the input {} is a pipe: name the output",
                 self.media.input
             )));
         }
-        let p = Path::new(&self.media.input);
         let ext = match self.protocol {
             Protocol::Hls => "m3u8",
             Protocol::Dash => "mpd",
         };
-        let out = p.with_extension(ext);
-        self.output(out)
+        Ok(Path::new(&self.media.input).with_extension(ext))
     }
 }
 

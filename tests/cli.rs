@@ -348,3 +348,105 @@ fn standard_input_is_packaged_in_full() {
     let err = assert_one_line_error(&r, "pipe");
     assert!(err.contains(" - "), "the input is named: {err}");
 }
+
+/// `--dry-run` prints the plan (renditions, keyframe interval, encoder and
+/// muxer options, file names) as JSON and writes nothing.
+#[test]
+fn dry_run_prints_the_plan_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out").join("a.m3u8");
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    #[rustfmt::skip]
+    let r = ffstream(&[
+        "hls", src.to_str().unwrap(), "-o", out.to_str().unwrap(),
+        "--rep", "426x240:300k:64k", "--rep", "256x144:150k:64k",
+        "--hls-time", "2", "-x", "preset=ultrafast", "-x", "hls_allow_cache=1", "--dry-run",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let plan: serde_json::Value = serde_json::from_slice(&r.stdout).expect("JSON plan");
+    assert_eq!(plan["protocol"], "hls");
+    assert_eq!(plan["input"]["video"]["frame_rate"], "30/1");
+    let names: Vec<&str> = plan["video"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["240p", "144p"]);
+    assert_eq!(plan["video"][0]["gop"], 60, "2 s segments at 30 fps");
+    assert_eq!(plan["video"][0]["bitrate"], 300_000);
+    let enc_opts = plan["video"][0]["options"].to_string();
+    assert!(enc_opts.contains(r#"["preset","ultrafast"]"#), "{enc_opts}");
+    assert_eq!(plan["audio"].as_array().unwrap().len(), 1, "one AAC encode");
+    let mux_opts = plan["outputs"][0]["options"].to_string();
+    assert!(
+        mux_opts.contains(r#"["hls_allow_cache","1"]"#),
+        "{mux_opts}"
+    );
+    assert!(!enc_opts.contains("hls_allow_cache"), "{enc_opts}");
+    assert!(plan["outputs"][1]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("a_144p.m3u8"));
+    assert!(!dir.path().join("out").exists(), "a dry run writes nothing");
+}
+
+/// Options are sorted before anything opens: an unknown one fails at once
+/// (nothing written), and one that would break segment alignment is refused
+/// naming the setting to use.
+#[test]
+fn bad_options_fail_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out").join("a.m3u8");
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    let run = |x: &str| {
+        ffstream(&[
+            "hls",
+            src.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--auto",
+            "144",
+            "-x",
+            x,
+        ])
+    };
+    let err = assert_one_line_error(&run("nosuch=1"), "-x nosuch=1");
+    assert!(
+        err.contains("libx264") && err.contains("hls muxer"),
+        "{err}"
+    );
+    assert_one_line_error(&run("g=10"), "--hls-time");
+    assert_one_line_error(&run("hls_segment_filename=x%d.ts"), "hls_segment_filename");
+    assert!(!dir.path().join("out").exists());
+    // DASH has no muxer flags: --flags is refused, not silently dropped.
+    let mpd = dir.path().join("d.mpd");
+    #[rustfmt::skip]
+    let r = ffstream(&["dash", src.to_str().unwrap(), "-o", mpd.to_str().unwrap(), "--flags", "delete_segments"]);
+    assert_one_line_error(&r, "--flags delete_segments is for HLS");
+}
+
+/// `-x hls_time=1` sets the segment length the keyframes follow, not only
+/// the muxer's: every rendition's segments are 1 s and start together with
+/// a key frame (checked by decoding each segment with the ffmpeg CLI).
+#[test]
+fn x_hls_time_moves_the_keyframes_with_the_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a.m3u8");
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    #[rustfmt::skip]
+    let r = ffstream(&[
+        "hls", src.to_str().unwrap(), "-o", out.to_str().unwrap(), "--auto", "240,144",
+        "-x", "hls_time=1", "-x", "preset=ultrafast", "-q",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let media = hls::check_vod_files(&out);
+    let names: Vec<String> = media.iter().map(|(p, _)| p.display().to_string()).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let frames: Vec<_> = media
+        .iter()
+        .map(|(_, m)| common::claims::hls_segment_frames(dir.path(), m))
+        .collect();
+    assert_eq!(frames[0].len(), 2, "two 1 s segments of a 2 s clip");
+    common::claims::assert_segments_aligned(&names, &frames, 30.0, 1.0, Some(60));
+}

@@ -116,6 +116,10 @@ struct PackageArgs {
     /// DASH segment duration, seconds.
     #[arg(long)]
     seg_duration: Option<f64>,
+    /// Print the run plan as JSON (renditions, encoder and muxer options,
+    /// file names) and exit without encoding or writing anything.
+    #[arg(long)]
+    dry_run: bool,
     /// Playlist (HLS) or MPD (DASH) window in segments (0 = all).
     #[arg(long)]
     list_size: Option<u32>,
@@ -498,6 +502,14 @@ fn catch_stop_signals() -> OnStop {
 fn package(a: PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
     let on_stop = catch_stop_signals();
     let p = configure(&a, hls)?;
+    if a.dry_run {
+        let path = match &a.output {
+            Some(o) => std::path::PathBuf::from(o),
+            None => p.path_beside_input()?,
+        };
+        println!("{}", p.plan(path)?.to_json());
+        return Ok(());
+    }
     // Ctrl-C and SIGTERM stop the run cleanly: the segment being written is
     // finished and the final manifests are written.
     let stop = p.stop_handle();
@@ -602,6 +614,7 @@ impl PackageArgs {
             fmp4: false,
             hls_time: Some(2.0),
             seg_duration: Some(2.0),
+            dry_run: false,
             list_size: None,
             flags: None,
             hls_playlist: false,
