@@ -261,7 +261,7 @@ impl Uploader {
             return Err(Error::Store {
                 store: s.store.clone(),
                 reason: format!(
-                    "none of {} uploads succeeded (see the warnings above for each)",
+                    "none of {} uploads succeeded (see the warnings above)",
                     s.failed
                 ),
             });
@@ -292,14 +292,15 @@ struct Warnings {
     last: Option<Instant>,
     /// Failures since then that no line has reported yet.
     pending: u64,
-    /// The latest of those.
+    /// The latest of those, in short: the object and why.
     latest: String,
 }
 
 impl Warnings {
-    /// A failure to `store` at `now` (`what` says which upload and why):
-    /// the line to log now, if one is due.
-    fn failed(&mut self, now: Instant, store: &str, what: &str) -> Option<String> {
+    /// A failure to `store` at `now` (`what` says which upload failed and
+    /// why; `short`, the object and why, is what a summary line quotes of the
+    /// latest): the line to log now, if one is due.
+    fn failed(&mut self, now: Instant, store: &str, what: &str, short: &str) -> Option<String> {
         let due = self
             .last
             .is_none_or(|last| now.duration_since(last) >= WARN_EVERY);
@@ -308,7 +309,7 @@ impl Warnings {
             return Some(format!("{store}: {what}"));
         }
         self.pending += 1;
-        self.latest = what.to_string();
+        self.latest = short.to_string();
         if due {
             self.flush(now, store)
         } else {
@@ -342,19 +343,23 @@ impl Warnings {
         let uploads = if n == 1 { "upload" } else { "uploads" };
         Some(format!(
             "{n} more {uploads} to {store} failed in the last {secs} s, going on with \
-             the live stream; the latest: {}",
+             the live stream (the latest: {})",
             self.latest
         ))
     }
 }
 
-/// Counts a live upload to `store` that failed or was given up, and warns
-/// about it (see [`Warnings`]; the ones not warned about yet are logged at
-/// debug level).
-fn live_failure(store: &Store, tally: &Mutex<Tally>, what: &str) {
+/// Counts a live upload of `rel` to `store` that failed or was given up
+/// (`what` says so in full, `reason` in short), and warns about it (see
+/// [`Warnings`]; one not warned about yet is logged in full at debug level).
+fn live_failure(store: &Store, tally: &Mutex<Tally>, what: &str, (rel, reason): (&str, &str)) {
     let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
     t.failed += 1;
-    match t.warnings.failed(Instant::now(), store.name(), what) {
+    let short = format!("{rel}: {reason}");
+    match t
+        .warnings
+        .failed(Instant::now(), store.name(), what, &short)
+    {
         Some(line) => log::warn!("{line}"),
         None => log::debug!("{}: {what}", store.name()),
     }
@@ -500,7 +505,12 @@ impl Worker {
         if late {
             let what = format!("gave up uploading {} when the run ended", job.rel);
             for (store, tally) in self.stores.iter().zip(&self.tallies) {
-                live_failure(store, tally, &what);
+                live_failure(
+                    store,
+                    tally,
+                    &what,
+                    (&job.rel, "given up when the run ended"),
+                );
             }
             return false;
         }
@@ -594,12 +604,13 @@ impl Worker {
         // The task may still have finished before the abort reached it.
         if let Err(e) = self.rt.block_on(task) {
             if e.is_cancelled() {
+                let reason = "still under way when the run ended";
                 let what = format!(
-                    "upload of {} failed, going on with the live stream: \
-                     still under way when the run ended",
+                    "upload of {} failed, going on with the live stream: {reason}",
                     f.rel
                 );
-                live_failure(&self.stores[f.store], &self.tallies[f.store], &what);
+                let (store, tally) = (&self.stores[f.store], &self.tallies[f.store]);
+                live_failure(store, tally, &what, (&f.rel, reason));
             }
         }
     }
@@ -699,11 +710,10 @@ async fn put_with_retries(
                 return true;
             }
             Err(e) if policy.live && !is_permanent(&e) => {
-                let what = format!(
-                    "upload of {rel} failed, going on with the live stream: {}",
-                    describe(&e)
-                );
-                live_failure(store, tally, &what);
+                let reason = describe(&e);
+                let what =
+                    format!("upload of {rel} failed, going on with the live stream: {reason}");
+                live_failure(store, tally, &what, (rel, &reason));
                 return false;
             }
             Err(e) if attempt == attempts || is_permanent(&e) => {
@@ -968,7 +978,8 @@ mod tests {
             .enumerate()
             .filter_map(|(i, &t)| {
                 let now = t0 + Duration::from_secs_f64(t);
-                w.failed(now, "s3://b/live", &format!("upload of seg_{i}.ts failed"))
+                let what = format!("upload of seg_{i}.ts failed: reset");
+                w.failed(now, "s3://b/live", &what, &format!("seg_{i}.ts: reset"))
             })
             .collect();
         let end = t0 + Duration::from_secs_f64(times.last().copied().unwrap_or(0.0) + 0.5);
@@ -984,13 +995,13 @@ mod tests {
         let summary = |n: u32, secs: u32, latest: u32| {
             format!(
                 "{n} more uploads to s3://b/live failed in the last {secs} s, going on \
-                 with the live stream; the latest: upload of seg_{latest}.ts failed"
+                 with the live stream (the latest: seg_{latest}.ts: reset)"
             )
         };
         assert_eq!(
             lines,
             [
-                "s3://b/live: upload of seg_0.ts failed".to_string(),
+                "s3://b/live: upload of seg_0.ts failed: reset".to_string(),
                 // At 10 s (seg_40): the 40 since the first line.
                 summary(40, 10, 40),
                 summary(40, 10, 80),
@@ -1006,14 +1017,14 @@ mod tests {
         assert_eq!(
             lines,
             [
-                "s3://b/live: upload of seg_0.ts failed",
+                "s3://b/live: upload of seg_0.ts failed: reset",
                 // Due at 12 s: the one held back at 1 s, and this one.
                 "2 more uploads to s3://b/live failed in the last 12 s, going on with the \
-                 live stream; the latest: upload of seg_2.ts failed",
+                 live stream (the latest: seg_2.ts: reset)",
                 // Nothing held back: in full.
-                "s3://b/live: upload of seg_3.ts failed",
+                "s3://b/live: upload of seg_3.ts failed: reset",
                 "1 more upload to s3://b/live failed in the last 2 s, going on with the \
-                 live stream; the latest: upload of seg_4.ts failed",
+                 live stream (the latest: seg_4.ts: reset)",
             ]
         );
     }
@@ -1023,14 +1034,14 @@ mod tests {
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
         let mut w = Warnings::default();
-        assert!(w.failed(at(0), "st", "a failed").is_some());
-        assert!(w.failed(at(1), "st", "b failed").is_none());
+        assert!(w.failed(at(0), "st", "a failed", "a").is_some());
+        assert!(w.failed(at(1), "st", "b failed", "b").is_none());
         assert_eq!(w.due(at(5), "st"), None);
         assert_eq!(
             w.due(at(10), "st").as_deref(),
             Some(
                 "1 more upload to st failed in the last 10 s, going on with the live \
-                 stream; the latest: b failed"
+                 stream (the latest: b)"
             )
         );
         assert_eq!(w.due(at(30), "st"), None);
