@@ -391,7 +391,8 @@ fn push_to_a_stalled_server() -> (u16, String, Vec<String>) {
     let x = Xvfb::start();
     let (port, seen) = start_silent_server();
     let url = format!("http://127.0.0.1:{port}/live/out.m3u8");
-    let r = live_hls(&x, &url, "6", &[]);
+    // -vv: every failed upload on its own line (the default rate-limits them).
+    let r = live_hls(&x, &url, "6", &["-vv"]);
     let err = String::from_utf8_lossy(&r.stderr).into_owned();
     assert_eq!(r.status.code(), Some(1), "{err}");
     let seen = seen.lock().unwrap().clone();

@@ -828,3 +828,52 @@ fn hevc_fmp4_hls_and_vp9_dash() {
         assert_eq!((pb.video_width, pb.video_height), (320, 180), "{pb:#?}");
     }
 }
+
+/// The H.264/AAC fixture with its AAC packets damaged by FFmpeg's `noise`
+/// bitstream filter (one byte in `one_in` changed), remuxed by the ffmpeg
+/// CLI into `name` (the container keeps the stream headers intact).
+fn with_damaged_audio(dir: &Path, name: &str, one_in: u32) -> PathBuf {
+    let out = dir.join(name);
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    let noise = format!("noise=amount={one_in}");
+    fixtures::ffmpeg(&["-i", s(&src), "-c", "copy", "-bsf:a", &noise, s(&out)]).unwrap();
+    out
+}
+
+/// Damaged audio packets are skipped and counted, not swallowed: the run
+/// succeeds, reports how many it skipped, and every video frame is there.
+#[test]
+fn damaged_audio_packets_are_skipped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = with_damaged_audio(dir.path(), "damaged.ts", 50);
+    let out = dir.path().join("out").join("d.m3u8");
+    let r = single(&input, &out, |p| {
+        p.auto_generate_representations(Some(&[144]), None, false)
+    })
+    .unwrap();
+    assert!(r.decode_errors > 0, "the noise damaged some AAC frames");
+    assert_eq!(r.renditions[0].frames, 60);
+    let (_, variants) = check_hls(&out);
+    let (_, audio) = oracle::stream_durations(&variants[0].0);
+    assert!(audio.is_some(), "the audio that decoded is packaged");
+}
+
+/// Audio of which nothing decodes fails the run, naming the input, and
+/// leaves no master playlist.
+#[test]
+fn audio_that_never_decodes_fails_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = with_damaged_audio(dir.path(), "ruined.mp4", 2);
+    let out = dir.path().join("out").join("r.m3u8");
+    let e = single(&input, &out, |p| {
+        p.auto_generate_representations(Some(&[144]), None, false)
+    })
+    .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Decode { .. }), "{e:?}");
+    assert!(
+        msg.contains("ruined.mp4") && msg.contains("no audio frame could be decoded"),
+        "{msg}"
+    );
+    assert!(!out.exists(), "no master claims a complete stream");
+}

@@ -21,6 +21,8 @@ pub(super) struct Ended {
     /// Live: the input was lost for good; what was read is published and the
     /// run then fails with this error.
     pub live_end: Option<Error>,
+    /// Damaged packets or frames skipped, video and audio together.
+    pub decode_errors: u64,
 }
 
 /// Cancel, timeout and progress reports, checked between packets.
@@ -140,6 +142,7 @@ impl<'a> Driver<'a> {
                 stop: None,
                 send_failed: false,
                 live_end: None,
+                decode_errors: 0,
             },
         })
     }
@@ -161,7 +164,12 @@ impl<'a> Driver<'a> {
         drop(self.device.take());
         if self.ended.stop.is_none() && !self.ended.send_failed {
             self.drain_decoders()?;
+            if let Err(e) = self.check_decoded() {
+                self.ended.stop = Some(e);
+            }
         }
+        self.ended.decode_errors = self.src.video.as_ref().map_or(0, |v| v.damage.errors)
+            + self.src.audio.as_ref().map_or(0, |a| a.damage.errors);
         Ok(self.ended)
     }
 
@@ -351,7 +359,10 @@ impl<'a> Driver<'a> {
             return Ok(true);
         };
         if let Err(e) = v.decoder.send_packet(packet) {
-            if !super::encoders::is_again(&e) && !matches!(e, ffmpeg_next::Error::InvalidData) {
+            if super::encoders::is_again(&e) {
+            } else if super::input::Damage::survivable(&e) {
+                v.damage.record(&self.src.name, "video", &e);
+            } else {
                 self.ended.stop = Some(Error::Decode {
                     input: self.src.name.clone(),
                     reason: e.to_string(),
@@ -452,6 +463,18 @@ impl<'a> Driver<'a> {
             }
         }
         Ok(true)
+    }
+
+    /// A stream with data of which nothing decoded fails the run.
+    fn check_decoded(&self) -> Result<()> {
+        let name = &self.src.name;
+        if let Some(v) = &self.src.video {
+            v.damage.check(name, "video")?;
+        }
+        if let Some(a) = &self.src.audio {
+            a.damage.check(name, "audio")?;
+        }
+        Ok(())
     }
 
     /// End of input: drains the decoders and the rotation filter (a decoder

@@ -2,7 +2,7 @@
 //! input says so) and audio frames go to every worker by `Arc`, never copied.
 
 use super::encoders::is_again;
-use super::input::{InputAudio, InputVideo};
+use super::input::{Damage, InputAudio, InputVideo};
 use crate::error::{Error, Result};
 use crossbeam_channel::Sender;
 use ffmpeg_next::{filter, frame, ChannelLayout, Packet};
@@ -17,7 +17,10 @@ pub(super) fn feed_audio(
     input: &str,
 ) -> Result<bool> {
     if let Err(e) = a.decoder.send_packet(packet) {
-        if !is_again(&e) && !matches!(e, ffmpeg_next::Error::InvalidData) {
+        if is_again(&e) {
+        } else if Damage::survivable(&e) {
+            a.damage.record(input, "audio", &e);
+        } else {
             return Err(Error::Decode {
                 input: input.into(),
                 reason: e.to_string(),
@@ -77,6 +80,10 @@ pub(super) fn fan_out_video(
             Ok(()) => {}
             Err(e) if is_again(&e) => return Ok(true),
             Err(ffmpeg_next::Error::Eof) => return Ok(true),
+            Err(e) if Damage::survivable(&e) => {
+                v.damage.record(input, "video", &e);
+                return Ok(true);
+            }
             Err(e) => {
                 return Err(Error::Decode {
                     input: input.into(),
@@ -84,6 +91,7 @@ pub(super) fn fan_out_video(
                 })
             }
         }
+        v.damage.decoded += 1;
         let ts = f.timestamp();
         f.set_pts(ts);
         if !moves_forward(&mut v.last_pts, ts) {
@@ -168,8 +176,20 @@ pub(super) fn fan_out_audio(
             Ok(()) => {}
             Err(e) if is_again(&e) => return Ok(true),
             Err(ffmpeg_next::Error::Eof) => return Ok(true),
-            Err(_) => return Ok(true),
+            // A damaged frame: skipped and counted (the decoder goes on
+            // with the next packet).
+            Err(e) if Damage::survivable(&e) => {
+                a.damage.record(input, "audio", &e);
+                return Ok(true);
+            }
+            Err(e) => {
+                return Err(Error::Decode {
+                    input: input.into(),
+                    reason: e.to_string(),
+                })
+            }
         }
+        a.damage.decoded += 1;
         let ts = f.timestamp();
         f.set_pts(ts);
         if !moves_forward(&mut a.last_pts, ts) {

@@ -23,6 +23,8 @@ pub(super) struct InputVideo {
     pub(super) guard: bool,
     /// Whether dropping a frame that goes back in time was reported.
     pub(super) warned: bool,
+    /// Damaged packets or frames skipped, and frames decoded.
+    pub(super) damage: Damage,
 }
 
 pub(super) struct InputAudio {
@@ -33,6 +35,8 @@ pub(super) struct InputAudio {
     pub(super) last_pts: Option<i64>,
     pub(super) guard: bool,
     pub(super) warned: bool,
+    /// Damaged packets or frames skipped, and frames decoded.
+    pub(super) damage: Damage,
 }
 
 /// Input stream `i` of `ictx`, which `pick_streams` found there.
@@ -90,6 +94,7 @@ pub(super) fn open_video(
         frame_rate: rate_of(&st),
         rotation,
         decoder,
+        damage: Damage::default(),
         last_pts: None,
         guard: false,
         warned: false,
@@ -120,6 +125,7 @@ pub(super) fn open_audio(
         time_base: st.time_base(),
         packet_time_base: st.time_base(),
         decoder,
+        damage: Damage::default(),
         last_pts: None,
         guard: false,
         warned: false,
@@ -452,5 +458,49 @@ impl OpenedInput {
             layout: a.decoder.channel_layout().bits(),
         });
         crate::plan::InputInfo { video, audio }
+    }
+}
+
+/// Decode errors a stream survived: each damaged packet or frame is
+/// skipped and counted, the first one logged, and the run fails only when
+/// nothing of the stream decodes.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Damage {
+    /// Packets or frames the decoder refused.
+    pub errors: u64,
+    /// Frames it decoded.
+    pub decoded: u64,
+}
+
+impl Damage {
+    /// Whether a decoder error means damaged data (skipped and counted)
+    /// rather than a failure of the decoder itself (out of memory, a bug).
+    pub fn survivable(e: &ffmpeg_next::Error) -> bool {
+        use ffmpeg_next::Error as E;
+        match e {
+            E::Other { errno } => *errno != ffmpeg_next::util::error::ENOMEM,
+            E::Bug | E::Bug2 | E::Exit | E::Eof | E::External => false,
+            _ => true,
+        }
+    }
+
+    /// Counts a decode error of `kind` in `input`; logs the first.
+    pub fn record(&mut self, input: &str, kind: &str, e: &ffmpeg_next::Error) {
+        self.errors += 1;
+        if self.errors == 1 {
+            log::warn!("{input}: skipping damaged {kind} data ({e}); later errors are counted");
+        }
+    }
+
+    /// At the end of the input: an error when the stream had data but none
+    /// of it decoded.
+    pub fn check(&self, input: &str, kind: &str) -> Result<()> {
+        if self.errors > 0 && self.decoded == 0 {
+            return Err(Error::Decode {
+                input: input.into(),
+                reason: format!("no {kind} frame could be decoded ({} errors)", self.errors),
+            });
+        }
+        Ok(())
     }
 }
