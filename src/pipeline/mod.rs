@@ -31,7 +31,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub(crate) use encoders::{available_cores, drain, Drained};
+pub(crate) use encoders::available_cores;
 pub(crate) use input::{best_video, display_size, Source};
 use outputs::Manifests;
 
@@ -106,6 +106,9 @@ pub struct Report {
     pub progress: Progress,
     /// What was uploaded to each store (empty without uploads).
     pub uploads: Vec<crate::cloud::UploadSummary>,
+    /// Damaged packets or frames of the input that were skipped (the
+    /// first is logged as a warning).
+    pub decode_errors: u64,
 }
 
 /// Opens `job`'s input (as a run would) and returns the plan a run would
@@ -211,5 +214,6 @@ fn run_inner(
         elapsed: start.elapsed(),
         progress,
         uploads: Vec::new(),
+        decode_errors: ended.decode_errors,
     })
 }
