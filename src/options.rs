@@ -106,7 +106,9 @@ impl Default for Format {
 pub struct HlsOptions {
     /// Target segment duration in seconds (`hls_time`). Default 6.
     pub hls_time: f64,
-    /// Playlist window in segments, 0 for all (`hls_list_size`). Default 0.
+    /// Playlist window in segments (`hls_list_size`). Default 0: all
+    /// segments for a file; a live run with 0 keeps the last
+    /// [`crate::plan::DEFAULT_LIVE_WINDOW`] (6).
     pub hls_list_size: u32,
     /// `vod` or `event` (`hls_playlist_type`); `None` for live. Default `vod`.
     pub hls_playlist_type: Option<String>,
@@ -139,7 +141,8 @@ pub struct DashOptions {
     pub seg_duration: f64,
     /// Also write HLS playlists for the same segments (`hls_playlist`).
     pub generate_hls_playlist: bool,
-    /// Segments kept in the manifest, 0 for all (`window_size`).
+    /// Segments kept in the MPD (`window_size`). Default 0: all for a file;
+    /// a live run with 0 keeps the last [`crate::plan::DEFAULT_LIVE_WINDOW`].
     pub window_size: u32,
     /// Extra muxer flags.
     pub flags: Vec<String>,

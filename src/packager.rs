@@ -326,6 +326,21 @@ impl<'a> Packager<'a> {
         self.hls.hls_time = seconds;
         self
     }
+    /// Every HLS setting at once (the fields of [`HlsOptions`]).
+    pub fn hls_options(mut self, o: HlsOptions) -> Self {
+        self.hls = o;
+        self
+    }
+    /// Every DASH setting at once (the fields of [`DashOptions`]).
+    pub fn dash_options(mut self, o: DashOptions) -> Self {
+        self.dash = o;
+        self
+    }
+    /// Every audio setting at once (the fields of [`AudioOptions`]).
+    pub fn audio_options(mut self, o: AudioOptions) -> Self {
+        self.audio = o;
+        self
+    }
     /// HLS playlist window, 0 for all (`hls_list_size`).
     pub fn hls_list_size(mut self, n: u32) -> Self {
         self.hls.hls_list_size = n;
@@ -517,6 +532,14 @@ impl<'a> Packager<'a> {
         if !(seg.is_finite() && seg > 0.0) {
             return Err(Error::Config(format!(
                 "segment duration must be positive, got {seg}"
+            )));
+        }
+        if self.protocol == Protocol::Hls && seg < 1.0 {
+            // EXT-X-TARGETDURATION is whole seconds, and the hls muxer
+            // rounds it down to 0 for shorter segments (RFC 8216 §4.3.3.1).
+            return Err(Error::Config(format!(
+                "HLS segments must be at least 1 s long (--hls-time {seg}): the playlist's \
+                 target duration is whole seconds"
             )));
         }
         for r in reps {

@@ -877,3 +877,41 @@ fn audio_that_never_decodes_fails_the_run() {
     );
     assert!(!out.exists(), "no master claims a complete stream");
 }
+
+/// The exported option structs can be handed to the builder whole.
+#[test]
+fn option_structs_set_every_field_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.m3u8");
+    let mut hls = ffstream::HlsOptions::default();
+    hls.hls_time = 1.0;
+    hls.fragmented_mp4 = true;
+    let mut audio = ffstream::AudioOptions::default();
+    audio.disabled = true;
+    let r = single(&fixtures::clip(fixtures::Kind::H264Aac), &out, |p| {
+        p.auto_generate_representations(Some(&[144]), None, false)
+            .hls_options(hls)
+            .audio_options(audio)
+    })
+    .unwrap();
+    let (_, variants) = check_hls(&out);
+    assert_eq!(
+        variants[0].1.segments.len(),
+        2,
+        "1 s segments of a 2 s clip"
+    );
+    assert!(variants[0].1.segments[0].uri.ends_with(".m4s"));
+    assert!(streams_of(&variants[0].0)
+        .iter()
+        .all(|s| s["codec_type"] == "video"));
+    assert_eq!(r.renditions[0].frames, 60);
+    // Shorter than a second: the playlist's target duration (whole
+    // seconds) could not describe it, so it is refused.
+    let mut short = ffstream::HlsOptions::default();
+    short.hls_time = 0.5;
+    let e = single(&fixtures::clip(fixtures::Kind::H264Aac), &out, |p| {
+        p.hls_options(short)
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("at least 1 s"), "{e}");
+}
