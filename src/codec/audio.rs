@@ -40,13 +40,19 @@ pub(crate) struct SourceAudio {
 }
 
 impl SourceAudio {
+    /// A source of `rate` Hz with `channels` channels in the layout of mask
+    /// `layout_bits` (0: FFmpeg's default for the count).
+    pub fn new(rate: u32, layout_bits: u64, channels: u16) -> Self {
+        SourceAudio {
+            rate,
+            layout: layout_or_default(ChannelLayout::from_bits_truncate(layout_bits), channels),
+            channels,
+        }
+    }
+
     /// What `d` decodes to.
     pub fn of_decoder(d: &decoder::Audio) -> Self {
-        SourceAudio {
-            rate: d.rate(),
-            layout: layout_or_default(d.channel_layout(), d.channels()),
-            channels: d.channels(),
-        }
+        Self::new(d.rate(), d.channel_layout().bits(), d.channels())
     }
 }
 
@@ -59,16 +65,23 @@ fn layout_or_default(layout: ChannelLayout, channels: u16) -> ChannelLayout {
     }
 }
 
-/// Whether FFmpeg's AAC encoder takes `layout` with the other settings of
-/// `s`: by the layout list the encoder publishes, or, where it publishes
-/// none (FFmpeg 5.1 through ffmpeg-next, whose AAC encoder takes every
-/// layout up to 16 channels), by opening one.
-pub(crate) fn aac_accepts(s: &AudioSettings, layout: ChannelLayout) -> bool {
-    let listed = encoder::find_by_name(AAC)
+/// Whether FFmpeg's AAC encoder takes `layout` by the layout list it
+/// publishes; `None` where it publishes none (FFmpeg 5.1 through
+/// ffmpeg-next, whose AAC encoder takes every layout up to 16 channels).
+/// Opens nothing.
+pub(crate) fn aac_lists(layout: ChannelLayout) -> Option<bool> {
+    let mut list = encoder::find_by_name(AAC)
         .and_then(|c| c.audio().ok())
-        .and_then(|a| a.channel_layouts());
-    if let Some(mut list) = listed {
-        return list.any(|l| l == layout);
+        .and_then(|a| a.channel_layouts())?;
+    Some(list.any(|l| l == layout))
+}
+
+/// Whether FFmpeg's AAC encoder takes `layout` with the other settings of
+/// `s`: by [`aac_lists`], or, where the encoder publishes no list, by
+/// opening one.
+pub(crate) fn aac_accepts(s: &AudioSettings, layout: ChannelLayout) -> bool {
+    if let Some(listed) = aac_lists(layout) {
+        return listed;
     }
     let trial = AudioSettings {
         layout,
@@ -84,20 +97,33 @@ pub(crate) fn aac_accepts(s: &AudioSettings, layout: ChannelLayout) -> bool {
 
 /// The layout to encode `src` with: with [`ChannelMode::Keep`] the
 /// source's own when it has channels and `accepts` it; otherwise mono for
-/// a mono source and stereo for any other.
+/// a mono source and stereo for any other. A kept layout `accepts` refuses
+/// is downmixed with a warning naming `who`.
 pub(crate) fn choose_layout(
+    who: &str,
     src: &SourceAudio,
     mode: ChannelMode,
     accepts: impl FnOnce(ChannelLayout) -> bool,
 ) -> ChannelLayout {
     let keep = mode == ChannelMode::Keep && src.channels > 0;
     if keep && accepts(src.layout) {
-        src.layout
-    } else if src.channels == 1 {
+        return src.layout;
+    }
+    let layout = if src.channels == 1 {
         ChannelLayout::MONO
     } else {
         ChannelLayout::STEREO
+    };
+    if keep && layout != src.layout {
+        log::warn!(
+            "{who}: AAC cannot encode the source's {}-channel layout (0x{:x}); \
+             encoding {} channels",
+            src.channels,
+            src.layout.bits(),
+            layout.channels()
+        );
     }
+    layout
 }
 
 /// Everything [`open_aac`] needs.
@@ -118,8 +144,7 @@ pub(crate) struct AudioSettings {
 impl AudioSettings {
     /// Settings for encoding `src` at `bitrate`: its rate when AAC has it
     /// (else [`FALLBACK_RATE`]) and the layout [`choose_layout`] picks,
-    /// checked with [`aac_accepts`] (a kept layout AAC cannot encode is
-    /// downmixed, with a warning). No global header.
+    /// checked with [`aac_accepts`]. No global header.
     pub fn for_source(
         rendition: impl Into<String>,
         src: &SourceAudio,
@@ -133,17 +158,8 @@ impl AudioSettings {
             bitrate,
             global_header: false,
         };
-        s.layout = choose_layout(src, mode, |l| aac_accepts(&s, l));
-        if mode == ChannelMode::Keep && src.channels > 0 && s.layout != src.layout {
-            log::warn!(
-                "{}: AAC cannot encode the source's {}-channel layout (0x{:x}); \
-                 encoding {} channels",
-                s.rendition,
-                src.channels,
-                src.layout.bits(),
-                s.layout.channels()
-            );
-        }
+        let accepts = |l| aac_accepts(&s, l);
+        s.layout = choose_layout(&s.rendition, src, mode, accepts);
         s
     }
 
@@ -315,31 +331,31 @@ mod tests {
         let ok = |l: ChannelLayout| l != ChannelLayout::_5POINT1;
         let six = src(48000, ChannelLayout::_5POINT1_BACK, 6);
         assert_eq!(
-            choose_layout(&six, ChannelMode::Keep, ok),
+            choose_layout("t", &six, ChannelMode::Keep, ok),
             ChannelLayout::_5POINT1_BACK
         );
         assert_eq!(
-            choose_layout(&six, ChannelMode::Stereo, ok),
+            choose_layout("t", &six, ChannelMode::Stereo, ok),
             ChannelLayout::STEREO
         );
         // Refused: stereo, even with Keep.
         let side = src(48000, ChannelLayout::_5POINT1, 6);
         assert_eq!(
-            choose_layout(&side, ChannelMode::Keep, ok),
+            choose_layout("t", &side, ChannelMode::Keep, ok),
             ChannelLayout::STEREO
         );
         let mono = src(48000, ChannelLayout::MONO, 1);
         assert_eq!(
-            choose_layout(&mono, ChannelMode::Stereo, ok),
+            choose_layout("t", &mono, ChannelMode::Stereo, ok),
             ChannelLayout::MONO
         );
         assert_eq!(
-            choose_layout(&mono, ChannelMode::Keep, |_| false),
+            choose_layout("t", &mono, ChannelMode::Keep, |_| false),
             ChannelLayout::MONO
         );
         let none = src(48000, ChannelLayout::empty(), 0);
         assert_eq!(
-            choose_layout(&none, ChannelMode::Keep, |_| true),
+            choose_layout("t", &none, ChannelMode::Keep, |_| true),
             ChannelLayout::STEREO
         );
     }

@@ -18,11 +18,28 @@ pub(crate) enum RateControl {
     /// Constant quality: libx264's and libx265's default CRF, and for
     /// libvpx-vp9 (whose default is a bitrate) `crf` 32 with `b` 0.
     ConstantQuality,
-    /// An average bitrate in bit/s, with `maxrate` 1.1 times it and
-    /// `bufsize` twice it.
-    // Constructed by the packager once src/pipeline adopts this layer.
-    #[allow(dead_code)]
+    /// An average bitrate in bit/s, with `maxrate` [`maxrate`] and
+    /// `bufsize` [`bufsize`].
     Bitrate(u64),
+}
+
+impl RateControl {
+    /// [`RateControl::Bitrate`] for a target rate, else the encoder's own
+    /// rate control (the packager's renditions).
+    pub fn target(bitrate: Option<u64>) -> Self {
+        bitrate.map_or(RateControl::EncoderDefault, RateControl::Bitrate)
+    }
+}
+
+/// The peak rate an encoder targeting `bitrate` bit/s is given: 1.1 times it.
+pub(crate) fn maxrate(bitrate: u64) -> u64 {
+    (bitrate as f64 * 1.1) as u64
+}
+
+/// The VBV buffer an encoder targeting `bitrate` bit/s is given, in bits:
+/// twice it (two seconds at the average rate).
+pub(crate) fn bufsize(bitrate: u64) -> u64 {
+    bitrate * 2
 }
 
 /// Which private options are set before the caller's own.
@@ -105,34 +122,48 @@ impl VideoSettings {
         Label::new(self.encoder.clone(), self.rendition.clone())
     }
 
-    /// The private options [`open`] passes, in order: the tuning's, the
-    /// rate control's, then the caller's (a repeated key keeps its last
-    /// value, in the place of its first).
+    /// The private options [`open`] passes: [`private_options`] of these
+    /// settings.
     pub fn private_options(&self) -> Vec<(String, String)> {
-        let codec = codec_of(&self.encoder);
-        let mut all: Vec<(String, String)> = Vec::new();
-        let mut set = |k: &str, v: String| match all.iter_mut().find(|(ak, _)| ak == k) {
-            Some(e) => e.1 = v,
-            None => all.push((k.to_string(), v)),
-        };
-        if let (Tuning::Streaming, Some(c)) = (self.tuning, codec) {
-            for (k, v) in crate::options::encoder_defaults(c) {
-                set(k, v.to_string());
-            }
-        }
-        match self.rate {
-            RateControl::ConstantQuality if codec == Some(VideoCodec::Vp9) => {
-                set("crf", "32".into());
-                set("b", "0".into());
-            }
-            RateControl::Bitrate(v) => set("bufsize", (v * 2).to_string()),
-            _ => {}
-        }
-        for (k, v) in &self.options {
-            set(k, v.clone());
-        }
-        all
+        private_options(&self.encoder, self.tuning, self.rate, &self.options)
     }
+}
+
+/// The private options encoder `encoder` is given, in order: the tuning's,
+/// the rate control's, then `options` (a repeated key keeps its last value,
+/// in the place of its first). The one source of ffstream's option order:
+/// the packager's plan lists it, and giving the list back as `options`
+/// yields the same list, so a planned encoder opens with exactly what the
+/// plan shows.
+pub(crate) fn private_options(
+    encoder: &str,
+    tuning: Tuning,
+    rate: RateControl,
+    options: &[(String, String)],
+) -> Vec<(String, String)> {
+    let codec = codec_of(encoder);
+    let mut all: Vec<(String, String)> = Vec::new();
+    let mut set = |k: &str, v: String| match all.iter_mut().find(|(ak, _)| ak == k) {
+        Some(e) => e.1 = v,
+        None => all.push((k.to_string(), v)),
+    };
+    if let (Tuning::Streaming, Some(c)) = (tuning, codec) {
+        for (k, v) in crate::options::encoder_defaults(c) {
+            set(k, v.to_string());
+        }
+    }
+    match rate {
+        RateControl::ConstantQuality if codec == Some(VideoCodec::Vp9) => {
+            set("crf", "32".into());
+            set("b", "0".into());
+        }
+        RateControl::Bitrate(v) => set("bufsize", bufsize(v).to_string()),
+        _ => {}
+    }
+    for (k, v) in options {
+        set(k, v.clone());
+    }
+    all
 }
 
 /// An opened video encoder.
@@ -140,9 +171,7 @@ pub(crate) struct OpenedVideo {
     /// The encoder, ready for frames of [`VideoSettings::size`] in
     /// [`PIXEL_FORMAT`].
     pub encoder: encoder::video::Encoder,
-    /// The private options the encoder did not recognise (for the muxer).
-    // Read by the packager once src/pipeline adopts this layer.
-    #[allow(dead_code)]
+    /// The private options the encoder did not recognise.
     pub unused_options: Vec<(String, String)>,
 }
 
@@ -172,7 +201,7 @@ pub(crate) fn open(s: &VideoSettings) -> Result<OpenedVideo> {
     }
     if let RateControl::Bitrate(v) = s.rate {
         enc.set_bit_rate(v as usize);
-        enc.set_max_bit_rate((v as f64 * 1.1) as usize);
+        enc.set_max_bit_rate(maxrate(v) as usize);
     }
     if s.global_header {
         enc.set_flags(codec::Flags::GLOBAL_HEADER);
@@ -263,6 +292,31 @@ mod tests {
         assert_eq!(keys(&s).len(), 2);
         s.rate = RateControl::Bitrate(1_000_000);
         assert_eq!(keys(&s)[2], ("bufsize".to_string(), "2000000".to_string()));
+    }
+
+    #[test]
+    fn a_planned_list_given_back_opens_as_planned() {
+        let mut s = settings("libx264");
+        s.rate = RateControl::target(Some(1_000_000));
+        s.options = pairs(&[("preset", "slow"), ("bufsize", "300k"), ("tune", "film")]);
+        let planned = s.private_options();
+        assert_eq!(
+            planned,
+            pairs(&[
+                ("preset", "slow"),
+                ("forced-idr", "1"),
+                ("bufsize", "300k"),
+                ("tune", "film")
+            ])
+        );
+        // The packager opens a rendition with the plan's list as its options.
+        s.options.clone_from(&planned);
+        assert_eq!(s.private_options(), planned);
+        assert_eq!(RateControl::target(None), RateControl::EncoderDefault);
+        assert_eq!(
+            (maxrate(2_500_000), bufsize(2_500_000)),
+            (2_750_000, 5_000_000)
+        );
     }
 
     #[test]

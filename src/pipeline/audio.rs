@@ -1,23 +1,21 @@
-//! Audio worker: one thread per distinct audio bitrate, resampling through a
-//! small filter graph (built in this thread) and encoding AAC.
+//! Audio worker: one thread per distinct audio bitrate, resampling
+//! ([`crate::codec::audio::Resampler`], built in this thread) and encoding
+//! AAC.
 
+use super::encoders::to_mux;
 use super::mux::MuxMsg;
 use super::progress::Counter;
-use super::{drain, Drained};
-use crate::error::{Error, Result};
+use crate::codec::audio::{Resampler, AAC};
+use crate::codec::drain::Drained;
+use crate::codec::Label;
+use crate::error::Result;
 use crossbeam_channel::{Receiver, Sender};
-use ffmpeg_next::{encoder, filter, frame, ChannelLayout, Rational};
+use ffmpeg_next::{encoder, frame};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-/// What the decoded audio looks like.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct AudioSource {
-    pub time_base: Rational,
-    pub rate: u32,
-    pub format: ffmpeg_next::format::Sample,
-    pub layout_bits: u64,
-}
+/// What the decoded audio looks like: the resampler's input.
+pub(crate) use crate::codec::audio::ResamplerInput as AudioSource;
 
 pub(crate) struct AudioWorker {
     pub source: usize,
@@ -31,163 +29,81 @@ pub(crate) struct AudioWorker {
 }
 
 impl AudioWorker {
-    fn err(&self, reason: impl std::fmt::Display) -> Error {
-        Error::Encode {
-            codec: "aac".into(),
-            rendition: self.name.clone(),
-            reason: reason.to_string(),
-        }
-    }
-
-    fn graph(&self) -> Result<filter::Graph> {
-        let mut g = filter::Graph::new();
-        let i = self.input;
-        let args = format!(
-            "time_base={}/{}:sample_rate={}:sample_fmt={}:channel_layout=0x{:x}",
-            i.time_base.numerator(),
-            i.time_base.denominator(),
-            i.rate,
-            i.format.name(),
-            i.layout_bits
-        );
-        let find = |n: &str| filter::find(n).ok_or_else(|| self.err(format!("filter {n} missing")));
-        g.add(&find("abuffer")?, "in", &args)
-            .map_err(|e| self.err(e))?;
-        g.add(&find("abuffersink")?, "out", "")
-            .map_err(|e| self.err(e))?;
-        {
-            let mut out = g.get("out").ok_or_else(|| self.err("no sink"))?;
-            out.set_sample_format(self.encoder.format());
-            out.set_channel_layout(self.encoder.channel_layout());
-            out.set_sample_rate(self.encoder.rate());
-        }
-        g.output("in", 0)
-            .and_then(|p| p.input("out", 0))
-            .and_then(|p| p.parse(&format!("aresample={}", self.encoder.rate())))
-            .map_err(|e| self.err(e))?;
-        g.validate().map_err(|e| self.err(e))?;
-        let fs = self.encoder.frame_size();
-        if fs > 0 {
-            g.get("out")
-                .ok_or_else(|| self.err("no sink"))?
-                .sink()
-                .set_frame_size(fs);
-        }
-        Ok(g)
-    }
-
     /// Whether `f` differs in rate, sample format or channel layout from
     /// what the resampler was built for (a stream that changes part way
     /// through); if so, records the new format.
     fn format_changed(&mut self, f: &frame::Audio) -> bool {
-        let layout = match f.channel_layout().bits() {
-            0 => ChannelLayout::default(f.channels() as i32).bits(),
-            bits => bits,
-        };
-        let now = (f.rate(), f.format(), layout);
-        let i = self.input;
-        if now == (i.rate, i.format, i.layout_bits) || f.rate() == 0 || layout == 0 {
+        let now = AudioSource::of_frame(f, self.input.time_base);
+        if now == self.input || now.rate == 0 || now.layout_bits == 0 {
             return false;
         }
         log::warn!(
             "{}: the audio changes from {} Hz {} to {} Hz {} part way through; resampling from there",
             self.name,
-            i.rate,
-            i.format.name(),
-            f.rate(),
-            f.format().name()
+            self.input.rate,
+            self.input.format.name(),
+            now.rate,
+            now.format.name()
         );
-        (self.input.rate, self.input.format, self.input.layout_bits) = now;
+        self.input = now;
         true
     }
 
+    /// Runs until the frame channel closes (then flushes) or the run aborts.
     pub fn run(mut self) -> Result<()> {
-        let mut graph = self.graph()?;
+        let label = Label::new(AAC, self.name.clone());
+        let mut resampler = Resampler::new(&self.input, &self.encoder, label.clone())?;
         let mut first: Option<i64> = None;
-        let rate = self.encoder.rate().max(1) as i64;
         while let Ok(src) = self.rx.recv() {
             if self.abort.load(Ordering::Relaxed) {
                 return Ok(());
             }
             let f = crate::ffi::frame::shallow_ref_audio(&src)
-                .ok_or_else(|| self.err("out of memory referencing a frame"))?;
+                .ok_or_else(|| label.error("out of memory referencing a frame"))?;
             drop(src);
             if self.format_changed(&f) {
                 // The resampler's input is fixed when it is built: build it
                 // again for the new format. What the old one still held (less
                 // than one encoder frame) is dropped, because an AAC encoder
                 // takes a short frame only as its last.
-                graph = self.graph()?;
+                resampler = Resampler::new(&self.input, &self.encoder, label.clone())?;
             }
-            graph
-                .get("in")
-                .ok_or_else(|| self.err("no source"))?
-                .source()
-                .add(&f)
-                .map_err(|e| self.err(e))?;
-            if self.pull(&mut graph, &mut first, rate)? == Drained::MuxGone {
+            resampler.push(&f)?;
+            if self.encode(&mut resampler, &label, &mut first)? == Drained::SinkClosed {
                 return Ok(());
             }
         }
         if self.abort.load(Ordering::Relaxed) {
             return Ok(());
         }
-        graph
-            .get("in")
-            .ok_or_else(|| self.err("no source"))?
-            .source()
-            .flush()
-            .map_err(|e| self.err(e))?;
-        self.pull(&mut graph, &mut first, rate)?;
-        self.encoder.send_eof().map_err(|e| self.err(e))?;
-        self.drain()?;
+        resampler.flush()?;
+        self.encode(&mut resampler, &label, &mut first)?;
+        self.encoder.send_eof().map_err(|e| label.error(e))?;
+        to_mux(&mut self.encoder, &label, self.source, &self.tx)?;
         Ok(())
     }
 
-    fn pull(
+    /// Encodes every frame `resampler` has ready, counting progress from
+    /// the `first` frame's timestamp.
+    fn encode(
         &mut self,
-        graph: &mut filter::Graph,
+        resampler: &mut Resampler,
+        label: &Label,
         first: &mut Option<i64>,
-        rate: i64,
     ) -> Result<Drained> {
-        loop {
-            let mut out = frame::Audio::empty();
-            let got = graph
-                .get("out")
-                .ok_or_else(|| self.err("no sink"))?
-                .sink()
-                .frame(&mut out);
-            match got {
-                Ok(()) => {}
-                Err(ffmpeg_next::Error::Other { errno })
-                    if errno == ffmpeg_next::util::error::EAGAIN =>
-                {
-                    return Ok(Drained::More)
-                }
-                Err(ffmpeg_next::Error::Eof) => return Ok(Drained::More),
-                Err(e) => return Err(self.err(e)),
-            }
+        let rate = i64::from(self.encoder.rate().max(1));
+        while let Some(out) = resampler.pull()? {
             let pts = out.pts().unwrap_or(0);
             let f0 = *first.get_or_insert(pts);
-            self.encoder.send_frame(&out).map_err(|e| self.err(e))?;
+            self.encoder.send_frame(&out).map_err(|e| label.error(e))?;
             self.counter.frames.fetch_add(1, Ordering::Relaxed);
             self.counter
                 .time_us
                 .store((pts - f0) * 1_000_000 / rate, Ordering::Relaxed);
-            if self.drain()? == Drained::MuxGone {
-                return Ok(Drained::MuxGone);
+            if to_mux(&mut self.encoder, label, self.source, &self.tx)? == Drained::SinkClosed {
+                return Ok(Drained::SinkClosed);
             }
         }
-    }
-
-    fn drain(&mut self) -> Result<Drained> {
-        let source = self.source;
-        let tx = &self.tx;
-        let enc = &mut self.encoder;
-        drain(|p| enc.receive_packet(p), source, tx).map_err(|e| Error::Encode {
-            codec: "aac".into(),
-            rendition: self.name.clone(),
-            reason: e.to_string(),
-        })
+        Ok(Drained::NeedsInput)
     }
 }

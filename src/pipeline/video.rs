@@ -1,12 +1,15 @@
-//! Video worker: one thread per rendition, scaling (swscale) and encoding.
+//! Video worker: one thread per rendition, scaling ([`crate::codec::scale`])
+//! and encoding.
 
+use super::encoders::to_mux;
 use super::mux::MuxMsg;
 use super::progress::Counter;
-use super::{drain, Drained};
-use crate::error::{Error, Result};
+use crate::codec::drain::Drained;
+use crate::codec::scale::Scaler;
+use crate::codec::Label;
+use crate::error::Result;
 use crate::ladder::Size;
 use crossbeam_channel::{Receiver, Sender};
-use ffmpeg_next::software::scaling;
 use ffmpeg_next::{encoder, format, frame, Rational};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -48,26 +51,53 @@ pub(crate) struct VideoWorker {
     pub abort: Arc<AtomicBool>,
 }
 
-impl VideoWorker {
-    fn err(&self, reason: impl std::fmt::Display) -> Error {
-        Error::Encode {
-            codec: self.codec_name.to_string(),
-            rendition: self.rendition.clone(),
-            reason: reason.to_string(),
-        }
-    }
+/// A worker's pictures: its scaler and the scaled pictures it reuses.
+struct Pictures {
+    scaler: Scaler,
+    /// The scaled picture, reused once the encoder has let go of it
+    /// (libx264 copies its input), which keeps large allocations out of the
+    /// per-frame path.
+    spare: Option<frame::Video>,
+    /// The last picture shared with the children: reused once they are
+    /// done with it.
+    shared: Option<Arc<frame::Video>>,
+}
 
+impl Pictures {
+    /// The picture to encode for `src`, and whether it is `src` itself (a
+    /// new reference: it already has the target format and size) rather
+    /// than scaled.
+    fn of(&mut self, src: &frame::Video, label: &Label) -> Result<(frame::Video, bool)> {
+        if self.scaler.passes_through(src) {
+            let own = crate::ffi::frame::shallow_ref_video(src)
+                .ok_or_else(|| label.error("out of memory referencing a frame"))?;
+            return Ok((own, true));
+        }
+        let reuse = self
+            .spare
+            .take()
+            .or_else(|| self.shared.take().and_then(|a| Arc::try_unwrap(a).ok()));
+        let mut dst = match reuse {
+            Some(f) if crate::ffi::frame::is_writable(&f) => f,
+            _ => self.scaler.target_frame(),
+        };
+        self.scaler
+            .scale(src, &mut dst)
+            .map_err(|e| label.error(e))?;
+        Ok((dst, false))
+    }
+}
+
+impl VideoWorker {
     /// Runs until the frame channel closes (then flushes) or the run aborts.
     pub fn run(mut self) -> Result<()> {
+        let label = Label::new(self.codec_name, self.rendition.clone());
         // The scaler is built here, in the worker's own thread: it is not Send.
-        let mut scaler: Option<(scaling::Context, (u32, u32, format::Pixel))> = None;
-        // The scaled picture is reused once the encoder has let go of it
-        // (libx264 copies its input), which keeps large allocations out of
-        // the per-frame path.
-        let mut spare: Option<frame::Video> = None;
-        // The last picture shared with the children: reused once they are
-        // done with it.
-        let mut shared_prev: Option<Arc<frame::Video>> = None;
+        let mut pics = Pictures {
+            scaler: Scaler::new(self.pixel, self.size),
+            spare: None,
+            shared: None,
+        };
         let mut first_pts: Option<i64> = None;
         let mut last_segment = -1i64;
         let tb = self.clock.time_base;
@@ -77,41 +107,7 @@ impl VideoWorker {
             }
             let pts = src.pts().unwrap_or(0);
             let first = *first_pts.get_or_insert(pts);
-            let passthrough = src.width() == self.size.width
-                && src.height() == self.size.height
-                && src.format() == self.pixel;
-            let mut out = if passthrough {
-                crate::ffi::frame::shallow_ref_video(&src)
-                    .ok_or_else(|| self.err("out of memory referencing a frame"))?
-            } else {
-                let key = (src.width(), src.height(), src.format());
-                if scaler.as_ref().map(|(_, k)| *k != key).unwrap_or(true) {
-                    let ctx = scaling::Context::get(
-                        src.format(),
-                        src.width(),
-                        src.height(),
-                        self.pixel,
-                        self.size.width,
-                        self.size.height,
-                        scaling::Flags::BICUBIC,
-                    )
-                    .map_err(|e| {
-                        self.err(format!("cannot scale {:?} {}x{}: {e}", key.2, key.0, key.1))
-                    })?;
-                    scaler = Some((ctx, key));
-                }
-                let reuse = spare
-                    .take()
-                    .or_else(|| shared_prev.take().and_then(|a| Arc::try_unwrap(a).ok()));
-                let mut dst = match reuse {
-                    Some(f) if crate::ffi::frame::is_writable(&f) => f,
-                    _ => frame::Video::new(self.pixel, self.size.width, self.size.height),
-                };
-                // Cannot fail: the branch above sets the scaler when it was None or stale.
-                let (ctx, _) = scaler.as_mut().expect("scaler just built");
-                ctx.run(&src, &mut dst).map_err(|e| self.err(e))?;
-                dst
-            };
+            let (mut out, passthrough) = pics.of(&src, &label)?;
             out.set_pts(Some(pts));
             let segment = self.clock.segment_of(pts - first);
             let key = segment > last_segment;
@@ -125,20 +121,20 @@ impl VideoWorker {
                 let out = Arc::new(out);
                 // A child that stopped reports its own error when joined.
                 self.children.retain(|c| c.send(out.clone()).is_ok());
-                self.encoder.send_frame(&out).map_err(|e| self.err(e))?;
+                self.encoder.send_frame(&out).map_err(|e| label.error(e))?;
                 drop(src);
-                shared_prev = Some(out);
+                pics.shared = Some(out);
             } else {
                 // A passed-through picture is the source's own: the children
                 // get that (which they would otherwise have scaled from).
                 self.children.retain(|c| c.send(src.clone()).is_ok());
-                self.encoder.send_frame(&out).map_err(|e| self.err(e))?;
+                self.encoder.send_frame(&out).map_err(|e| label.error(e))?;
                 drop(src);
                 if !passthrough {
-                    spare = Some(out);
+                    pics.spare = Some(out);
                 }
             }
-            if self.drain()? == Drained::MuxGone {
+            if to_mux(&mut self.encoder, &label, self.source, &self.tx)? == Drained::SinkClosed {
                 return Ok(());
             }
             self.counter.frames.fetch_add(1, Ordering::Relaxed);
@@ -151,20 +147,9 @@ impl VideoWorker {
         if self.abort.load(Ordering::Relaxed) {
             return Ok(());
         }
-        self.encoder.send_eof().map_err(|e| self.err(e))?;
-        self.drain()?;
+        self.encoder.send_eof().map_err(|e| label.error(e))?;
+        to_mux(&mut self.encoder, &label, self.source, &self.tx)?;
         Ok(())
-    }
-
-    fn drain(&mut self) -> Result<Drained> {
-        let source = self.source;
-        let tx = &self.tx;
-        let enc = &mut self.encoder;
-        drain(|p| enc.receive_packet(p), source, tx).map_err(|e| Error::Encode {
-            codec: self.codec_name.to_string(),
-            rendition: self.rendition.clone(),
-            reason: e.to_string(),
-        })
     }
 }
 

@@ -23,11 +23,9 @@ pub(crate) use naming::Names;
 pub const DEFAULT_LIVE_WINDOW: u32 = 6;
 /// Sample rates the AAC encoder takes; another input rate is resampled to
 /// [`DEFAULT_AAC_RATE`].
-pub const AAC_RATES: [u32; 9] = [
-    96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
-];
+pub const AAC_RATES: [u32; 9] = crate::codec::audio::AAC_RATES;
 /// The AAC sample rate for inputs whose rate AAC does not take.
-pub const DEFAULT_AAC_RATE: u32 = 48000;
+pub const DEFAULT_AAC_RATE: u32 = crate::codec::audio::FALLBACK_RATE;
 
 /// A rational number (a frame rate or a time base) that serialises as
 /// `"num/den"`, so plans read the way FFmpeg prints them.
@@ -304,11 +302,7 @@ fn audio_encodes(s: &Settings, input: &InputInfo) -> Vec<AudioEncode> {
     }
     rates.sort_unstable_by(|a, b| b.cmp(a));
     rates.dedup();
-    let sample_rate = if AAC_RATES.contains(&a.sample_rate) {
-        a.sample_rate
-    } else {
-        DEFAULT_AAC_RATE
-    };
+    let sample_rate = crate::codec::audio::aac_sample_rate(a.sample_rate);
     let (layout, channels) = output_layout(a, s.audio.channels);
     rates
         .into_iter()
@@ -322,24 +316,26 @@ fn audio_encodes(s: &Settings, input: &InputInfo) -> Vec<AudioEncode> {
         .collect()
 }
 
-/// FFmpeg's channel masks for mono and stereo.
+/// FFmpeg's channel masks for mono and stereo (the plan tests' layouts).
+#[cfg(test)]
 const MONO: u64 = 0x4;
+#[cfg(test)]
 const STEREO: u64 = 0x3;
 
-/// The output layout: the source's own with [`ChannelMode::Keep`], else
-/// mono for a mono source and stereo otherwise.
+/// The output layout and channel count: the codec layer's choice
+/// ([`crate::codec::audio::choose_layout`]): the source's own with
+/// [`ChannelMode::Keep`] when AAC lists it (or lists nothing: then opening
+/// the encoder decides; planning opens nothing), else mono for a mono
+/// source and stereo otherwise.
 fn output_layout(a: &AudioInput, mode: ChannelMode) -> (u64, u32) {
-    match mode {
-        ChannelMode::Keep if a.channels > 0 => {
-            let layout = if a.layout != 0 {
-                a.layout
-            } else {
-                ffmpeg_next::ChannelLayout::default(a.channels as i32).bits()
-            };
-            (layout, a.channels)
-        }
-        _ if a.channels == 1 => (MONO, 1),
-        _ => (STEREO, 2),
+    use crate::codec::audio::{aac_lists, choose_layout, SourceAudio};
+    let channels = u16::try_from(a.channels).unwrap_or(u16::MAX);
+    let src = SourceAudio::new(a.sample_rate, a.layout, channels);
+    let layout = choose_layout("audio", &src, mode, |l| aac_lists(l).unwrap_or(true));
+    if layout == src.layout && mode == ChannelMode::Keep {
+        (layout.bits(), a.channels)
+    } else {
+        (layout.bits(), layout.channels().unsigned_abs())
     }
 }
 
@@ -374,7 +370,7 @@ fn video_renditions(
                 size: rep.size,
                 encoder: s.format.video.encoder_name().to_string(),
                 bitrate,
-                maxrate: bitrate.map(|b| (b as f64 * 1.1) as u64),
+                maxrate: bitrate.map(crate::codec::video::maxrate),
                 gop: ((segment_seconds * fps).round() as u32).max(1),
                 threads: encoder_threads(s.threads, rep, total_px),
                 sample_aspect: sar_for(v.display, rep.size),
@@ -400,23 +396,23 @@ fn unique_name(base: &str, used: &mut Vec<String>) -> String {
     name
 }
 
-/// Encoder options in the order they are set: per-codec defaults, the VBV
-/// buffer for a target rate, the user's options, the rendition's own.
+/// Encoder options in the order they are set, as the codec layer orders
+/// them ([`crate::codec::video::private_options`]): per-codec defaults, the
+/// VBV buffer for a target rate, then the user's options and the
+/// rendition's own (a repeated key keeps its last value).
 fn encoder_options(
     s: &Settings,
     rep: &Representation,
     user: &[(String, String)],
 ) -> Vec<(String, String)> {
-    let mut o: Vec<(String, String)> = crate::options::encoder_defaults(s.format.video)
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    if let Some(v) = rep.bitrate.effective_video() {
-        o.push(("bufsize".into(), (v * 2).to_string()));
-    }
-    o.extend(user.iter().cloned());
-    o.extend(rep.options.iter().cloned());
-    o
+    use crate::codec::video::{private_options, RateControl, Tuning};
+    let own: Vec<(String, String)> = user.iter().chain(&rep.options).cloned().collect();
+    private_options(
+        s.format.video.encoder_name(),
+        Tuning::Streaming,
+        RateControl::target(rep.bitrate.effective_video()),
+        &own,
+    )
 }
 
 /// Encoder threads for one rendition: the renditions share `cores` in
