@@ -1,0 +1,259 @@
+//! Stream conversion: save a stream to one file, like the seed library's
+//! `stream2file`.
+//!
+//! [`convert`] reads a file, an HLS playlist, a DASH manifest or an
+//! `http(s)://` URL and writes every packet to a single output file without
+//! re-encoding (a remux, like `ffmpeg -i INPUT -c copy OUTPUT`). The
+//! container follows the output's extension (`.mp4`, `.mkv`, `.ts`,
+//! `.mov`, ...). From HLS and DASH, whose renditions are alternatives, the
+//! largest video and the best audio (of the same variant when there is one)
+//! are kept; from other inputs, every video, audio and (where the container
+//! holds it) subtitle stream.
+//!
+//! A codec the container cannot hold is an [`Error::Config`] naming both,
+//! unless [`ConvertOptions::codec`] is set: then video is re-encoded with
+//! that codec and audio the container cannot hold becomes AAC.
+//!
+//! The file is written under a temporary name beside the output and renamed
+//! when complete; a failed run leaves nothing behind.
+//!
+//! ```no_run
+//! use ffstream::convert::{convert, ConvertOptions};
+//! let report = convert(
+//!     "https://example.com/live/master.m3u8",
+//!     std::path::Path::new("saved.mp4"),
+//!     &ConvertOptions::default(),
+//! )?;
+//! println!("{:.1} s, {} bytes", report.duration.as_secs_f64(), report.bytes);
+//! # Ok::<(), ffstream::Error>(())
+//! ```
+
+/// The packet loop: opens the output, copies or re-encodes, reports.
+mod remux;
+/// Which input streams are written, copied or re-encoded.
+mod select;
+/// A re-encoded stream's decoder and encoder.
+mod transcode;
+
+use crate::ffi::bsf as raw;
+use crate::{Error, Result, VideoCodec};
+use ffmpeg_next::{codec, Rational};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How [`convert`] treats the streams.
+#[derive(Debug, Clone)]
+pub struct ConvertOptions {
+    /// `None` (the default): copy every stream as it is. `Some(codec)`:
+    /// re-encode video with this codec, and re-encode to AAC any audio the
+    /// container cannot hold; other audio is still copied.
+    pub codec: Option<VideoCodec>,
+    /// How long a network read may stall before giving up.
+    pub network_timeout: Duration,
+}
+
+impl Default for ConvertOptions {
+    fn default() -> Self {
+        ConvertOptions {
+            codec: None,
+            network_timeout: crate::probe::DEFAULT_NETWORK_TIMEOUT,
+        }
+    }
+}
+
+/// The kind of a converted stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StreamKind {
+    /// Video.
+    Video,
+    /// Audio.
+    Audio,
+    /// Subtitles.
+    Subtitle,
+}
+
+/// What happened to one stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamAction {
+    /// Packets copied unchanged (remuxed).
+    Copied,
+    /// Decoded and encoded again.
+    Reencoded,
+}
+
+/// One stream of the output.
+#[derive(Debug, Clone)]
+pub struct ConvertedStream {
+    /// Index of the stream in the input.
+    pub input_index: usize,
+    /// Index of the stream in the output file.
+    pub output_index: usize,
+    /// Video, audio or subtitles.
+    pub kind: StreamKind,
+    /// The input codec's FFmpeg name, such as `h264`.
+    pub input_codec: String,
+    /// The output codec's FFmpeg name (the input's when copied).
+    pub output_codec: String,
+    /// Copied or re-encoded.
+    pub action: StreamAction,
+    /// Packets written.
+    pub packets: u64,
+}
+
+/// The result of [`convert`].
+#[derive(Debug, Clone)]
+pub struct ConvertReport {
+    /// The file written.
+    pub output: PathBuf,
+    /// The muxer used, such as `mp4` or `matroska`.
+    pub container: String,
+    /// Media time from the first to the end of the last packet written.
+    pub duration: Duration,
+    /// Every stream written, in output order.
+    pub streams: Vec<ConvertedStream>,
+    /// Size of the output file.
+    pub bytes: u64,
+    /// Wall-clock time of the conversion.
+    pub elapsed: Duration,
+}
+
+impl ConvertReport {
+    /// How many streams were copied without re-encoding.
+    pub fn copied(&self) -> usize {
+        self.count(StreamAction::Copied)
+    }
+
+    /// How many streams were re-encoded.
+    pub fn reencoded(&self) -> usize {
+        self.count(StreamAction::Reencoded)
+    }
+
+    fn count(&self, a: StreamAction) -> usize {
+        self.streams.iter().filter(|s| s.action == a).count()
+    }
+}
+
+/// Saves `input` (a file, an HLS `.m3u8` or DASH `.mpd`, a path or an
+/// `http(s)://` URL) to the single file `output`; see the [module
+/// documentation](self).
+///
+/// Errors: [`Error::OpenInput`] for an input that cannot be opened,
+/// [`Error::Config`] for an output name with no known container or a codec
+/// the container cannot hold (naming both), [`Error::Output`] when the
+/// muxer refuses the streams or writing fails, [`Error::Decode`] when
+/// reading fails part way. On any error the output file is not created
+/// (and an existing one is left as it was).
+pub fn convert(input: &str, output: &Path, opts: &ConvertOptions) -> Result<ConvertReport> {
+    let started = Instant::now();
+    let file_name = output
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| Error::Config(format!("output {} has no file name", output.display())))?;
+    let ext = Path::new(file_name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("");
+    crate::init();
+    let fmt = raw::guess_output_format(file_name).ok_or_else(|| {
+        Error::Config(format!(
+            "cannot tell the container of output {} from its extension: \
+             use .mp4, .mkv, .mov, .ts or another one FFmpeg knows",
+            output.display()
+        ))
+    })?;
+    let mut ictx = crate::probe::open_input(input, opts.network_timeout)?;
+    if same_file(input, output) {
+        return Err(Error::Config(format!(
+            "output {} is the input itself",
+            output.display()
+        )));
+    }
+    let plans = select::plan_streams(&mut ictx, input, output, &fmt, opts)?;
+
+    let dir = match output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let tmp = TempFile(dir.join(format!(
+        ".{file_name}.ffstream-{}.{ext}",
+        std::process::id()
+    )));
+    let (streams, duration) = remux::remux(
+        &mut ictx,
+        input,
+        output,
+        &tmp.0,
+        fmt.name(),
+        plans,
+        opts.codec,
+    )?;
+    std::fs::rename(&tmp.0, output).map_err(|e| Error::io(output, e))?;
+    std::mem::forget(tmp);
+    let bytes = std::fs::metadata(output)
+        .map_err(|e| Error::io(output, e))?
+        .len();
+    Ok(ConvertReport {
+        output: output.to_path_buf(),
+        container: fmt.name().to_string(),
+        duration,
+        streams,
+        bytes,
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Removes the partial output when a run fails (dropped without `forget`).
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn same_file(input: &str, output: &Path) -> bool {
+    if input.contains("://") {
+        return false;
+    }
+    match (std::fs::canonicalize(input), std::fs::canonicalize(output)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The FFmpeg name of codec `id` (its debug name where FFmpeg has none).
+fn codec_name(id: codec::Id) -> String {
+    let n = id.name();
+    if n.is_empty() {
+        format!("{id:?}").to_lowercase()
+    } else {
+        n.to_string()
+    }
+}
+
+fn output_err(output: &Path, reason: impl std::fmt::Display) -> Error {
+    Error::Output {
+        output: output.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+fn decode_err(input: &str, reason: impl std::fmt::Display) -> Error {
+    Error::Decode {
+        input: input.to_string(),
+        reason: reason.to_string(),
+    }
+}
+
+trait Rescale {
+    fn rescale(self, from: Rational, to: Rational) -> i64;
+}
+
+impl Rescale for i64 {
+    fn rescale(self, from: Rational, to: Rational) -> i64 {
+        ffmpeg_next::Rescale::rescale(&self, from, to)
+    }
+}

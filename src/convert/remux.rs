@@ -1,0 +1,309 @@
+//! The packet loop: every planned stream copied (timestamps shifted to
+//! start at 0) or re-encoded into one output file.
+
+use super::select::StreamPlan;
+use super::transcode::Transcoder;
+use super::{codec_name, decode_err, output_err, raw, ConvertedStream, Rescale, StreamAction};
+use crate::codec::is_again;
+use crate::{Result, VideoCodec};
+use ffmpeg_next::{codec, encoder, format, Packet, Rational};
+use std::path::Path;
+use std::time::Duration;
+
+/// Per-output-stream state of the packet loop.
+pub(super) struct OutStream {
+    plan: StreamPlan,
+    out_index: usize,
+    in_tb: Rational,
+    out_tb: Rational,
+    /// Input start offset, in the input stream's time base.
+    offset: i64,
+    last_dts: Option<i64>,
+    packets: u64,
+    output_codec: String,
+    coder: Option<Transcoder>,
+    /// Earliest start and latest end written, in seconds.
+    span: Option<(f64, f64)>,
+}
+
+impl OutStream {
+    /// Makes DTS strictly increasing (as MP4 requires) and PTS >= DTS.
+    fn fix_timestamps(&mut self, p: &mut Packet) {
+        let dts = p.dts().or(p.pts());
+        let dts = match (dts, self.last_dts) {
+            (Some(d), Some(last)) if d <= last => Some(last + 1),
+            (None, Some(last)) => Some(last + p.duration().max(1)),
+            (d, _) => d,
+        };
+        if let Some(d) = dts {
+            p.set_dts(Some(d));
+            match p.pts() {
+                Some(pts) if pts < d => p.set_pts(Some(d)),
+                None => p.set_pts(Some(d)),
+                _ => {}
+            }
+            self.last_dts = Some(d);
+        }
+    }
+
+    fn note_span(&mut self, p: &Packet) {
+        let Some(pts) = p.pts() else { return };
+        let tb = f64::from(self.out_tb);
+        let start = pts as f64 * tb;
+        let end = (pts + p.duration().max(0)) as f64 * tb;
+        self.span = Some(match self.span {
+            Some((s, e)) => (s.min(start), e.max(end)),
+            None => (start, end),
+        });
+    }
+}
+
+/// Where the packets go: the output file, named `output` in errors.
+struct Sink<'a> {
+    octx: format::context::Output,
+    output: &'a Path,
+}
+
+impl Sink<'_> {
+    /// Writes one packet of `o`, already in the output stream's time base.
+    fn write(&mut self, o: &mut OutStream, mut pkt: Packet) -> Result<()> {
+        o.fix_timestamps(&mut pkt);
+        pkt.set_stream(o.out_index);
+        o.note_span(&pkt);
+        o.packets += 1;
+        pkt.write_interleaved(&mut self.octx)
+            .map_err(|e| output_err(self.output, crate::ffi::log::explain(e)))
+    }
+
+    /// Writes what transcoder `o` makes of `pkt` (`None`: the end).
+    fn transcode(&mut self, o: &mut OutStream, pkt: Option<&Packet>, input: &str) -> Result<()> {
+        let Some(t) = o.coder.as_mut() else {
+            return Ok(());
+        };
+        let from = t.time_base();
+        for mut p in t.send(pkt, o.offset, input)? {
+            p.rescale_ts(from, o.out_tb);
+            self.write(o, p)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes the planned streams of `ictx` to `tmp` with the muxer `fmt_name`.
+pub(super) fn remux(
+    ictx: &mut format::context::Input,
+    input: &str,
+    output: &Path,
+    tmp: &Path,
+    fmt_name: &str,
+    plans: Vec<StreamPlan>,
+    video_codec: Option<VideoCodec>,
+) -> Result<(Vec<ConvertedStream>, Duration)> {
+    let octx = format::output_as(tmp, fmt_name).map_err(|e| {
+        output_err(
+            output,
+            crate::ffi::log::explain(format!("cannot create the file: {e}")),
+        )
+    })?;
+    let mut sink = Sink { octx, output };
+    let global_header = sink
+        .octx
+        .format()
+        .flags()
+        .contains(format::Flags::GLOBAL_HEADER);
+    let start = match crate::ffi::probe::format_raw(ictx).start_time {
+        t if t == ffmpeg_next::ffi::AV_NOPTS_VALUE => 0,
+        t => t,
+    };
+    let mut outs: Vec<OutStream> = Vec::new();
+    for plan in plans {
+        let coder = if plan.reencode {
+            // Cannot fail: plans index streams of this same ictx.
+            let ist = ictx.stream(plan.index).expect("planned stream exists");
+            let vc = video_codec.unwrap_or(VideoCodec::H264);
+            Some(Transcoder::open(&ist, &plan, vc, global_header, input)?)
+        } else {
+            None
+        };
+        let o = add_stream(ictx, &mut sink, plan, coder, outs.len(), start)?;
+        outs.push(o);
+    }
+    write_header(ictx, &mut sink, &mut outs, fmt_name)?;
+    copy_packets(ictx, &mut sink, &mut outs, input)?;
+    for o in &mut outs {
+        sink.transcode(o, None, input)?;
+    }
+    sink.octx
+        .write_trailer()
+        .map_err(|e| output_err(output, crate::ffi::log::explain(e)))?;
+    drop(sink);
+    Ok(report(outs))
+}
+
+/// Adds the output stream of `plan`, the `out_index`th, to the sink's file:
+/// its encoder's stream when `coder` re-encodes it, else a copy of the
+/// input stream's. `start` is the input's start time in microseconds.
+fn add_stream(
+    ictx: &format::context::Input,
+    sink: &mut Sink<'_>,
+    plan: StreamPlan,
+    coder: Option<Transcoder>,
+    out_index: usize,
+    start: i64,
+) -> Result<OutStream> {
+    let output = sink.output;
+    // Cannot fail: plans index streams of this same ictx.
+    let ist = ictx.stream(plan.index).expect("planned stream exists");
+    let in_tb = ist.time_base();
+    let mut ost = match &coder {
+        Some(t) => {
+            let mut ost = sink
+                .octx
+                .add_stream(encoder::find(t.encoder_id()))
+                .map_err(|e| output_err(output, e))?;
+            ost.set_parameters(t.parameters());
+            ost.set_time_base(t.time_base());
+            ost
+        }
+        None => {
+            let keep_tag = raw::codec_tag_fits(&sink.octx.format(), &ist.parameters());
+            let mut ost = sink
+                .octx
+                .add_stream(encoder::find(codec::Id::None))
+                .map_err(|e| output_err(output, e))?;
+            ost.set_parameters(ist.parameters());
+            if !keep_tag {
+                raw::clear_codec_tag(&mut ost);
+            }
+            ost.set_time_base(in_tb);
+            ost
+        }
+    };
+    ost.set_avg_frame_rate(ist.avg_frame_rate());
+    crate::ffi::dict::copy_stream_metadata(&ist, &mut ost)
+        .map_err(|e| output_err(output, format!("copying stream tags: {e}")))?;
+    raw::copy_stream_extras(&ist, &mut ost);
+    let output_codec = match &coder {
+        Some(t) => codec_name(t.encoder_id()),
+        None => plan.codec_name.clone(),
+    };
+    Ok(OutStream {
+        plan,
+        out_index,
+        in_tb,
+        out_tb: in_tb,
+        offset: start.rescale(ffmpeg_next::rescale::TIME_BASE, in_tb),
+        last_dts: None,
+        packets: 0,
+        output_codec,
+        coder,
+        span: None,
+    })
+}
+
+/// Copies the input's tags and writes the header (naming the codecs when
+/// the muxer refuses them), then reads each stream's output time base.
+fn write_header(
+    ictx: &format::context::Input,
+    sink: &mut Sink<'_>,
+    outs: &mut [OutStream],
+    fmt_name: &str,
+) -> Result<()> {
+    let output = sink.output;
+    crate::ffi::dict::copy_format_metadata(ictx, &mut sink.octx)
+        .map_err(|e| output_err(output, format!("copying tags: {e}")))?;
+    crate::ffi::log::take_last_error();
+    sink.octx.write_header().map_err(|e| {
+        let codecs: Vec<&str> = outs.iter().map(|o| o.output_codec.as_str()).collect();
+        output_err(
+            output,
+            format!(
+                "the {fmt_name} container refused the streams ({}): {}",
+                codecs.join(", "),
+                crate::ffi::log::explain(e)
+            ),
+        )
+    })?;
+    for o in outs {
+        o.out_tb = sink
+            .octx
+            .stream(o.out_index)
+            // Cannot fail: the stream was added to octx before the header.
+            .expect("output stream exists")
+            .time_base();
+    }
+    Ok(())
+}
+
+/// Reads `ictx` to its end, copying or re-encoding each packet of a
+/// planned stream.
+fn copy_packets(
+    ictx: &mut format::context::Input,
+    sink: &mut Sink<'_>,
+    outs: &mut [OutStream],
+    input: &str,
+) -> Result<()> {
+    let mut by_input: Vec<Option<usize>> = vec![None; ictx.nb_streams() as usize];
+    for (k, o) in outs.iter().enumerate() {
+        by_input[o.plan.index] = Some(k);
+    }
+    loop {
+        let mut pkt = Packet::empty();
+        match pkt.read(ictx) {
+            Ok(()) => {}
+            Err(ffmpeg_next::Error::Eof) => return Ok(()),
+            Err(e) if is_again(&e) => continue,
+            Err(e) => return Err(decode_err(input, crate::ffi::log::explain(e))),
+        }
+        let Some(k) = by_input.get(pkt.stream()).copied().flatten() else {
+            continue;
+        };
+        let o = &mut outs[k];
+        if o.coder.is_some() {
+            sink.transcode(o, Some(&pkt), input)?;
+            continue;
+        }
+        if let Some(t) = pkt.pts() {
+            pkt.set_pts(Some(t - o.offset));
+        }
+        if let Some(t) = pkt.dts() {
+            pkt.set_dts(Some(t - o.offset));
+        }
+        pkt.rescale_ts(o.in_tb, o.out_tb);
+        pkt.set_position(-1);
+        sink.write(o, pkt)?;
+    }
+}
+
+/// What was written: each stream, and the media time from the earliest
+/// start to the latest end of any stream.
+fn report(outs: Vec<OutStream>) -> (Vec<ConvertedStream>, Duration) {
+    let (start, end) = outs
+        .iter()
+        .filter_map(|o| o.span)
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(s, e), (a, b)| {
+            (s.min(a), e.max(b))
+        });
+    let duration = if end > start {
+        Duration::from_secs_f64(end - start)
+    } else {
+        Duration::ZERO
+    };
+    let streams = outs
+        .into_iter()
+        .map(|o| ConvertedStream {
+            input_index: o.plan.index,
+            output_index: o.out_index,
+            kind: o.plan.kind,
+            input_codec: o.plan.codec_name,
+            output_codec: o.output_codec,
+            action: if o.coder.is_some() {
+                StreamAction::Reencoded
+            } else {
+                StreamAction::Copied
+            },
+            packets: o.packets,
+        })
+        .collect();
+    (streams, duration)
+}
