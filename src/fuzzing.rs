@@ -278,7 +278,7 @@ pub fn manifest_bytes(data: &[u8], kind: Manifest) -> Result<crate::probe::Probe
     if kind == Manifest::Hls {
         // As `probe::open_input` does: what crashes FFmpeg is refused first.
         let read = |u: &str| crate::ffi::read::read_url(u, "data", OPEN_DEADLINE, 1 << 20).ok();
-        crate::hls_input::check_master(&bytes, name, read).map_err(|reason| Error::OpenInput {
+        crate::hls::input::check_master(&bytes, name, read).map_err(|reason| Error::OpenInput {
             input: name.into(),
             reason,
         })?;

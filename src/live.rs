@@ -211,7 +211,7 @@ pub(crate) fn open_url(
     }
     let listener = is_listener(url);
     if !listener {
-        crate::hls_input::check(url, None, policy.stall_timeout)?;
+        crate::hls::input::check(url, None, policy.stall_timeout)?;
     }
     let mut opts = ffmpeg_next::Dictionary::new();
     opts.set("scan_all_pmts", "1");

@@ -9,14 +9,11 @@
 //! [`fanout`]). The manifests are written last ([`outputs`]).
 
 mod audio;
-mod dash_hls;
 mod driver;
 mod encoders;
 mod fanout;
 mod input;
 mod live_input;
-mod live_mpd;
-mod mpd_codecs;
 mod mux;
 mod outputs;
 pub mod progress;

@@ -89,11 +89,11 @@ pub(super) fn build(
             ("dash", _, _) => {
                 let hevc = codecs.iter().any(|c| c.starts_with("hvc1."));
                 let full = hevc.then(|| {
-                    Arc::new(super::mpd_codecs::MpdCodecs {
+                    Arc::new(crate::dash::mpd_codecs::MpdCodecs {
                         codecs: codecs.clone(),
                     }) as Arc<dyn Interceptor>
                 });
-                super::live_mpd::wrap(plan.live, full, &keep_dynamic)
+                crate::dash::live_mpd::wrap(plan.live, full, &keep_dynamic)
             }
             _ => None,
         };
@@ -286,7 +286,7 @@ pub(super) fn finish_manifests(
         }
         Protocol::Dash if job.settings.dash.generate_hls_playlist => {
             let master = plan.dir.join("master.m3u8");
-            super::dash_hls::finish_master(&master, plan.live, uploader, &plan.dir)?;
+            crate::dash::hls_master::finish_master(&master, plan.live, uploader, &plan.dir)?;
         }
         Protocol::Dash => {}
     }

@@ -43,7 +43,7 @@ pub(crate) fn open_input(
     }
 
     // Refuse, before FFmpeg reads it, an HLS master that crashes FFmpeg.
-    crate::hls_input::check(input_url, local, network_timeout).map_err(open_err)?;
+    crate::hls::input::check(input_url, local, network_timeout).map_err(open_err)?;
 
     let mut opts = ff::Dictionary::new();
     // As ffprobe does: find every program of an MPEG-TS.

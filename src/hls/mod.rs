@@ -4,6 +4,8 @@
 //! the master is ours, written once the run has completed, so it can carry
 //! measured `BANDWIDTH`/`AVERAGE-BANDWIDTH` and exact `CODECS`.
 
+pub(crate) mod input;
+
 use crate::error::{Error, Result};
 use std::fmt::Write as _;
 use std::io::Write as _;

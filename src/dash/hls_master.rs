@@ -17,7 +17,7 @@ use std::path::Path;
 /// where the run uploads. A live run's window may name segments already
 /// deleted: there a failure to measure keeps the muxer's master, with a
 /// warning.
-pub(super) fn finish_master(
+pub(crate) fn finish_master(
     master: &Path,
     live: bool,
     uploader: Option<&crate::cloud::Uploader>,
@@ -39,7 +39,7 @@ pub(super) fn finish_master(
 
 /// Rewrites `master`'s variants with measured bandwidth, in place. Every
 /// other line is kept as the muxer wrote it.
-pub(super) fn measure_master(master: &Path) -> Result<()> {
+pub(crate) fn measure_master(master: &Path) -> Result<()> {
     let text = std::fs::read_to_string(master).map_err(|e| Error::io(master, e))?;
     let dir = master.parent().unwrap_or(Path::new("."));
     let measure = |uri: &str| measure_bandwidth(&dir.join(uri));
