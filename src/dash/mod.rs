@@ -1,0 +1,14 @@
+//! MPEG-DASH beside libavformat's dash muxer: what ffstream changes in the
+//! files it writes. The muxer's options and file names come from the run
+//! plan (`crate::plan`).
+//!
+//! - [`mpd_codecs`]: the MPD's HEVC `codecs` completed from the encoders
+//!   (the muxer writes a bare `hvc1`);
+//! - [`live_mpd`]: a live stop finishes the last segment but keeps the MPD
+//!   dynamic, unless `--end-list` asked for a finished presentation;
+//! - [`hls_master`]: the HLS master written beside the MPD
+//!   (`--hls-playlist`), with measured BANDWIDTH.
+
+pub(crate) mod hls_master;
+pub(crate) mod live_mpd;
+pub(crate) mod mpd_codecs;
