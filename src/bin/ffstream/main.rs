@@ -1,4 +1,5 @@
 //! The `ffstream` command-line tool: package media for HLS and MPEG-DASH.
+#![warn(clippy::too_many_lines)]
 
 mod convert_cmd;
 mod progress_bar;
