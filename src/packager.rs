@@ -561,12 +561,12 @@ impl<'a> Packager<'a> {
     /// `NAME.mpd`; its directory is created). Returns a report; on error or
     /// cancellation no manifest claiming a complete stream is left behind.
     pub fn output(self, path: impl AsRef<Path>) -> Result<Report> {
-        let (job, staging, remote_name, monitor, cancel) = self.into_job(path.as_ref())?;
-        let mut report = pipeline::run(job, monitor, cancel)?;
-        if let Some(url) = remote_name {
+        let p = self.into_job(path.as_ref())?;
+        let mut report = pipeline::run(p.job, p.monitor, p.cancel)?;
+        if let Some(url) = p.remote_name {
             report.manifest = PathBuf::from(url);
         }
-        drop(staging);
+        drop(p.staging);
         Ok(report)
     }
 
@@ -575,8 +575,8 @@ impl<'a> Packager<'a> {
     /// but no encoder or muxer is opened and nothing is written. This is
     /// `ffstream hls … --dry-run`.
     pub fn plan(self, path: impl AsRef<Path>) -> Result<crate::plan::RunPlan> {
-        let (job, _staging, _, _, _) = self.into_job(path.as_ref())?;
-        pipeline::dry_run(&job)
+        let p = self.into_job(path.as_ref())?;
+        pipeline::dry_run(&p.job)
     }
 
     /// Applies the options that shadow a typed setting (`-x hls_time=2`)
@@ -620,16 +620,7 @@ impl<'a> Packager<'a> {
     /// The stores to upload to, and the local manifest path: an output
     /// that is itself a store URL is staged in a temporary directory,
     /// removed when the run ends.
-    #[allow(clippy::type_complexity)]
-    fn outputs(
-        &mut self,
-        path: &Path,
-    ) -> Result<(
-        Vec<Store>,
-        PathBuf,
-        Option<tempfile::TempDir>,
-        Option<String>,
-    )> {
+    fn outputs(&mut self, path: &Path) -> Result<Outputs> {
         // Live pushes give up on a request after about one segment's
         // duration: the next segment and playlist are due by then.
         let seg = match self.protocol {
@@ -652,7 +643,12 @@ impl<'a> Packager<'a> {
             || as_str.starts_with("https://")
             || as_str.starts_with("ftp://");
         if !remote {
-            return Ok((stores, path.to_path_buf(), None, None));
+            return Ok(Outputs {
+                stores,
+                local: path.to_path_buf(),
+                staging: None,
+                remote_name: None,
+            });
         }
         let (store, file) = Store::from_object_url(&as_str, io_timeout)?;
         stores.insert(0, store);
@@ -661,7 +657,12 @@ impl<'a> Packager<'a> {
             .tempdir()
             .map_err(|e| Error::io(std::env::temp_dir(), e))?;
         let p = dir.path().join(&file);
-        Ok((stores, p, Some(dir), Some(store_name_of(&as_str))))
+        Ok(Outputs {
+            stores,
+            local: p,
+            staging: Some(dir),
+            remote_name: Some(store_name_of(&as_str)),
+        })
     }
 
     /// The live connection to take over (or open) and how to reconnect.
@@ -690,21 +691,16 @@ impl<'a> Packager<'a> {
     }
 
     /// Validates the builder and turns it into a job for the pipeline.
-    #[allow(clippy::type_complexity)]
-    fn into_job(
-        mut self,
-        path: &Path,
-    ) -> Result<(
-        Job,
-        Option<tempfile::TempDir>,
-        Option<String>,
-        Option<pipeline::Monitor<'a>>,
-        CancelHandle,
-    )> {
+    fn into_job(mut self, path: &Path) -> Result<Prepared<'a>> {
         let reps = self.resolved_representations()?;
         let options = self.classify_options(&reps)?;
         self.validate(&reps)?;
-        let (stores, local_out, staging, remote_name) = self.outputs(path)?;
+        let Outputs {
+            stores,
+            local: local_out,
+            staging,
+            remote_name,
+        } = self.outputs(path)?;
         let threads = self
             .threads
             .unwrap_or_else(crate::pipeline::available_cores);
@@ -742,7 +738,13 @@ impl<'a> Packager<'a> {
             encryption: self.encryption,
             uploads: stores,
         };
-        Ok((job, staging, remote_name, self.monitor, self.cancel))
+        Ok(Prepared {
+            job,
+            staging,
+            remote_name,
+            monitor: self.monitor,
+            cancel: self.cancel,
+        })
     }
 
     /// Output beside the input (`<input stem>.m3u8` / `.mpd` in its folder).
@@ -766,6 +768,25 @@ impl<'a> Packager<'a> {
         };
         Ok(Path::new(&self.media.input).with_extension(ext))
     }
+}
+
+/// Where a run writes: the stores to upload to, the local manifest, and the
+/// staging folder (removed when the run ends) of a manifest pushed to a
+/// store, with the name the report gives it.
+struct Outputs {
+    stores: Vec<Store>,
+    local: PathBuf,
+    staging: Option<tempfile::TempDir>,
+    remote_name: Option<String>,
+}
+
+/// A validated builder: the job, and what the run keeps beside it.
+struct Prepared<'a> {
+    job: Job,
+    staging: Option<tempfile::TempDir>,
+    remote_name: Option<String>,
+    monitor: Option<pipeline::Monitor<'a>>,
+    cancel: CancelHandle,
 }
 
 /// How the report names a pushed manifest: its URL without a password.
