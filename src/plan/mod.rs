@@ -61,6 +61,7 @@ impl Serialize for Ratio {
 
 /// The input's video stream, as its headers describe it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct VideoInput {
     /// Stream index in the input.
     pub index: usize,
@@ -78,6 +79,7 @@ pub struct VideoInput {
 
 /// The input's audio stream, as its headers describe it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct AudioInput {
     /// Stream index in the input (or in the capture's audio device).
     pub index: usize,
@@ -91,6 +93,7 @@ pub struct AudioInput {
 
 /// What the planner knows about the input.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[non_exhaustive]
 pub struct InputInfo {
     /// The video stream encoded from, if any.
     pub video: Option<VideoInput>,
@@ -129,6 +132,7 @@ impl Settings {
 
 /// One video rendition: an encoder and what it is given.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct VideoRendition {
     /// Its name in file names and reports (`720p`, `720p_2` for a second
     /// rendition of that size).
@@ -157,6 +161,7 @@ pub struct VideoRendition {
 
 /// One AAC encode; renditions with the same audio bit rate share it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct AudioEncode {
     /// Its name in reports (`audio 128k`) and, audio-only, in file names.
     pub name: String,
@@ -173,6 +178,7 @@ pub struct AudioEncode {
 /// A stream of an output: which encoder feeds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum StreamRef {
     /// Video rendition `i`.
     Video(usize),
@@ -182,6 +188,7 @@ pub enum StreamRef {
 
 /// One muxer instance.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct OutputPlan {
     /// The file the muxer opens (a media playlist, or the MPD).
     pub path: PathBuf,
@@ -198,6 +205,7 @@ pub struct OutputPlan {
 
 /// A variant of the HLS master playlist.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct VariantPlan {
     /// Its media playlist, [`RunPlan::outputs`] index.
     pub output: usize,
@@ -209,6 +217,7 @@ pub struct VariantPlan {
 
 /// Everything a run will do.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct RunPlan {
     /// HLS or DASH.
     #[serde(serialize_with = "protocol_name")]
