@@ -230,10 +230,17 @@ fn hls_master_over_http_with_an_empty_audio_rendition_is_refused() {
     let url = format!("{}/{name}", dav.url().trim_end_matches('/'));
     let msg = expect_error(&url);
     assert!(msg.contains("lists no segments"), "{msg}");
-    let asked: Vec<String> = dav
-        .requests()
-        .into_iter()
-        .map(|(_, path, _)| path)
-        .collect();
-    assert!(asked.iter().any(|p| p.ends_with("/a.m3u8")), "{asked:?}");
+    // The rendition was fetched over HTTP (nginx logs a request once it
+    // has answered it: wait for the line, up to a generous bound).
+    let asked = || -> Vec<String> {
+        dav.requests()
+            .into_iter()
+            .map(|(_, path, _)| path)
+            .collect()
+    };
+    let t0 = std::time::Instant::now();
+    while !asked().iter().any(|p| p.ends_with("/a.m3u8")) {
+        assert!(t0.elapsed() < Duration::from_secs(30), "{:?}", asked());
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
