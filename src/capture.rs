@@ -187,6 +187,7 @@ fn open_device(
                 Err(Error::OpenInput {
                     input: format!("{device} ({fmt_name})"),
                     reason: format!("{reason}; {avail}"),
+                    source: None,
                 })
             }
         }

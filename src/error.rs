@@ -2,6 +2,10 @@
 
 use std::path::PathBuf;
 
+/// The error beneath an [`Error`]: FFmpeg's, an object store client's, the
+/// operating system's.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 /// Result alias used throughout ffstream.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -19,6 +23,10 @@ pub enum Error {
         input: String,
         /// FFmpeg's error text, or ffstream's explanation.
         reason: String,
+        /// The underlying error (FFmpeg's, the store client's), when
+        /// there is one: what `reason` describes, for `Error::source`.
+        #[source]
+        source: Option<Cause>,
     },
     /// The input opened but holds nothing ffstream can use.
     #[error("input {input} has no usable {what}")]
@@ -35,6 +43,10 @@ pub enum Error {
         input: String,
         /// FFmpeg's error text.
         reason: String,
+        /// The underlying error (FFmpeg's, the store client's), when
+        /// there is one: what `reason` describes, for `Error::source`.
+        #[source]
+        source: Option<Cause>,
     },
     /// An encoder could not be found, configured or run.
     #[error("encoder {codec} for {rendition}: {reason}")]
@@ -45,6 +57,10 @@ pub enum Error {
         rendition: String,
         /// FFmpeg's error text.
         reason: String,
+        /// The underlying error (FFmpeg's, the store client's), when
+        /// there is one: what `reason` describes, for `Error::source`.
+        #[source]
+        source: Option<Cause>,
     },
     /// Writing the output failed.
     #[error("cannot write output {output}: {reason}")]
@@ -53,6 +69,10 @@ pub enum Error {
         output: String,
         /// FFmpeg's or the operating system's error text.
         reason: String,
+        /// The underlying error (FFmpeg's, the store client's), when
+        /// there is one: what `reason` describes, for `Error::source`.
+        #[source]
+        source: Option<Cause>,
     },
     /// A live input dropped (or could not be opened) and every reconnect
     /// attempt failed. What was published before the drop stays as it was:
@@ -76,6 +96,10 @@ pub enum Error {
         store: String,
         /// What went wrong (never includes credentials).
         reason: String,
+        /// The underlying error (FFmpeg's, the store client's), when
+        /// there is one: what `reason` describes, for `Error::source`.
+        #[source]
+        source: Option<Cause>,
     },
     /// The run was cancelled by the caller (progress callback or cancel handle).
     #[error("cancelled")]

@@ -53,6 +53,7 @@ fn open_memory(
         .map_err(|e| Error::OpenInput {
             input: label.clone(),
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })?;
     let deadline = Instant::now() + OPEN_DEADLINE;
     ff::format::input_from_stream_with_interrupt(io, name, Some(opts), move || {
@@ -61,6 +62,7 @@ fn open_memory(
     .map_err(|e| Error::OpenInput {
         input: label,
         reason: crate::ffi::log::explain(e),
+        source: Some(Box::new(e)),
     })
 }
 
@@ -281,6 +283,7 @@ pub fn manifest_bytes(data: &[u8], kind: Manifest) -> Result<crate::probe::Probe
         crate::hls::input::check_master(&bytes, name, read).map_err(|reason| Error::OpenInput {
             input: name.into(),
             reason,
+            source: None,
         })?;
     }
     let ictx = open_memory(&bytes, Some(name), memory_options())?;
@@ -289,6 +292,7 @@ pub fn manifest_bytes(data: &[u8], kind: Manifest) -> Result<crate::probe::Probe
         return Err(Error::OpenInput {
             input: name.into(),
             reason: format!("opened as {opened_as}, not {demuxer}"),
+            source: None,
         });
     }
     let probe = crate::probe::probe_opened(name, ictx)?;

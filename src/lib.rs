@@ -22,13 +22,13 @@ pub mod capture;
 pub mod cloud;
 mod codec;
 pub mod convert;
+mod dash;
 pub mod encryption;
 mod error;
 mod ffi;
 #[doc(hidden)]
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
-mod dash;
 pub mod hls;
 pub mod ladder;
 pub mod limits;
@@ -40,7 +40,7 @@ pub mod plan;
 pub mod probe;
 pub mod synth;
 
-pub use error::{Error, Result};
+pub use error::{Cause, Error, Result};
 pub use ladder::{Bitrate, Representation, Size};
 pub use limits::Limits;
 pub use options::{

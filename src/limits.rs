@@ -182,6 +182,7 @@ fn refuse(input: &str, what: String) -> Error {
     Error::OpenInput {
         input: input.to_string(),
         reason: format!("refused: {what}"),
+        source: None,
     }
 }
 

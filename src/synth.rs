@@ -178,10 +178,12 @@ impl<'a> Writer<'a> {
         let out_err = |e: ff::Error| Error::Output {
             output: path.display().to_string(),
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         };
         let path_str = path.to_str().ok_or_else(|| Error::Output {
             output: path.display().to_string(),
             reason: "the path is not valid UTF-8".into(),
+            source: None,
         })?;
         let mut octx = format::output(&path_str).map_err(out_err)?;
         let global_header = octx.format().flags().contains(format::Flags::GLOBAL_HEADER);
@@ -307,6 +309,7 @@ impl<'a> Writer<'a> {
             packet.write_interleaved(octx).map_err(|e| Error::Output {
                 output: path.display().to_string(),
                 reason: e.to_string(),
+                source: Some(Box::new(e)),
             })?;
             Ok(ControlFlow::Continue(()))
         };

@@ -31,6 +31,10 @@ fn missing_file() {
     let p = fixtures::missing_path();
     let msg = expect_error(p.to_str().unwrap());
     assert!(msg.contains("No such file or directory"), "{msg}");
+    // The cause is kept as the error's source, not only as text.
+    let err = probe(p.to_str().unwrap()).unwrap_err();
+    let source = std::error::Error::source(&err).expect("FFmpeg's error as the source");
+    assert!(source.to_string().contains("No such file"), "{source}");
 }
 
 #[test]

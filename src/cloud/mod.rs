@@ -185,6 +185,7 @@ impl Store {
         let bad = |reason: String| Error::Store {
             store: shown.clone(),
             reason,
+            source: None,
         };
         if !url.contains("://") || url.starts_with("file://") {
             // A local folder: handy for a second local copy, and for tests.
@@ -308,6 +309,7 @@ impl Store {
                     _ => url.to_string(),
                 },
                 reason: "expected a URL naming an object, like s3://bucket/folder/name.m3u8".into(),
+                source: None,
             })?;
         Ok((Store::from_url_with(dir, io_timeout)?, file.to_string()))
     }
@@ -332,10 +334,12 @@ pub(crate) fn open_object(
         .map_err(|e| Error::OpenInput {
             input: name.clone(),
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })?;
     // The file name helps FFmpeg guess the format from its extension.
     ffmpeg_next::format::input_from_stream(io, Some(object), None).map_err(|e| Error::OpenInput {
         input: name,
         reason: crate::ffi::log::explain(e),
+        source: Some(Box::new(e)),
     })
 }

@@ -40,6 +40,7 @@ impl ObjectReader {
             Error::OpenInput {
                 input: name.clone(),
                 reason: super::upload::describe(&e),
+                source: Some(Box::new(e)),
             }
         })?;
         Ok(ObjectReader {

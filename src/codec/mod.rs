@@ -38,6 +38,7 @@ impl Label {
             codec: self.codec.clone(),
             rendition: self.rendition.clone(),
             reason: reason.to_string(),
+            source: None,
         }
     }
 }

@@ -238,6 +238,7 @@ fn output_err(output: &Path, reason: impl std::fmt::Display) -> Error {
     Error::Output {
         output: output.display().to_string(),
         reason: reason.to_string(),
+        source: None,
     }
 }
 
@@ -245,6 +246,7 @@ fn decode_err(input: &str, reason: impl std::fmt::Display) -> Error {
     Error::Decode {
         input: input.to_string(),
         reason: reason.to_string(),
+        source: None,
     }
 }
 

@@ -225,6 +225,7 @@ impl<'a> Driver<'a> {
                     ended.stop = Some(Error::Decode {
                         input: d.name.clone(),
                         reason,
+                        source: None,
                     });
                     return Ok(false);
                 }
@@ -292,6 +293,7 @@ impl<'a> Driver<'a> {
                 self.ended.stop = Some(Error::Decode {
                     input: self.src.name.clone(),
                     reason: e.to_string(),
+                    source: Some(Box::new(e)),
                 });
                 Read::End
             }
@@ -366,6 +368,7 @@ impl<'a> Driver<'a> {
                 self.ended.stop = Some(Error::Decode {
                     input: self.src.name.clone(),
                     reason: e.to_string(),
+                    source: Some(Box::new(e)),
                 });
                 return Ok(false);
             }

@@ -24,6 +24,7 @@ pub(super) fn feed_audio(
             return Err(Error::Decode {
                 input: input.into(),
                 reason: e.to_string(),
+                source: Some(Box::new(e)),
             });
         }
     }
@@ -88,6 +89,7 @@ pub(super) fn fan_out_video(
                 return Err(Error::Decode {
                     input: input.into(),
                     reason: e.to_string(),
+                    source: Some(Box::new(e)),
                 })
             }
         }
@@ -186,6 +188,7 @@ pub(super) fn fan_out_audio(
                 return Err(Error::Decode {
                     input: input.into(),
                     reason: e.to_string(),
+                    source: Some(Box::new(e)),
                 })
             }
         }

@@ -185,6 +185,7 @@ pub(super) fn adopt_connection(
     let changed = |what: String| Error::Decode {
         input: input.into(),
         reason: format!("after reconnecting, {what}; a live input cannot change this mid-stream"),
+        source: None,
     };
     let mut used = Vec::new();
     if let Some(v) = video.as_mut() {
@@ -238,6 +239,7 @@ pub(super) fn open_err(input: &str, reason: impl std::fmt::Display) -> Error {
     Error::OpenInput {
         input: input.to_string(),
         reason: reason.to_string(),
+        source: None,
     }
 }
 
@@ -499,6 +501,7 @@ impl Damage {
             return Err(Error::Decode {
                 input: input.into(),
                 reason: format!("no {kind} frame could be decoded ({} errors)", self.errors),
+                source: None,
             });
         }
         Ok(())

@@ -81,6 +81,7 @@ pub(crate) fn run(
     let write_err = |url: &str, e: ffmpeg_next::Error| Error::Output {
         output: url.to_string(),
         reason: crate::ffi::log::explain(e),
+        source: Some(Box::new(e)),
     };
     for msg in rx.iter() {
         if abort.load(Ordering::Relaxed) {
@@ -137,6 +138,7 @@ fn open_all(specs: &[OutputSpec]) -> Result<(Vec<Opened>, Vec<Vec<Route>>)> {
         let err = |reason: String| Error::Output {
             output: spec.url.clone(),
             reason,
+            source: None,
         };
         let mut octx = format::output_as(&spec.url, spec.format)
             .map_err(|e| err(crate::ffi::log::explain(e)))?;
@@ -199,9 +201,10 @@ fn open_all(specs: &[OutputSpec]) -> Result<(Vec<Opened>, Vec<Vec<Route>>)> {
 fn clone_err(e: &Error) -> Error {
     match e {
         Error::Config(s) => Error::Config(s.clone()),
-        Error::Output { output, reason } => Error::Output {
+        Error::Output { output, reason, .. } => Error::Output {
             output: output.clone(),
             reason: reason.clone(),
+            source: None,
         },
         other => Error::Internal(other.to_string()),
     }

@@ -73,6 +73,7 @@ pub fn print_json(input: &str) -> Result<()> {
         .map_err(|e| Error::Output {
             output: "standard output".into(),
             reason: e.to_string(),
+            source: Some(Box::new(e)),
         })
 }
 

@@ -18,6 +18,7 @@ pub(crate) fn open_input(
     let open_err = |reason: String| Error::OpenInput {
         input: input.to_string(),
         reason,
+        source: None,
     };
     if input.is_empty() {
         return Err(open_err("the input name is empty".into()));
@@ -74,7 +75,11 @@ pub(crate) fn open_input(
             }
             None => crate::ffi::log::explain(e),
         };
-        open_err(reason)
+        Error::OpenInput {
+            input: input.to_string(),
+            reason,
+            source: Some(Box::new(e)),
+        }
     })
 }
 

@@ -183,6 +183,7 @@ impl Uploader {
         s.failure.as_ref().map(|(store, reason)| Error::Store {
             store: store.clone(),
             reason: reason.clone(),
+            source: None,
         })
     }
 
@@ -260,6 +261,7 @@ impl Uploader {
                     "none of {} uploads succeeded (see the warnings above)",
                     s.failed
                 ),
+                source: None,
             });
         }
         Ok(summaries)
