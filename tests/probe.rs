@@ -129,7 +129,7 @@ fn accessors() {
     use ffstream::probe::probe;
     let p = probe(fixtures::clip(Kind::H264Aac).to_str().unwrap()).unwrap();
     assert_eq!(p.video_size(), Some((640, 360)));
-    assert_eq!(p.display_size(), Some((640, 360)));
+    assert_eq!(p.display_size(), Some(ffstream::Size::new(640, 360)));
     assert_eq!(p.frame_rate(), Some((30, 1)));
     assert_eq!(p.nb_frames_estimate(), Some(60));
     assert_eq!(p.rotation(), 0);
@@ -149,18 +149,18 @@ fn accessors() {
 
     let r = probe(fixtures::clip(Kind::Rotated90).to_str().unwrap()).unwrap();
     assert_eq!(r.video_size(), Some((640, 360)));
-    assert_eq!(r.display_size(), Some((360, 640)));
+    assert_eq!(r.display_size(), Some(ffstream::Size::new(360, 640)));
     assert_eq!(r.rotation().rem_euclid(180), 90);
     let v = r.streams().first_video().unwrap();
     assert!(v.tags.as_ref().unwrap().get("rotate").is_some());
 
     let sar = probe(fixtures::clip(Kind::NonSquarePixels).to_str().unwrap()).unwrap();
     assert_eq!(sar.video_size(), Some((720, 576)));
-    assert_eq!(sar.display_size(), Some((768, 576)));
+    assert_eq!(sar.display_size(), Some(ffstream::Size::new(768, 576)));
 
     let odd = probe(fixtures::clip(Kind::OddSize).to_str().unwrap()).unwrap();
     assert_eq!(odd.video_size(), Some((853, 479)));
-    assert_eq!(odd.display_size(), Some((854, 480)));
+    assert_eq!(odd.display_size(), Some(ffstream::Size::new(854, 480)));
 
     let vfr = probe(fixtures::clip(Kind::Vfr).to_str().unwrap()).unwrap();
     let (n, d) = vfr.frame_rate().unwrap();

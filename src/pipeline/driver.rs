@@ -4,7 +4,7 @@
 
 use super::fanout::{fan_out_audio, fan_out_video, feed_audio, pull_rotated, rotation_graph};
 use super::input::{adopt_connection, OpenedInput};
-use super::live_input::{Continuity, DeviceClock, DeviceReader};
+use super::live_input::{Continuity, DeviceClock, DeviceReader, Micros};
 use super::progress::{CancelHandle, Control, Tracker};
 use super::workers::Senders;
 use super::{Job, Monitor, CATCH_UP};
@@ -88,7 +88,7 @@ pub(super) struct Driver<'a> {
     /// Live: timestamps kept continuous across reconnections.
     continuity: Continuity,
     /// Where the latest video and audio packets end (live), microseconds.
-    ends: [Option<i64>; 2],
+    ends: [Option<Micros>; 2],
     /// When a clean stop was first seen (live runs then catch the audio up).
     stop_seen: Option<Instant>,
     video_fallback_dur: i64,
@@ -128,10 +128,7 @@ impl<'a> Driver<'a> {
             tx,
             rot,
             device,
-            device_clock: DeviceClock {
-                t0: Instant::now(),
-                offset_us: [None, None],
-            },
+            device_clock: DeviceClock::start(),
             continuity: Continuity::default(),
             ends: [None, None],
             stop_seen: None,

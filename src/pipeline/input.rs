@@ -1,7 +1,7 @@
 //! The input stage: opening the input, picking the streams to use, their
 //! decoders, and what the plan is told about them.
 
-use super::live_input::MICROS;
+use super::live_input::Micros;
 use super::Job;
 use crate::error::{Error, Result};
 use crate::ladder::{even, Size};
@@ -160,14 +160,13 @@ pub(super) fn pick_streams(
     (video_idx, audio_idx)
 }
 
-/// Where the used streams of a new connection start, microseconds.
-pub(super) fn start_us(ictx: &format::context::Input, streams: &[usize]) -> Option<i64> {
-    use ffmpeg_next::Rescale;
+/// Where the used streams of a new connection start.
+pub(super) fn start_of(ictx: &format::context::Input, streams: &[usize]) -> Option<Micros> {
     streams
         .iter()
         .filter_map(|&i| ictx.stream(i))
         .filter(|s| s.start_time() != ffmpeg_next::ffi::AV_NOPTS_VALUE)
-        .map(|s| s.start_time().rescale(s.time_base(), MICROS))
+        .map(|s| Micros::of(s.start_time(), s.time_base()))
         .min()
 }
 
@@ -180,7 +179,7 @@ pub(super) fn adopt_connection(
     audio: &mut Option<InputAudio>,
     cores: usize,
     input: &str,
-) -> Result<Option<i64>> {
+) -> Result<Option<Micros>> {
     let (vi, ai) = pick_streams(job, ictx);
     let changed = |what: String| Error::Decode {
         input: input.into(),
@@ -232,7 +231,7 @@ pub(super) fn adopt_connection(
         a.guard = true;
         used.push(i);
     }
-    Ok(start_us(ictx, &used))
+    Ok(start_of(ictx, &used))
 }
 
 pub(super) fn open_err(input: &str, reason: impl std::fmt::Display) -> Error {

@@ -11,15 +11,35 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// A point on a live run's output clock, or an offset on it, in
+/// microseconds: the one unit the live clocks agree on across streams with
+/// different time bases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Micros(pub i64);
+
+impl Micros {
+    /// `t` ticks of time base `tb`, on the microsecond clock.
+    pub(super) fn of(t: i64, tb: Rational) -> Micros {
+        use ffmpeg_next::Rescale;
+        Micros(t.rescale(tb, MICROS))
+    }
+
+    /// The same time in ticks of time base `tb`.
+    pub(super) fn in_base(self, tb: Rational) -> i64 {
+        use ffmpeg_next::Rescale;
+        self.0.rescale(MICROS, tb)
+    }
+}
+
 /// Keeps output timestamps continuous when a live input reconnects: the new
 /// connection's clock restarts, so its timestamps are moved (all streams by
 /// the same amount, keeping them in sync) to start where the old ones ended.
 #[derive(Debug, Default)]
 pub(super) struct Continuity {
-    /// Added to every timestamp of the current connection, microseconds.
-    pub(super) offset_us: i64,
-    /// End of the latest packet passed on, microseconds on the output clock.
-    pub(super) end_us: Option<i64>,
+    /// Added to every timestamp of the current connection.
+    pub(super) offset: Micros,
+    /// End of the latest packet passed on, on the output clock.
+    pub(super) end: Option<Micros>,
     /// Reconnected, the offset not yet known: set from the first packet.
     pub(super) pending: bool,
 }
@@ -27,16 +47,16 @@ pub(super) struct Continuity {
 pub(super) const MICROS: Rational = Rational(1, 1_000_000);
 
 impl Continuity {
-    /// A new connection whose streams start at `start_us` (when known).
-    pub(super) fn reconnected(&mut self, start_us: Option<i64>) {
-        match (start_us, self.end_us) {
+    /// A new connection whose streams start at `start` (when known).
+    pub(super) fn reconnected(&mut self, start: Option<Micros>) {
+        match (start, self.end) {
             (Some(s), Some(end)) => {
-                self.offset_us = end - s;
+                self.offset = Micros(end.0 - s.0);
                 self.pending = false;
             }
             (None, Some(_)) => self.pending = true,
             (_, None) => {
-                self.offset_us = 0;
+                self.offset = Micros(0);
                 self.pending = false;
             }
         }
@@ -44,26 +64,25 @@ impl Continuity {
 
     /// Moves a packet of the current connection (`from`) onto the output
     /// clock (`to`); `fallback_dur` (in `to`) when the packet has no duration.
-    /// Returns where the packet ends on the output clock, microseconds.
+    /// Returns where the packet ends on the output clock.
     pub(super) fn map(
         &mut self,
         p: &mut Packet,
         from: Rational,
         to: Rational,
         fallback_dur: i64,
-    ) -> Option<i64> {
-        use ffmpeg_next::Rescale;
+    ) -> Option<Micros> {
         if from != to {
             p.rescale_ts(from, to);
         }
         if self.pending {
             if let Some(first) = [p.dts(), p.pts()].into_iter().flatten().min() {
-                self.offset_us = self.end_us.unwrap_or(0) - first.rescale(to, MICROS);
+                self.offset = Micros(self.end.unwrap_or_default().0 - Micros::of(first, to).0);
                 self.pending = false;
             }
         }
-        if self.offset_us != 0 {
-            let off = self.offset_us.rescale(MICROS, to);
+        if self.offset.0 != 0 {
+            let off = self.offset.in_base(to);
             p.set_pts(p.pts().map(|t| t + off));
             p.set_dts(p.dts().map(|t| t + off));
         }
@@ -73,8 +92,8 @@ impl Continuity {
             } else {
                 fallback_dur
             };
-            let end = (t + dur).rescale(to, MICROS);
-            self.end_us = Some(self.end_us.map_or(end, |e| e.max(end)));
+            let end = Micros::of(t + dur, to);
+            self.end = Some(self.end.map_or(end, |e| e.max(end)));
             return Some(end);
         }
         None
@@ -146,22 +165,31 @@ impl Drop for DeviceReader {
 /// counted from a common start, and the stream follows its own clock from
 /// there.
 pub(super) struct DeviceClock {
-    pub(super) t0: Instant,
-    /// Per stream (video, audio): added to its timestamps, microseconds.
-    pub(super) offset_us: [Option<i64>; 2],
+    t0: Instant,
+    /// Per stream (video, audio): added to its timestamps.
+    offset: [Option<Micros>; 2],
 }
 
 impl DeviceClock {
+    /// A clock whose common start is now.
+    pub(super) fn start() -> Self {
+        DeviceClock {
+            t0: Instant::now(),
+            offset: [None, None],
+        }
+    }
+
+    /// Moves a packet of `stream` (0 video, 1 audio; time base `tb`) that
+    /// arrived at `arrived` onto the common clock.
     pub(super) fn map(&mut self, p: &mut Packet, tb: Rational, stream: usize, arrived: Instant) {
-        use ffmpeg_next::Rescale;
         let Some(first) = p.pts().or(p.dts()) else {
             return;
         };
-        let off = *self.offset_us[stream].get_or_insert_with(|| {
+        let off = *self.offset[stream].get_or_insert_with(|| {
             let at = arrived.saturating_duration_since(self.t0).as_micros() as i64;
-            at - first.rescale(tb, MICROS)
+            Micros(at - Micros::of(first, tb).0)
         });
-        let off = off.rescale(MICROS, tb);
+        let off = off.in_base(tb);
         p.set_pts(p.pts().map(|t| t + off));
         p.set_dts(p.dts().map(|t| t + off));
     }

@@ -20,8 +20,8 @@ use std::sync::Arc;
 pub(crate) struct KeyframeClock {
     /// Time base of the frame timestamps.
     pub time_base: Rational,
-    /// Segment duration in milliseconds.
-    pub segment_ms: i64,
+    /// Segment duration.
+    pub segment: std::time::Duration,
 }
 
 impl KeyframeClock {
@@ -29,8 +29,9 @@ impl KeyframeClock {
     pub fn segment_of(&self, rel: i64) -> i64 {
         let num = self.time_base.numerator() as i128;
         let den = self.time_base.denominator().max(1) as i128;
-        let ms = (rel as i128 * num * 1000).div_euclid(1);
-        (ms / (den * self.segment_ms.max(1) as i128)) as i64
+        let us = rel as i128 * num * 1_000_000;
+        let segment_us = (self.segment.as_micros() as i128).max(1);
+        (us / (den * segment_us)) as i64
     }
 }
 

@@ -153,7 +153,8 @@ fn start_video(
             None => from_decoder.push(channels[i].0.clone()),
         }
     }
-    let segment_ms = (plan.segment_seconds * 1000.0).round() as i64;
+    // Whole milliseconds, as the muxers are given the duration (`fmt_secs`).
+    let segment = Duration::from_millis((plan.segment_seconds * 1000.0).round() as u64);
     for (i, ((r, e), (_, rx))) in plan.video.iter().zip(encoders).zip(channels).enumerate() {
         let counter = Arc::new(Counter::default());
         started.counters.push(counter.clone());
@@ -166,7 +167,7 @@ fn start_video(
             pixel: format::Pixel::YUV420P,
             clock: video::KeyframeClock {
                 time_base: v.time_base,
-                segment_ms,
+                segment,
             },
             rx,
             children: std::mem::take(&mut children[i]),

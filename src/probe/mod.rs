@@ -136,7 +136,7 @@ impl Probe {
     /// with non-square pixels stretched horizontally by the sample aspect
     /// ratio, then swapped for a 90° or 270° rotation, each side rounded to
     /// the nearest even number (at least 2).
-    pub fn display_size(&self) -> Option<(u32, u32)> {
+    pub fn display_size(&self) -> Option<crate::Size> {
         let v = self.streams().first_video()?;
         let (w, h) = (f64::from(v.width?), f64::from(v.height?));
         if w <= 0.0 || h <= 0.0 {
@@ -153,9 +153,9 @@ impl Probe {
         let even = |x: f64| (((x / 2.0).round() as u32) * 2).max(2);
         let (w, h) = (even(w), even(h));
         Some(if v.rotation().rem_euclid(180) == 90 {
-            (h, w)
+            crate::Size::new(h, w)
         } else {
-            (w, h)
+            crate::Size::new(w, h)
         })
     }
 
