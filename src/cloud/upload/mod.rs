@@ -134,9 +134,44 @@ fn client_error_status(text: &str) -> Option<u16> {
     ((400..500).contains(&code) && code != 408 && code != 429).then_some(code)
 }
 
+/// The first upload that failed for good: the store, what failed, and the
+/// store client's error when there is one.
+struct Failure {
+    store: String,
+    reason: String,
+    cause: Option<Arc<object_store::Error>>,
+}
+
+impl Failure {
+    fn new(store: impl Into<String>, reason: impl Into<String>) -> Self {
+        Failure {
+            store: store.into(),
+            reason: reason.into(),
+            cause: None,
+        }
+    }
+}
+
+/// A store client's error kept by the uploader and lent to every
+/// [`Error::Store`] it reports (the run may ask more than once).
+#[derive(Debug)]
+struct SharedCause(Arc<object_store::Error>);
+
+impl std::fmt::Display for SharedCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 #[derive(Default)]
 struct Shared {
-    failure: Option<(String, String)>,
+    failure: Option<Failure>,
     /// Manifests stored so far, with the store (by index) holding each, to
     /// remove again if the run fails.
     manifests: Vec<(usize, String)>,
@@ -180,10 +215,13 @@ impl Uploader {
     /// The first store that failed for good, with the reason.
     pub fn failure(&self) -> Option<Error> {
         let s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        s.failure.as_ref().map(|(store, reason)| Error::Store {
-            store: store.clone(),
-            reason: reason.clone(),
-            source: None,
+        s.failure.as_ref().map(|f| Error::Store {
+            store: f.store.clone(),
+            reason: f.reason.clone(),
+            source: f
+                .cause
+                .clone()
+                .map(|c| Box::new(SharedCause(c)) as crate::error::Cause),
         })
     }
 

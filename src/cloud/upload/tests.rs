@@ -242,3 +242,27 @@ fn an_upload_cut_off_by_the_end_of_the_grace_period_counts_as_failed() {
     assert_eq!((s[0].objects, s[0].failed), (1, 1));
     assert!(flaky.deleted.lock().unwrap().is_empty());
 }
+
+#[test]
+fn a_failed_upload_keeps_the_store_clients_error_as_its_source() {
+    let flaky = Arc::new(Flaky::default());
+    let store = Store::custom("flaky", flaky, "p");
+    let u = Uploader::start(vec![store], Policy { live: false }, Duration::from_secs(1)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    put_media(&u, dir.path(), &["fail_0.ts"]);
+    let t0 = Instant::now();
+    let err = loop {
+        if let Some(e) = u.failure() {
+            break e;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "the upload never failed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(matches!(err, Error::Store { .. }), "{err:?}");
+    assert!(err.to_string().contains("fail_0.ts"), "{err}");
+    let source = std::error::Error::source(&err).expect("the store client's error");
+    assert!(source.to_string().contains("connection reset"), "{source}");
+}

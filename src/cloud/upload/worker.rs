@@ -2,7 +2,7 @@
 //! keeps manifests behind what they name, and mirrors deletions.
 
 use super::warnings::Warnings;
-use super::{describe, is_permanent, runtime, Job, Policy, Shared, UploadSummary};
+use super::{describe, is_permanent, runtime, Failure, Job, Policy, Shared, UploadSummary};
 use crate::cloud::Store;
 use crossbeam_channel::Receiver;
 use object_store::ObjectStoreExt;
@@ -97,8 +97,8 @@ pub(super) fn run(
     let rt = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            shared.lock().unwrap_or_else(|p| p.into_inner()).failure = Some((
-                "uploads".into(),
+            shared.lock().unwrap_or_else(|p| p.into_inner()).failure = Some(Failure::new(
+                "uploads",
                 format!("cannot start the async runtime: {e}"),
             ));
             return Vec::new();
@@ -386,13 +386,14 @@ async fn put_with_retries(
             Err(e) if attempt == attempts || is_permanent(&e) => {
                 let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
                 if s.failure.is_none() {
-                    s.failure = Some((
-                        store.name().to_string(),
-                        format!(
-                            "upload of {rel} failed (attempt {attempt}): {}",
-                            describe(&e)
-                        ),
-                    ));
+                    let reason = format!(
+                        "upload of {rel} failed (attempt {attempt}): {}",
+                        describe(&e)
+                    );
+                    s.failure = Some(Failure {
+                        cause: Some(Arc::new(e)),
+                        ..Failure::new(store.name(), reason)
+                    });
                 }
                 return false;
             }
