@@ -227,7 +227,9 @@ pub fn auto_ladder(
     hs.sort_unstable_by(|a, b| b.cmp(a));
     hs.dedup();
     if hs.contains(&0) {
-        return Err(Error::Config("ladder height 0 is not allowed".into()));
+        return Err(Error::Config(
+            "ladder rung 0 is not allowed (--auto): rungs are positive heights such as 720".into(),
+        ));
     }
     let mut sizes: Vec<Size> = Vec::new();
     if include_original {

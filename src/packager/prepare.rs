@@ -40,8 +40,12 @@ impl<'a> Packager<'a> {
             Protocol::Dash => self.dash.seg_duration,
         };
         if !(seg.is_finite() && seg > 0.0) {
+            let name = match self.protocol {
+                Protocol::Hls => "hls_time (--hls-time)",
+                Protocol::Dash => "seg_duration (--seg-duration)",
+            };
             return Err(Error::Config(format!(
-                "segment duration must be positive, got {seg}"
+                "{name} must be a positive number of seconds, got {seg}"
             )));
         }
         if self.protocol == Protocol::Hls && seg < 1.0 {
@@ -59,7 +63,7 @@ impl<'a> Packager<'a> {
                 || r.size.height % 2 == 1
             {
                 return Err(Error::Config(format!(
-                    "rendition size {} must have even, non-zero width and height",
+                    "rendition size {} (--rep, Representation) must have even, non-zero width and height, such as 1280x720",
                     r.size
                 )));
             }
