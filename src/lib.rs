@@ -23,7 +23,6 @@ pub mod cloud;
 mod codec;
 pub mod convert;
 mod dash;
-pub mod encryption;
 mod error;
 mod ffi;
 #[doc(hidden)]
@@ -40,6 +39,8 @@ pub mod plan;
 pub mod probe;
 pub mod synth;
 
+/// AES-128 encryption and key rotation, kept at its first path.
+pub use hls::encryption;
 pub use error::{Cause, Error, Result};
 pub use ladder::{Bitrate, Representation, Size};
 pub use limits::Limits;

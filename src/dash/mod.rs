@@ -7,8 +7,10 @@
 //! - [`live_mpd`]: a live stop finishes the last segment but keeps the MPD
 //!   dynamic, unless `--end-list` asked for a finished presentation;
 //! - [`hls_master`]: the HLS master written beside the MPD
-//!   (`--hls-playlist`), with measured BANDWIDTH.
+//!   (`--hls-playlist`), with measured BANDWIDTH;
+//! - [`plan`]: the dash muxer's options and streams in a run plan.
 
 pub(crate) mod hls_master;
 pub(crate) mod live_mpd;
 pub(crate) mod mpd_codecs;
+pub(crate) mod plan;

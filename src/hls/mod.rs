@@ -1,10 +1,16 @@
-//! HLS master playlist: a model, RFC 6381 codec strings, and measured bandwidth.
+//! HLS beside libavformat's hls muxer: the master playlist (a model, RFC
+//! 6381 codec strings, measured bandwidth), the muxer's options in a run
+//! plan (`plan`), AES-128 encryption with key rotation ([`encryption`],
+//! which edits the media playlists), and HLS inputs read before FFmpeg
+//! (`input`).
 //!
 //! The variant playlists and segments come from libavformat's `hls` muxer;
 //! the master is ours, written once the run has completed, so it can carry
 //! measured `BANDWIDTH`/`AVERAGE-BANDWIDTH` and exact `CODECS`.
 
+pub mod encryption;
 pub(crate) mod input;
+pub(crate) mod plan;
 
 use crate::error::{Error, Result};
 use std::fmt::Write as _;

@@ -1,14 +1,14 @@
 //! The run plan: everything a packaging run will do, decided as data before
 //! any encoder, muxer, file or directory exists.
 //!
-//! [`build`] is pure: from the job's [`Settings`] and what the input's
+//! `build` is pure: from the job's `Settings` and what the input's
 //! headers say ([`InputInfo`]) it derives each rendition's encoder settings
 //! (size, rates, keyframe interval, threads, options), the audio encodes,
 //! every output with its file names and muxer options, and the HLS master's
 //! variants. The pipeline then only executes a [`RunPlan`]; `ffstream hls …
 //! --dry-run` prints one as JSON.
 
-mod naming;
+pub(crate) mod naming;
 pub(crate) mod options;
 
 use crate::error::{Error, Result};
@@ -273,8 +273,8 @@ pub(crate) fn build(
     let audio = audio_encodes(s, input);
     let video = video_renditions(s, input, &opts.encoder, segment_seconds, &audio);
     let (outputs, variants) = match s.protocol {
-        Protocol::Hls => naming::hls_outputs(s, &names, &video, &audio, &opts.muxer),
-        Protocol::Dash => naming::dash_output(s, &names, &video, &audio, &opts.muxer),
+        Protocol::Hls => crate::hls::plan::hls_outputs(s, &names, &video, &audio, &opts.muxer),
+        Protocol::Dash => crate::dash::plan::dash_output(s, &names, &video, &audio, &opts.muxer),
     };
     let mut manifests: Vec<PathBuf> = outputs.iter().map(|o| o.path.clone()).collect();
     if s.protocol == Protocol::Hls {

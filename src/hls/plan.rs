@@ -1,0 +1,96 @@
+//! The HLS side of a run plan: one media playlist per rendition, the hls
+//! muxer's options for it, and the master's variants.
+
+use crate::plan::naming::{fmt_secs, window, Names};
+use crate::plan::{AudioEncode, OutputPlan, Settings, StreamRef, VariantPlan, VideoRendition};
+
+/// The hls muxer's options for the media playlist of rendition `name`.
+fn hls_options(
+    s: &Settings,
+    names: &Names,
+    name: &str,
+    muxer: &[(String, String)],
+) -> Vec<(String, String)> {
+    let ext = hls_extension(s);
+    let mut o: Vec<(String, String)> = vec![
+        ("hls_time".into(), fmt_secs(s.hls.hls_time)),
+        (
+            "hls_list_size".into(),
+            window(s.live, s.hls.hls_list_size).to_string(),
+        ),
+        (
+            "hls_segment_filename".into(),
+            format!("{}%04d{ext}", names.hls_segment_prefix(name)),
+        ),
+    ];
+    if let Some(t) = s.hls.hls_playlist_type.as_ref().filter(|_| !s.live) {
+        o.push(("hls_playlist_type".into(), t.clone()));
+    }
+    let mut flags = vec!["independent_segments".to_string()];
+    flags.extend(s.hls.flags.iter().cloned());
+    if s.live && !s.end_list && !flags.iter().any(|f| f == "omit_endlist") {
+        flags.push("omit_endlist".into());
+    }
+    o.push(("hls_flags".into(), flags.join("+")));
+    if s.hls.fragmented_mp4 {
+        o.push(("hls_segment_type".into(), "fmp4".into()));
+        o.push((
+            "hls_fmp4_init_filename".into(),
+            format!("{}_{name}_init.mp4", names.stem),
+        ));
+    }
+    o.extend(muxer.iter().cloned());
+    o
+}
+
+fn hls_extension(s: &Settings) -> &'static str {
+    if s.hls.fragmented_mp4 {
+        ".m4s"
+    } else {
+        ".ts"
+    }
+}
+
+/// HLS: one media playlist per video rendition (with its audio muxed in),
+/// or per audio encode for an audio-only input; each is a master variant.
+pub(crate) fn hls_outputs(
+    s: &Settings,
+    names: &Names,
+    video: &[VideoRendition],
+    audio: &[AudioEncode],
+    muxer: &[(String, String)],
+) -> (Vec<OutputPlan>, Vec<VariantPlan>) {
+    let output = |name: &str, streams: Vec<StreamRef>| OutputPlan {
+        path: names.hls_playlist(name),
+        muxer: "hls",
+        options: hls_options(s, names, name, muxer),
+        streams,
+        segments: Some((names.hls_segment_prefix(name), hls_extension(s).to_string())),
+    };
+    let mut outputs = Vec::new();
+    let mut variants = Vec::new();
+    for (i, v) in video.iter().enumerate() {
+        let mut streams = vec![StreamRef::Video(i)];
+        streams.extend(v.audio.map(StreamRef::Audio));
+        variants.push(VariantPlan {
+            output: outputs.len(),
+            video: Some(i),
+            audio: v.audio,
+        });
+        outputs.push(output(&v.name, streams));
+    }
+    if video.is_empty() {
+        for (k, a) in audio.iter().enumerate() {
+            variants.push(VariantPlan {
+                output: outputs.len(),
+                video: None,
+                audio: Some(k),
+            });
+            outputs.push(output(
+                &format!("{}k", a.bitrate / 1000),
+                vec![StreamRef::Audio(k)],
+            ));
+        }
+    }
+    (outputs, variants)
+}
