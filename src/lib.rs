@@ -39,9 +39,9 @@ pub mod plan;
 pub mod probe;
 pub mod synth;
 
+pub use error::{Cause, Error, Result};
 /// AES-128 encryption and key rotation, kept at its first path.
 pub use hls::encryption;
-pub use error::{Cause, Error, Result};
 pub use ladder::{Bitrate, Representation, Size};
 pub use limits::Limits;
 pub use options::{
