@@ -242,8 +242,8 @@ fn live_dash_is_dynamic_valid_and_plays_while_running() {
     let mut named = 0;
     for rep in last.representations() {
         // `--list-size 8` is the MPD's window (13 segments were made; the
-        // default window is 6). A window much shorter than dash.js's live
-        // delay (4 segments) leaves it nothing to play.
+        // default window is 6). dash.js plays several segments behind the
+        // live edge: a 4-segment window stalled it.
         let in_window = last.segment_files(rep).len();
         assert!((7..=8).contains(&in_window), "{in_window} segments listed");
         for f in last
