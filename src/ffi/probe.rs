@@ -95,11 +95,43 @@ pub(crate) struct CodecParRaw {
     pub bits_per_sample: i32,
 }
 
+/// ffprobe's name of a field order (`None` when unknown).
+fn field_order_name(fo: ffi::AVFieldOrder) -> Option<&'static str> {
+    use ffi::AVFieldOrder as Fo;
+    match fo {
+        Fo::AV_FIELD_PROGRESSIVE => Some("progressive"),
+        Fo::AV_FIELD_TT => Some("tt"),
+        Fo::AV_FIELD_BB => Some("bb"),
+        Fo::AV_FIELD_TB => Some("tb"),
+        Fo::AV_FIELD_BT => Some("bt"),
+        _ => None,
+    }
+}
+
+/// FFmpeg's description of a channel layout (`5.1(side)`, `stereo`), or
+/// `None` when its order is unspecified.
+fn layout_name(layout: &ffi::AVChannelLayout) -> Option<String> {
+    if layout.order == ffi::AVChannelOrder::AV_CHANNEL_ORDER_UNSPEC {
+        return None;
+    }
+    let mut buf = [0 as c_char; 128];
+    // SAFETY: `layout` is a valid AVChannelLayout (borrowed from a stream's
+    // codecpar); `av_channel_layout_describe` writes at most `buf.len()`
+    // bytes, NUL-terminated, which `opt_string` reads back lossily.
+    unsafe {
+        if ffi::av_channel_layout_describe(layout, buf.as_mut_ptr(), buf.len()) > 0 {
+            opt_string(buf.as_ptr())
+        } else {
+            None
+        }
+    }
+}
+
 /// Reads stream `index`'s codec parameters. `index` must be below
 /// `ictx.nb_streams()`.
 pub(crate) fn codecpar_raw(ictx: &ff::format::context::Input, index: usize) -> CodecParRaw {
     use ffi::{AVChromaLocation as Cl, AVColorPrimaries as Cp, AVColorRange as Cr};
-    use ffi::{AVColorSpace as Cs, AVColorTransferCharacteristic as Ct, AVFieldOrder as Fo};
+    use ffi::{AVColorSpace as Cs, AVColorTransferCharacteristic as Ct};
     assert!(
         index < ictx.nb_streams() as usize,
         "stream index out of range"
@@ -110,8 +142,7 @@ pub(crate) fn codecpar_raw(ictx: &ff::format::context::Input, index: usize) -> C
     // strings or null. `format` is an int holding an AVPixelFormat or
     // AVSampleFormat; it is converted to the Rust enum only after checking it
     // lies in the enum's contiguous range [-1, NB), so the transmute never
-    // produces an invalid discriminant. `av_channel_layout_describe` writes
-    // at most `buf.len()` bytes, NUL-terminated. `av_guess_sample_aspect_ratio`
+    // produces an invalid discriminant. `av_guess_sample_aspect_ratio`
     // only reads the context and stream (the frame may be null).
     unsafe {
         let ctx = ictx.as_ptr() as *mut ffi::AVFormatContext;
@@ -140,17 +171,7 @@ pub(crate) fn codecpar_raw(ictx: &ff::format::context::Input, index: usize) -> C
         } else {
             None
         };
-        let channel_layout = if par.ch_layout.order != ffi::AVChannelOrder::AV_CHANNEL_ORDER_UNSPEC
-        {
-            let mut buf = [0 as c_char; 128];
-            if ffi::av_channel_layout_describe(&par.ch_layout, buf.as_mut_ptr(), buf.len()) > 0 {
-                opt_string(buf.as_ptr())
-            } else {
-                None
-            }
-        } else {
-            None
-        };
+        let channel_layout = layout_name(&par.ch_layout);
         let sar = ffi::av_guess_sample_aspect_ratio(ctx, st, std::ptr::null_mut());
         CodecParRaw {
             codec_type: opt_string(ffi::av_get_media_type_string(par.codec_type)),
@@ -182,14 +203,7 @@ pub(crate) fn codecpar_raw(ictx: &ff::format::context::Input, index: usize) -> C
             chroma_location: (par.chroma_location != Cl::AVCHROMA_LOC_UNSPECIFIED)
                 .then(|| opt_string(ffi::av_chroma_location_name(par.chroma_location)))
                 .flatten(),
-            field_order: match par.field_order {
-                Fo::AV_FIELD_PROGRESSIVE => Some("progressive"),
-                Fo::AV_FIELD_TT => Some("tt"),
-                Fo::AV_FIELD_BB => Some("bb"),
-                Fo::AV_FIELD_TB => Some("tb"),
-                Fo::AV_FIELD_BT => Some("bt"),
-                _ => None,
-            },
+            field_order: field_order_name(par.field_order),
             sample_fmt,
             sample_rate: par.sample_rate,
             channels: par.ch_layout.nb_channels,
