@@ -13,7 +13,7 @@ mod common;
 use common::live_source::{self, free_port, free_udp_port, read, wait_exit, wait_for, Picture};
 use common::servers::WebDavServer;
 use common::{dash, hls, oracle};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -292,61 +292,11 @@ fn at_a_ctrl_c_the_audio_held_back_by_the_sender_reaches_the_end_of_the_video() 
     audio_reaches_the_end_at_a_stop(Stop::CtrlC);
 }
 
-/// A test CA and a certificate for 127.0.0.1 signed by it, made with the
-/// openssl CLI: (CA certificate, server certificate, server key).
-fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let p = |n: &str| dir.join(n);
-    let openssl = |args: &[&str]| {
-        let o = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("openssl is not installed");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    let ca = [
-        "-subj",
-        "/CN=ffstream test CA",
-        "-days",
-        "2",
-        "-keyout",
-        "ca.key",
-    ];
-    openssl(&[&["req", "-x509"], &ec[..], &ca[..], &["-out", "ca.pem"]].concat());
-    let srv = [
-        "-subj",
-        "/CN=127.0.0.1",
-        "-keyout",
-        "srv.key",
-        "-out",
-        "srv.csr",
-    ];
-    openssl(&[&["req"], &ec[..], &srv[..]].concat());
-    std::fs::write(
-        p("ext.cnf"),
-        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    #[rustfmt::skip]
-    openssl(&[
-        "x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "srv.pem",
-    ]);
-    (p("ca.pem"), p("srv.pem"), p("srv.key"))
-}
-
 #[test]
 fn a_live_push_over_https_to_a_trusted_certificate_delivers_every_frame() {
     let _serial = serial();
     let certs = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = make_certificates(certs.path());
+    let (ca, cert, key) = common::servers::test_certificates(certs.path());
     let dav = WebDavServer::start_tls(&cert, &key);
     assert!(dav.url().starts_with("https://"));
     let dir = tempfile::tempdir().unwrap();
@@ -391,7 +341,7 @@ fn a_live_push_over_https_to_a_trusted_certificate_delivers_every_frame() {
 fn a_push_to_an_untrusted_certificate_fails_naming_the_store() {
     let _serial = serial();
     let certs = tempfile::tempdir().unwrap();
-    let (_ca, cert, key) = make_certificates(certs.path());
+    let (_ca, cert, key) = common::servers::test_certificates(certs.path());
     let dav = WebDavServer::start_tls(&cert, &key);
     let clip = common::fixtures::clip(common::fixtures::Kind::H264Aac);
     let missing = certs.path().join("no-such-bundle.pem");
