@@ -30,6 +30,7 @@ mod ffi;
 pub mod fuzzing;
 pub mod hls;
 pub mod ladder;
+pub mod lang;
 pub mod limits;
 pub mod live;
 pub mod options;
@@ -37,6 +38,7 @@ mod packager;
 mod pipeline;
 pub mod plan;
 pub mod probe;
+mod subtitles;
 pub mod synth;
 
 pub use error::{Cause, Error, Result};

@@ -1,0 +1,2 @@
+//! Languages: ISO 639-2 codes as containers store them, BCP 47 tags as
+//! manifests want them.
