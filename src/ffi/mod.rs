@@ -8,6 +8,7 @@
 pub(crate) mod avio_reset;
 pub(crate) mod bsf;
 pub(crate) mod codec;
+pub(crate) mod convert;
 pub(crate) mod device;
 pub(crate) mod dict;
 pub(crate) mod frame;
