@@ -10,6 +10,7 @@ pub mod dash;
 pub mod fixtures;
 pub mod hls;
 pub mod live_source;
+pub mod multitrack;
 pub mod mutate;
 pub mod oracle;
 pub mod proxy;
