@@ -40,6 +40,7 @@ pub mod plan;
 pub mod probe;
 mod subtitles;
 pub mod synth;
+pub mod tracks;
 
 pub use error::{Cause, Error, Result};
 /// AES-128 encryption and key rotation, kept at its first path.
@@ -47,11 +48,13 @@ pub use hls::encryption;
 pub use ladder::{Bitrate, Representation, Size};
 pub use limits::Limits;
 pub use options::{
-    AudioOptions, ChannelMode, DashOptions, Format, HlsOptions, Protocol, VideoCodec,
+    AudioOptions, ChannelMode, DashOptions, Format, HlsOptions, Protocol, SubtitleOptions,
+    VideoCodec,
 };
 pub use packager::{input, Media, MonitorFn, Packager};
 pub use pipeline::progress::{CancelHandle, Control, Progress, StopHandle};
 pub use pipeline::{RenditionReport, Report};
+pub use tracks::{Sidecar, TrackSelection};
 
 use std::sync::Once;
 

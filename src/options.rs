@@ -174,12 +174,30 @@ pub enum ChannelMode {
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AudioOptions {
-    /// Which audio track of the input to use (0 = the first).
-    pub track: usize,
+    /// Which of the input's audio tracks to package (default: all).
+    pub selection: crate::tracks::TrackSelection,
+    /// Audio tracks in files of their own (dubs, audio description), on
+    /// the video's timeline.
+    pub files: Vec<crate::tracks::Sidecar>,
+    /// HLS: write a single audio track as an alternative rendition instead
+    /// of muxing it into the video segments (more than one track always is).
+    pub separate: bool,
     /// Channel handling.
     pub channels: ChannelMode,
     /// Drop audio entirely.
     pub disabled: bool,
+}
+
+/// Subtitle settings.
+#[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
+pub struct SubtitleOptions {
+    /// Which of the input's text subtitle tracks to package (default: all;
+    /// bitmap tracks are skipped with a warning unless named, which is an
+    /// error).
+    pub selection: crate::tracks::TrackSelection,
+    /// Subtitles in files of their own (SRT, WebVTT, ASS/SSA, MP4 text).
+    pub files: Vec<crate::tracks::Sidecar>,
 }
 
 /// Which adaptive-streaming protocol to write.

@@ -20,7 +20,7 @@ BUILD_PKGS=(pkg-config clang libclang-dev libavformat-dev libavcodec-dev libavut
   libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev)
 TEST_PKGS=(ffmpeg libxml2-utils chromium nodejs npm
   nginx libnginx-mod-http-dav-ext python3 python3-venv xvfb pulseaudio
-  util-linux procps time)
+  util-linux procps time espeak-ng)
 
 # The static build (vendor/build-ffmpeg.sh): an assembler for FFmpeg's x86
 # code and the static codec and TLS libraries it links.

@@ -13,4 +13,5 @@
 pub(crate) mod hls_master;
 pub(crate) mod live_mpd;
 pub(crate) mod mpd_codecs;
+pub(crate) mod mpd_tracks;
 pub(crate) mod plan;

@@ -12,6 +12,8 @@ pub(crate) struct MpdCodecs {
     /// The full codec string of each representation, by its `id` (the
     /// output stream index).
     pub codecs: Vec<String>,
+    /// Labels, roles and subtitles added to the MPD.
+    pub tracks: super::mpd_tracks::MpdTracks,
 }
 
 impl Interceptor for MpdCodecs {
@@ -24,6 +26,7 @@ impl Interceptor for MpdCodecs {
             path: url.into(),
             text: Vec::new(),
             codecs: self.codecs.clone(),
+            tracks: self.tracks.clone(),
         })))
     }
 }
@@ -32,6 +35,7 @@ struct MpdSink {
     path: std::path::PathBuf,
     text: Vec<u8>,
     codecs: Vec<String>,
+    tracks: super::mpd_tracks::MpdTracks,
 }
 
 impl Sink for MpdSink {
@@ -42,7 +46,7 @@ impl Sink for MpdSink {
 
     fn close(self: Box<Self>) -> std::io::Result<()> {
         let text = String::from_utf8_lossy(&self.text);
-        let fixed = complete_codecs(&text, &self.codecs);
+        let fixed = self.tracks.apply(&complete_codecs(&text, &self.codecs));
         let mut f = std::fs::File::create(&self.path)?;
         f.write_all(fixed.as_bytes())?;
         f.flush()

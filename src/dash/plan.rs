@@ -5,8 +5,8 @@ use crate::options::Protocol;
 use crate::plan::naming::{fmt_secs, window, Names};
 use crate::plan::{AudioEncode, OutputPlan, Settings, StreamRef, VariantPlan, VideoRendition};
 
-/// DASH: one muxer writing the MPD, video renditions then audio encodes,
-/// in one adaptation set each.
+/// DASH: one muxer writing the MPD, video renditions then audio encodes:
+/// the video in one adaptation set, each audio track in one of its own.
 pub(crate) fn dash_output(
     s: &Settings,
     names: &Names,
@@ -21,8 +21,18 @@ pub(crate) fn dash_output(
     if !video.is_empty() {
         sets.push("id=0,streams=v".to_string());
     }
-    if !audio.is_empty() {
-        sets.push(format!("id={},streams=a", sets.len()));
+    // One adaptation set per audio track (its bit rates are its
+    // representations); muxer streams are the video renditions, then the
+    // audio encodes.
+    let tracks = audio.iter().map(|a| a.track).max().map_or(0, |t| t + 1);
+    for t in 0..tracks {
+        let ids: Vec<String> = audio
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| a.track == t)
+            .map(|(k, _)| (video.len() + k).to_string())
+            .collect();
+        sets.push(format!("id={},streams={}", sets.len(), ids.join(",")));
     }
     let stem = &names.stem;
     let mut o: Vec<(String, String)> = vec![

@@ -17,6 +17,7 @@ pub(crate) mod log;
 pub(crate) mod opts;
 pub(crate) mod probe;
 pub(crate) mod read;
+pub(crate) mod subtitle;
 
 use ffmpeg_next as ff;
 

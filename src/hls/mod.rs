@@ -32,6 +32,45 @@ pub struct Variant {
     pub resolution: Option<(u32, u32)>,
     /// Frame rate for video variants.
     pub frame_rate: Option<f64>,
+    /// `AUDIO`: the group of its alternative audio renditions.
+    pub audio: Option<String>,
+    /// `SUBTITLES`: the group of its subtitle renditions.
+    pub subtitles: Option<String>,
+}
+
+/// The kind of an `EXT-X-MEDIA` rendition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MediaType {
+    /// `TYPE=AUDIO`.
+    Audio,
+    /// `TYPE=SUBTITLES`.
+    Subtitles,
+}
+
+/// One `EXT-X-MEDIA` alternative rendition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Media {
+    /// `TYPE`.
+    pub kind: MediaType,
+    /// `GROUP-ID`.
+    pub group: String,
+    /// `NAME`, unique within the group.
+    pub name: String,
+    /// `LANGUAGE`, BCP 47.
+    pub language: Option<String>,
+    /// `DEFAULT=YES`.
+    pub default: bool,
+    /// `AUTOSELECT=YES`.
+    pub autoselect: bool,
+    /// `FORCED=YES` (subtitles only).
+    pub forced: bool,
+    /// `CHARACTERISTICS`, such as `public.accessibility.describes-video`.
+    pub characteristics: Option<String>,
+    /// `CHANNELS` (audio only).
+    pub channels: Option<u32>,
+    /// `URI` of its media playlist, relative to the master.
+    pub uri: String,
 }
 
 /// The master playlist.
@@ -39,6 +78,8 @@ pub struct Variant {
 pub struct MasterPlaylist {
     /// `EXT-X-VERSION`.
     pub version: u32,
+    /// Alternative renditions (`EXT-X-MEDIA`), by group.
+    pub media: Vec<Media>,
     /// Variants, best first.
     pub variants: Vec<Variant>,
 }
@@ -50,6 +91,9 @@ impl MasterPlaylist {
         s.push_str("#EXTM3U\n");
         let _ = writeln!(s, "#EXT-X-VERSION:{}", self.version.max(3));
         s.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+        for m in &self.media {
+            write_media(&mut s, m);
+        }
         for v in &self.variants {
             let _ = write!(
                 s,
@@ -62,7 +106,14 @@ impl MasterPlaylist {
             if let Some(fr) = v.frame_rate {
                 let _ = write!(s, ",FRAME-RATE={fr:.3}");
             }
-            let _ = writeln!(s, ",CODECS=\"{}\"", v.codecs);
+            let _ = write!(s, ",CODECS=\"{}\"", v.codecs);
+            if let Some(g) = &v.audio {
+                let _ = write!(s, ",AUDIO=\"{g}\"");
+            }
+            if let Some(g) = &v.subtitles {
+                let _ = write!(s, ",SUBTITLES=\"{g}\"");
+            }
+            s.push('\n');
             let _ = writeln!(s, "{}", v.uri);
         }
         w.write_all(s.as_bytes())
@@ -72,6 +123,42 @@ impl MasterPlaylist {
     pub fn save(&self, path: &Path) -> Result<()> {
         write_atomic(path, |f| self.write_to(f))
     }
+}
+
+/// One `EXT-X-MEDIA` line. Quoted strings cannot hold `"` or a line
+/// break (RFC 8216 §4.2): those become `'` and a space.
+fn write_media(s: &mut String, m: &Media) {
+    let q = |v: &str| v.replace('"', "'").replace(['\n', '\r'], " ");
+    let kind = match m.kind {
+        MediaType::Audio => "AUDIO",
+        MediaType::Subtitles => "SUBTITLES",
+    };
+    let yes = |b: bool| if b { "YES" } else { "NO" };
+    let _ = write!(
+        s,
+        "#EXT-X-MEDIA:TYPE={kind},GROUP-ID=\"{}\",NAME=\"{}\"",
+        q(&m.group),
+        q(&m.name)
+    );
+    if let Some(l) = &m.language {
+        let _ = write!(s, ",LANGUAGE=\"{}\"", q(l));
+    }
+    let _ = write!(
+        s,
+        ",DEFAULT={},AUTOSELECT={}",
+        yes(m.default),
+        yes(m.autoselect)
+    );
+    if m.kind == MediaType::Subtitles {
+        let _ = write!(s, ",FORCED={}", yes(m.forced));
+    }
+    if let Some(c) = &m.characteristics {
+        let _ = write!(s, ",CHARACTERISTICS=\"{}\"", q(c));
+    }
+    if let Some(c) = m.channels {
+        let _ = write!(s, ",CHANNELS=\"{c}\"");
+    }
+    let _ = writeln!(s, ",URI=\"{}\"", q(&m.uri));
 }
 
 /// Writes a file through a temporary sibling and a rename, so readers never
@@ -364,6 +451,7 @@ mod tests {
     fn master_text() {
         let m = MasterPlaylist {
             version: 3,
+            media: Vec::new(),
             variants: vec![Variant {
                 uri: "a_720p.m3u8".into(),
                 bandwidth: 2_000_000,
@@ -371,6 +459,8 @@ mod tests {
                 codecs: "avc1.64001F,mp4a.40.2".into(),
                 resolution: Some((1280, 720)),
                 frame_rate: Some(30.0),
+                audio: None,
+                subtitles: None,
             }],
         };
         let mut out = Vec::new();
@@ -381,5 +471,63 @@ mod tests {
              #EXT-X-STREAM-INF:BANDWIDTH=2000000,AVERAGE-BANDWIDTH=1500000,RESOLUTION=1280x720,FRAME-RATE=30.000,CODECS=\"avc1.64001F,mp4a.40.2\"\n\
              a_720p.m3u8\n"
         );
+    }
+}
+
+#[cfg(test)]
+mod media_tests {
+    use super::*;
+
+    #[test]
+    fn renditions_come_before_the_variants_that_name_their_groups() {
+        let m = MasterPlaylist {
+            version: 3,
+            media: vec![
+                Media {
+                    kind: MediaType::Audio,
+                    group: "audio-128k".into(),
+                    name: "Fran\u{e7}ais \"VF\"".into(),
+                    language: Some("fr".into()),
+                    default: false,
+                    autoselect: true,
+                    forced: false,
+                    characteristics: None,
+                    channels: Some(2),
+                    uri: "a_audio_fr_128k.m3u8".into(),
+                },
+                Media {
+                    kind: MediaType::Subtitles,
+                    group: "subs".into(),
+                    name: "English".into(),
+                    language: Some("en".into()),
+                    default: false,
+                    autoselect: true,
+                    forced: true,
+                    characteristics: None,
+                    channels: None,
+                    uri: "a_sub_en.m3u8".into(),
+                },
+            ],
+            variants: vec![Variant {
+                uri: "a_720p.m3u8".into(),
+                bandwidth: 2,
+                average_bandwidth: 1,
+                codecs: "avc1.64001F,mp4a.40.2".into(),
+                resolution: None,
+                frame_rate: None,
+                audio: Some("audio-128k".into()),
+                subtitles: Some("subs".into()),
+            }],
+        };
+        let mut out = Vec::new();
+        m.write_to(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains(
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio-128k\",NAME=\"Fran\u{e7}ais 'VF'\",LANGUAGE=\"fr\",DEFAULT=NO,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"a_audio_fr_128k.m3u8\"\n"
+        ));
+        assert!(text.contains(",FORCED=YES,URI=\"a_sub_en.m3u8\"\n"));
+        assert!(text.contains(
+            "CODECS=\"avc1.64001F,mp4a.40.2\",AUDIO=\"audio-128k\",SUBTITLES=\"subs\"\na_720p.m3u8"
+        ));
     }
 }

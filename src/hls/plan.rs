@@ -2,7 +2,9 @@
 //! muxer's options for it, and the master's variants.
 
 use crate::plan::naming::{fmt_secs, window, Names};
-use crate::plan::{AudioEncode, OutputPlan, Settings, StreamRef, VariantPlan, VideoRendition};
+use crate::plan::{
+    AudioEncode, AudioRendition, OutputPlan, Settings, StreamRef, VariantPlan, VideoRendition,
+};
 
 /// The hls muxer's options for the media playlist of rendition `name`.
 fn hls_options(
@@ -51,15 +53,34 @@ fn hls_extension(s: &Settings) -> &'static str {
     }
 }
 
-/// HLS: one media playlist per video rendition (with its audio muxed in),
-/// or per audio encode for an audio-only input; each is a master variant.
+/// What the master carries beside its variants.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tracks {
+    /// Audio as `EXT-X-MEDIA` renditions rather than muxed into the video.
+    pub separate_audio: bool,
+    /// A `SUBTITLES` group.
+    pub subtitles: bool,
+}
+
+/// The `EXT-X-MEDIA` group of audio at `bitrate`.
+pub(crate) fn audio_group(bitrate: u64) -> String {
+    format!("audio-{}k", bitrate / 1000)
+}
+
+/// The `EXT-X-MEDIA` group of the subtitles.
+pub(crate) const SUBTITLE_GROUP: &str = "subs";
+
+/// HLS: one media playlist per video rendition (with its audio muxed in, or
+/// with an audio group), one per audio encode when audio is separate (or
+/// for an audio-only input, where each is a variant); every one with video
+/// is a master variant.
 pub(crate) fn hls_outputs(
     s: &Settings,
     names: &Names,
-    video: &[VideoRendition],
-    audio: &[AudioEncode],
+    (video, audio): (&[VideoRendition], &[AudioEncode]),
+    tracks: Tracks,
     muxer: &[(String, String)],
-) -> (Vec<OutputPlan>, Vec<VariantPlan>) {
+) -> (Vec<OutputPlan>, Vec<VariantPlan>, Vec<AudioRendition>) {
     let output = |name: &str, streams: Vec<StreamRef>| OutputPlan {
         path: names.hls_playlist(name),
         muxer: "hls",
@@ -67,17 +88,36 @@ pub(crate) fn hls_outputs(
         streams,
         segments: Some((names.hls_segment_prefix(name), hls_extension(s).to_string())),
     };
+    let subtitles = tracks.subtitles.then(|| SUBTITLE_GROUP.to_string());
     let mut outputs = Vec::new();
     let mut variants = Vec::new();
     for (i, v) in video.iter().enumerate() {
         let mut streams = vec![StreamRef::Video(i)];
-        streams.extend(v.audio.map(StreamRef::Audio));
+        let muxed = v.audio.filter(|_| !tracks.separate_audio);
+        streams.extend(muxed.map(StreamRef::Audio));
         variants.push(VariantPlan {
             output: outputs.len(),
             video: Some(i),
-            audio: v.audio,
+            audio: muxed,
+            audio_group: v
+                .audio
+                .filter(|_| tracks.separate_audio)
+                .map(|k| audio_group(audio[k].bitrate)),
+            subtitles: subtitles.clone(),
         });
         outputs.push(output(&v.name, streams));
+    }
+    let mut renditions = Vec::new();
+    if tracks.separate_audio {
+        for (k, a) in audio.iter().enumerate() {
+            renditions.push(AudioRendition {
+                group: audio_group(a.bitrate),
+                audio: k,
+                output: outputs.len(),
+            });
+            let name = format!("audio_{}_{}k", a.label, a.bitrate / 1000);
+            outputs.push(output(&name, vec![StreamRef::Audio(k)]));
+        }
     }
     if video.is_empty() {
         for (k, a) in audio.iter().enumerate() {
@@ -85,12 +125,16 @@ pub(crate) fn hls_outputs(
                 output: outputs.len(),
                 video: None,
                 audio: Some(k),
+                audio_group: None,
+                subtitles: subtitles.clone(),
             });
-            outputs.push(output(
-                &format!("{}k", a.bitrate / 1000),
-                vec![StreamRef::Audio(k)],
-            ));
+            let name = if audio.iter().any(|a| a.track > 0) {
+                format!("audio_{}_{}k", a.label, a.bitrate / 1000)
+            } else {
+                format!("{}k", a.bitrate / 1000)
+            };
+            outputs.push(output(&name, vec![StreamRef::Audio(k)]));
         }
     }
-    (outputs, variants)
+    (outputs, variants, renditions)
 }

@@ -241,6 +241,7 @@ pub struct Packager<'a> {
     timeout: Option<Duration>,
     limits: crate::Limits,
     audio: AudioOptions,
+    subtitles: crate::options::SubtitleOptions,
     audio_bitrate: u64,
     monitor: Option<pipeline::Monitor<'a>>,
     cancel: CancelHandle,
@@ -283,6 +284,7 @@ impl<'a> Packager<'a> {
             timeout: None,
             limits: crate::Limits::default(),
             audio: AudioOptions::default(),
+            subtitles: Default::default(),
             audio_bitrate: ladder::DEFAULT_AUDIO_BITRATE,
             monitor: None,
             cancel: CancelHandle::new(),
@@ -411,9 +413,40 @@ impl<'a> Packager<'a> {
         self.audio_bitrate = bps;
         self
     }
-    /// Which audio track to use (0 = first).
+    /// Packages only the input's audio track `n` (0 = the first audio
+    /// track); the same as `audio(TrackSelection::Indices(vec![n]))`.
     pub fn audio_track(mut self, n: usize) -> Self {
-        self.audio.track = n;
+        self.audio.selection = crate::TrackSelection::Indices(vec![n]);
+        self
+    }
+    /// Which of the input's audio tracks to package (default: all). More
+    /// than one track becomes HLS alternative renditions (one group per
+    /// audio bit rate) and one DASH adaptation set per track.
+    pub fn audio(mut self, selection: crate::TrackSelection) -> Self {
+        self.audio.selection = selection;
+        self
+    }
+    /// Adds an audio track from a file of its own (a dub, an audio
+    /// description), on the video's timeline.
+    pub fn audio_file(mut self, track: crate::Sidecar) -> Self {
+        self.audio.files.push(track);
+        self
+    }
+    /// HLS: writes even a single audio track as an alternative rendition
+    /// (`EXT-X-MEDIA`) instead of muxing it into the video segments.
+    pub fn separate_audio(mut self) -> Self {
+        self.audio.separate = true;
+        self
+    }
+    /// Which of the input's text subtitle tracks to package (default: all).
+    pub fn subtitles(mut self, selection: crate::TrackSelection) -> Self {
+        self.subtitles.selection = selection;
+        self
+    }
+    /// Adds subtitles from a file of their own (SRT, WebVTT, ASS/SSA, MP4
+    /// text).
+    pub fn subtitle_file(mut self, track: crate::Sidecar) -> Self {
+        self.subtitles.files.push(track);
         self
     }
     /// Keep 5.1 (or any layout) instead of downmixing to stereo.

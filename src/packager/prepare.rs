@@ -213,6 +213,7 @@ impl<'a> Packager<'a> {
             live: self.live,
             end_list: self.end_list,
             audio: self.audio,
+            subtitles: self.subtitles,
         };
         crate::plan::check(&settings)?;
         let job = Job {

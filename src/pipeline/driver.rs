@@ -160,13 +160,16 @@ impl<'a> Driver<'a> {
         self.read_all(watch, monitor)?;
         drop(self.device.take());
         if self.ended.stop.is_none() && !self.ended.send_failed {
+            if !self.sidecars_to(None) {
+                return Ok(self.ended);
+            }
             self.drain_decoders()?;
             if let Err(e) = self.check_decoded() {
                 self.ended.stop = Some(e);
             }
         }
         self.ended.decode_errors = self.src.video.as_ref().map_or(0, |v| v.damage.errors)
-            + self.src.audio.as_ref().map_or(0, |a| a.damage.errors);
+            + self.src.audio.iter().map(|a| a.damage.errors).sum::<u64>();
         Ok(self.ended)
     }
 
@@ -212,7 +215,7 @@ impl<'a> Driver<'a> {
             ended,
             ..
         } = self;
-        let (Some(d), Some(a)) = (device.as_mut(), src.audio.as_mut()) else {
+        let (Some(d), Some(a)) = (device.as_mut(), src.audio.first_mut()) else {
             return Ok(true);
         };
         while let Ok(msg) = d.rx.try_recv() {
@@ -230,7 +233,7 @@ impl<'a> Driver<'a> {
             device_clock.map(&mut packet, a.packet_time_base, 1, arrived);
             let end = continuity.map(&mut packet, a.packet_time_base, a.time_base, 0);
             ends[1] = end.or(ends[1]);
-            if !fed(ended, feed_audio(a, &packet, &tx.audio, &d.name)) {
+            if !fed(ended, feed_audio(a, &packet, &tx.audio[0], &d.name)) {
                 return Ok(false);
             }
         }
@@ -309,10 +312,40 @@ impl<'a> Driver<'a> {
 
     /// Puts a packet on the output clock and decodes it. False when the
     /// run ends.
-    fn route(&mut self, mut packet: Packet) -> Result<bool> {
+    fn route(&mut self, packet: Packet) -> Result<bool> {
+        let at = self.src.ictx.stream(packet.stream()).and_then(|s| {
+            packet
+                .pts()
+                .or(packet.dts())
+                .map(|t| Micros::of(t, s.time_base()))
+        });
+        if !self.route_main(packet)? {
+            return Ok(false);
+        }
+        Ok(at.is_none() || self.sidecars_to(at))
+    }
+
+    /// Reads the audio files beside the input up to `until` (to their end
+    /// with `None`). False when the run ends.
+    fn sidecars_to(&mut self, until: Option<Micros>) -> bool {
+        for r in &mut self.src.sidecars {
+            let (Some(a), Some(tx)) = (self.src.audio.get_mut(r.track), self.tx.audio.get(r.track))
+            else {
+                continue;
+            };
+            let res = r.catch_up(until, a, tx);
+            if !fed(&mut self.ended, res) {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn route_main(&mut self, mut packet: Packet) -> Result<bool> {
         let idx = packet.stream();
         let is_video = self.src.video.as_ref().is_some_and(|v| v.index == idx);
-        let is_audio = self.src.audio.as_ref().is_some_and(|a| a.index == idx);
+        let track = self.src.audio.iter().position(|a| a.index == idx);
+
         if is_video && self.device.is_some() {
             if let Some(v) = self.src.video.as_ref() {
                 self.device_clock
@@ -323,33 +356,40 @@ impl<'a> Driver<'a> {
             if is_video && self.stop_seen.is_some() {
                 return Ok(true);
             }
-            self.keep_continuous(&mut packet, is_video, is_audio);
+            self.keep_continuous(&mut packet, is_video, track);
         }
         if is_video {
             return self.decode_video(&packet);
         }
-        if is_audio {
-            if let Some(a) = self.src.audio.as_mut() {
-                let r = feed_audio(a, &packet, &self.tx.audio, &self.src.name);
-                return Ok(self.fed(r));
-            }
+        if let Some(t) = track {
+            let r = feed_audio(
+                &mut self.src.audio[t],
+                &packet,
+                &self.tx.audio[t],
+                &self.src.name,
+            );
+            return Ok(self.fed(r));
         }
         Ok(true)
     }
 
     /// Live: moves a packet onto the output clock and records where it ends.
-    fn keep_continuous(&mut self, packet: &mut Packet, is_video: bool, is_audio: bool) {
+    fn keep_continuous(&mut self, packet: &mut Packet, is_video: bool, track: Option<usize>) {
         if let Some(v) = self.src.video.as_ref().filter(|_| is_video) {
             let dur = self.video_fallback_dur;
             let end = self
                 .continuity
                 .map(packet, v.packet_time_base, v.time_base, dur);
             self.ends[0] = end.or(self.ends[0]);
-        } else if let Some(a) = self.src.audio.as_ref().filter(|_| is_audio) {
+        } else if let Some(t) = track {
+            let a = &self.src.audio[t];
             let end = self
                 .continuity
                 .map(packet, a.packet_time_base, a.time_base, 0);
-            self.ends[1] = end.or(self.ends[1]);
+            // The catch-up at a stop waits for the main track.
+            if t == 0 {
+                self.ends[1] = end.or(self.ends[1]);
+            }
         }
     }
 
@@ -455,9 +495,9 @@ impl<'a> Driver<'a> {
                 return Ok(false);
             }
         }
-        if let Some(a) = self.src.audio.as_mut() {
+        for (a, tx) in self.src.audio.iter_mut().zip(&self.tx.audio) {
             let _ = a.decoder.send_eof();
-            if !fan_out_audio(a, &self.tx.audio, &self.src.name)? {
+            if !fan_out_audio(a, tx, &self.src.name)? {
                 self.ended.send_failed = true;
                 return Ok(false);
             }
@@ -471,7 +511,7 @@ impl<'a> Driver<'a> {
         if let Some(v) = &self.src.video {
             v.damage.check(name, "video")?;
         }
-        if let Some(a) = &self.src.audio {
+        for a in &self.src.audio {
             a.damage.check(name, "audio")?;
         }
         Ok(())
@@ -491,9 +531,9 @@ impl<'a> Driver<'a> {
                 self.ended.send_failed |= !pull_rotated(g, &self.tx.video)?;
             }
         }
-        if let Some(a) = self.src.audio.as_mut() {
+        for (a, tx) in self.src.audio.iter_mut().zip(&self.tx.audio) {
             let _ = a.decoder.send_eof();
-            self.ended.send_failed |= !fan_out_audio(a, &self.tx.audio, name)?;
+            self.ended.send_failed |= !fan_out_audio(a, tx, name)?;
         }
         Ok(())
     }

@@ -132,32 +132,120 @@ pub(super) fn open_audio(
     })
 }
 
-/// The streams to read: the video to encode from and the audio track.
-pub(super) fn pick_streams(
-    job: &Job,
-    ictx: &mut format::context::Input,
-) -> (Option<usize>, Option<usize>) {
+/// The streams a run reads: the video to encode from, the audio tracks and
+/// the text subtitle tracks (those are read by a pass of their own).
+#[derive(Debug, Default)]
+pub(super) struct Picked {
+    pub video: Option<usize>,
+    pub audio: Vec<usize>,
+    pub subtitles: Vec<usize>,
+}
+
+/// Picks the streams the job asks for; the others are not read.
+pub(super) fn pick_streams(job: &Job, ictx: &mut format::context::Input) -> Result<Picked> {
     let plan = &job.settings;
-    let video_idx = if plan.reps.is_empty() {
+    let video = if plan.reps.is_empty() {
         None
     } else {
         best_video(ictx)
     };
-    let audio_idx = if plan.audio.disabled {
-        None
+    let audio = if plan.audio.disabled {
+        Vec::new()
     } else {
-        ictx.streams()
-            .filter(|s| s.parameters().medium() == media::Type::Audio)
-            .nth(plan.audio.track)
-            .map(|s| s.index())
+        pick_audio(ictx, &plan.audio.selection, &job.input)?
     };
-    // Unused streams are not read (nor, from HLS/DASH, downloaded).
+    let subtitles = if job.settings.live || job.live_source.is_some() {
+        Vec::new()
+    } else {
+        pick_subtitles(ictx, &plan.subtitles.selection, &job.input)?
+    };
+    // Unused streams are not read (nor, from HLS/DASH, downloaded);
+    // subtitles are read by a pass of their own.
     for i in 0..ictx.nb_streams() as usize {
-        if Some(i) != video_idx && Some(i) != audio_idx {
+        if Some(i) != video && !audio.contains(&i) {
             crate::ffi::bsf::discard_stream(ictx, i);
         }
     }
-    (video_idx, audio_idx)
+    Ok(Picked {
+        video,
+        audio,
+        subtitles,
+    })
+}
+
+/// A stream's `language` tag, if it names one.
+pub(crate) fn language_of(st: &format::stream::Stream) -> Option<String> {
+    crate::ffi::dict::get(&st.metadata(), "language").filter(|l| crate::lang::bcp47(l).is_some())
+}
+
+/// The audio tracks the selection names, by stream index. An HLS or DASH
+/// input lists one audio stream per variant: there only the first of each
+/// language is a track.
+fn pick_audio(
+    ictx: &format::context::Input,
+    sel: &crate::TrackSelection,
+    input: &str,
+) -> Result<Vec<usize>> {
+    let adaptive = matches!(ictx.format().name(), "hls" | "dash");
+    let mut tracks: Vec<(usize, Option<String>)> = Vec::new();
+    for st in ictx
+        .streams()
+        .filter(|s| s.parameters().medium() == media::Type::Audio)
+    {
+        let lang = language_of(&st).and_then(|l| crate::lang::bcp47(&l));
+        if adaptive && tracks.iter().any(|(_, l)| *l == lang) {
+            continue;
+        }
+        tracks.push((st.index(), lang));
+    }
+    let langs: Vec<Option<String>> = tracks.iter().map(|t| t.1.clone()).collect();
+    let picked = sel
+        .pick(&langs, "audio")
+        .map_err(|e| Error::Config(format!("{input}: {}", config_text(e))))?;
+    Ok(picked.into_iter().map(|k| tracks[k].0).collect())
+}
+
+/// The text subtitle tracks the selection names. Bitmap tracks cannot
+/// become WebVTT: skipped with a warning, or an error when named.
+fn pick_subtitles(
+    ictx: &format::context::Input,
+    sel: &crate::TrackSelection,
+    input: &str,
+) -> Result<Vec<usize>> {
+    let streams: Vec<(usize, Option<String>, codec::Id)> = ictx
+        .streams()
+        .filter(|s| s.parameters().medium() == media::Type::Subtitle)
+        .map(|s| (s.index(), language_of(&s), s.parameters().id()))
+        .collect();
+    let langs: Vec<Option<String>> = streams.iter().map(|t| t.1.clone()).collect();
+    let picked = sel
+        .pick(&langs, "subtitles")
+        .map_err(|e| Error::Config(format!("{input}: {}", config_text(e))))?;
+    let mut out = Vec::new();
+    for k in picked {
+        let (index, _, id) = streams[k];
+        if crate::subtitles::is_text(id) {
+            out.push(index);
+            continue;
+        }
+        let what = format!(
+            "subtitle track {k} (stream {index}) is {} (a bitmap format): it cannot become \
+             WebVTT without OCR",
+            format!("{id:?}").to_lowercase()
+        );
+        if sel.is_explicit() {
+            return Err(Error::Config(format!("{input}: {what}")));
+        }
+        log::warn!("{input}: skipping {what}");
+    }
+    Ok(out)
+}
+
+fn config_text(e: Error) -> String {
+    match e {
+        Error::Config(m) => m,
+        other => other.to_string(),
+    }
 }
 
 /// Where the used streams of a new connection start.
@@ -176,11 +264,11 @@ pub(super) fn adopt_connection(
     job: &Job,
     ictx: &mut format::context::Input,
     video: &mut Option<InputVideo>,
-    audio: &mut Option<InputAudio>,
+    audio: &mut [InputAudio],
     cores: usize,
     input: &str,
 ) -> Result<Option<Micros>> {
-    let (vi, ai) = pick_streams(job, ictx);
+    let picked = pick_streams(job, ictx)?;
     let changed = |what: String| Error::Decode {
         input: input.into(),
         reason: format!("after reconnecting, {what}; a live input cannot change this mid-stream"),
@@ -188,7 +276,9 @@ pub(super) fn adopt_connection(
     };
     let mut used = Vec::new();
     if let Some(v) = video.as_mut() {
-        let i = vi.ok_or_else(|| changed("the stream has no video any more".into()))?;
+        let i = picked
+            .video
+            .ok_or_else(|| changed("the stream has no video any more".into()))?;
         let n = open_video(ictx, i, cores, input, &job.limits)?;
         let (od, nd) = (&v.decoder, &n.decoder);
         if (od.width(), od.height()) != (nd.width(), nd.height())
@@ -210,28 +300,47 @@ pub(super) fn adopt_connection(
         v.guard = true;
         used.push(i);
     }
-    if let Some(a) = audio.as_mut() {
-        let i = ai.ok_or_else(|| changed("the stream has no audio any more".into()))?;
-        let n = open_audio(ictx, i, input, &job.limits)?;
-        let (od, nd) = (&a.decoder, &n.decoder);
-        if (od.rate(), od.channels(), od.format()) != (nd.rate(), nd.channels(), nd.format()) {
-            return Err(changed(format!(
-                "the audio is {} Hz, {} channels, {} (was {} Hz, {} channels, {})",
-                nd.rate(),
-                nd.channels(),
-                nd.format().name(),
-                od.rate(),
-                od.channels(),
-                od.format().name()
-            )));
-        }
-        a.decoder = n.decoder;
-        a.index = i;
-        a.packet_time_base = n.packet_time_base;
-        a.guard = true;
+    if picked.audio.len() < audio.len() {
+        return Err(changed(format!(
+            "the stream has {} audio track(s) (was {})",
+            picked.audio.len(),
+            audio.len()
+        )));
+    }
+    for (a, &i) in audio.iter_mut().zip(&picked.audio) {
+        adopt_audio(job, ictx, a, i, input, &changed)?;
         used.push(i);
     }
     Ok(start_of(ictx, &used))
+}
+
+/// Takes over audio stream `i` of a new connection for track `a`.
+fn adopt_audio(
+    job: &Job,
+    ictx: &format::context::Input,
+    a: &mut InputAudio,
+    i: usize,
+    input: &str,
+    changed: &dyn Fn(String) -> Error,
+) -> Result<()> {
+    let n = open_audio(ictx, i, input, &job.limits)?;
+    let (od, nd) = (&a.decoder, &n.decoder);
+    if (od.rate(), od.channels(), od.format()) != (nd.rate(), nd.channels(), nd.format()) {
+        return Err(changed(format!(
+            "the audio is {} Hz, {} channels, {} (was {} Hz, {} channels, {})",
+            nd.rate(),
+            nd.channels(),
+            nd.format().name(),
+            od.rate(),
+            od.channels(),
+            od.format().name()
+        )));
+    }
+    a.decoder = n.decoder;
+    a.index = i;
+    a.packet_time_base = n.packet_time_base;
+    a.guard = true;
+    Ok(())
 }
 
 pub(super) fn open_err(input: &str, reason: impl std::fmt::Display) -> Error {
@@ -340,9 +449,15 @@ pub(super) struct OpenedInput {
     pub url: String,
     pub ictx: format::context::Input,
     pub video: Option<InputVideo>,
-    pub audio: Option<InputAudio>,
+    /// The audio tracks, the main one first.
+    pub audio: Vec<InputAudio>,
+    /// The text subtitle tracks' stream indexes (read by a pass of their
+    /// own once the video's segments exist).
+    pub subtitles: Vec<usize>,
     /// A capture's own audio device: (name, demuxer, stream index).
     pub device: Option<(String, format::context::Input, usize)>,
+    /// Audio tracks in files of their own, read in step with the input.
+    pub sidecars: Vec<super::sidecar::SidecarReader>,
 }
 
 /// Opens the job's input: takes over the connection or context the builder
@@ -354,40 +469,66 @@ pub(super) fn open(job: &Job, cancel: &super::CancelHandle) -> Result<OpenedInpu
         _ => name.clone(),
     };
     let mut ictx = open_context(job, &url, cancel)?;
-    let (video_idx, mut audio_idx) = pick_streams(job, &mut ictx);
+    let mut picked = pick_streams(job, &mut ictx)?;
     let device = capture_audio_device(job)?;
     if device.is_some() {
-        audio_idx = None;
+        picked.audio.clear();
     }
-    if video_idx.is_none() && audio_idx.is_none() && device.is_none() {
+    if picked.video.is_none() && picked.audio.is_empty() && device.is_none() {
         return Err(Error::NoUsableStream {
             input: name,
             what: "audio or video stream".into(),
         });
     }
     let cores = job.settings.threads.max(1);
-    let video = match video_idx {
+    let video = match picked.video {
         Some(i) => Some(open_video(&ictx, i, cores, &name, &job.limits)?),
         None => None,
     };
-    let audio = match (audio_idx, &device) {
-        (Some(i), _) => Some(open_audio(&ictx, i, &name, &job.limits)?),
-        (None, Some((dev, actx, i))) => {
-            let mut a = open_audio(actx, *i, dev, &job.limits)?;
-            // Its packets come from the device reader, never from `ictx`.
-            a.index = usize::MAX;
-            Some(a)
-        }
-        (None, None) => None,
-    };
+    let mut audio = Vec::new();
+    for &i in &picked.audio {
+        audio.push(open_audio(&ictx, i, &name, &job.limits)?);
+    }
+    if let Some((dev, actx, i)) = &device {
+        let mut a = open_audio(actx, *i, dev, &job.limits)?;
+        // Its packets come from the device reader, never from `ictx`.
+        a.index = usize::MAX;
+        audio.push(a);
+    }
+    let sidecars = open_sidecars(job, &mut audio)?;
     Ok(OpenedInput {
         name,
         url,
         ictx,
         video,
         audio,
+        subtitles: picked.subtitles,
         device,
+        sidecars,
     })
+}
+
+/// Opens the audio files given beside the input as further tracks.
+fn open_sidecars(
+    job: &Job,
+    audio: &mut Vec<InputAudio>,
+) -> Result<Vec<super::sidecar::SidecarReader>> {
+    let files = &job.settings.audio.files;
+    if job.settings.audio.disabled || files.is_empty() {
+        return Ok(Vec::new());
+    }
+    if job.settings.live {
+        return Err(Error::Config(
+            "--audio-file: audio files are packaged beside files, not live runs".into(),
+        ));
+    }
+    let mut readers = Vec::new();
+    for f in files {
+        let (r, a) = super::sidecar::open(f, audio.len(), &job.limits)?;
+        audio.push(a);
+        readers.push(r);
+    }
+    Ok(readers)
 }
 
 /// The demuxer: a live connection taken over (or opened with retries), the
@@ -452,13 +593,38 @@ impl OpenedInput {
             time_base: ratio(v.time_base),
             rotation: v.rotation,
         });
-        let audio = self.audio.as_ref().map(|a| crate::plan::AudioInput {
-            index: a.index,
-            sample_rate: a.decoder.rate(),
-            channels: u32::from(a.decoder.channels()),
-            layout: a.decoder.channel_layout().bits(),
-        });
-        crate::plan::InputInfo { video, audio }
+        let mut audio: Vec<crate::plan::AudioInput> =
+            self.audio.iter().map(|a| self.describe_audio(a)).collect();
+        for r in &self.sidecars {
+            if let Some(a) = audio.get_mut(r.track) {
+                super::tracks::tag_audio_sidecar(a, &r.spec);
+            }
+        }
+        super::tracks::assign_roles(&mut audio);
+        let subtitles = self
+            .subtitles
+            .iter()
+            .filter_map(|&i| self.ictx.stream(i))
+            .map(|st| super::tracks::describe_subtitle(&st))
+            .collect();
+        crate::plan::InputInfo {
+            video,
+            audio,
+            subtitles,
+        }
+    }
+
+    fn describe_audio(&self, a: &InputAudio) -> crate::plan::AudioInput {
+        let mut d = crate::plan::AudioInput::new(
+            a.index,
+            a.decoder.rate(),
+            u32::from(a.decoder.channels()),
+            a.decoder.channel_layout().bits(),
+        );
+        if let Some(st) = self.ictx.stream(a.index).filter(|_| a.index != usize::MAX) {
+            super::tracks::tag_audio(&mut d, &st);
+        }
+        d
     }
 }
 

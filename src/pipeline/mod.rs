@@ -17,6 +17,9 @@ mod live_input;
 mod mux;
 mod outputs;
 pub mod progress;
+mod renditions;
+mod sidecar;
+mod tracks;
 mod video;
 mod workers;
 
@@ -113,7 +116,22 @@ pub struct Report {
 pub(crate) fn dry_run(job: &Job) -> Result<crate::plan::RunPlan> {
     let cancel = CancelHandle::default();
     let src = input::open(job, &cancel)?;
-    crate::plan::build(&job.settings, &src.describe(), &job.options)
+    crate::plan::build(&job.settings, &describe(job, &src)?, &job.options)
+}
+
+/// What the plan is told about the input: its streams used, and the
+/// tracks given in files of their own.
+fn describe(job: &Job, src: &input::OpenedInput) -> Result<crate::plan::InputInfo> {
+    let mut info = src.describe();
+    let files = &job.settings.subtitles.files;
+    if job.settings.live && !files.is_empty() {
+        return Err(Error::Config(
+            "--subtitle-file: subtitles are packaged for files, not live runs".into(),
+        ));
+    }
+    info.subtitles
+        .extend(files.iter().map(tracks::describe_subtitle_sidecar));
+    Ok(info)
 }
 
 /// Runs a job to completion. On any error or cancellation, every manifest
@@ -172,7 +190,8 @@ fn run_inner(
 ) -> Result<Report> {
     let start = Instant::now();
     let mut src = input::open(job, cancel)?;
-    let plan = crate::plan::build(&job.settings, &src.describe(), &job.options)?;
+    let plan = crate::plan::build(&job.settings, &describe(job, &src)?, &job.options)?;
+    let cues = renditions::read_subtitles(&plan, &src.name)?;
     manifests.files.clone_from(&plan.manifests);
     manifests.create_dir(&plan.dir)?;
     let encoders = encoders::open(&plan)?;
@@ -198,6 +217,12 @@ fn run_inner(
         let _ = m(&progress);
     }
     let renditions = outputs::reports(&plan, &built.codecs, &stats);
+    let key = outputs::first_key(built.ring.as_ref());
+    for f in renditions::write_subtitles(&plan, &cues, &stats, key.as_ref())? {
+        if let Some(u) = uploader.as_deref() {
+            crate::cloud::upload_file(u, &plan.dir, &f).map_err(|e| Error::io(&f, e))?;
+        }
+    }
     outputs::finish_manifests(job, &plan, &built.codecs, uploader.as_deref())?;
     if let Some(e) = ended.live_end {
         // Finished as at a stop: the live manifests stay valid and are kept,

@@ -15,6 +15,9 @@ pub(crate) struct StreamSpec {
     pub source: usize,
     pub codec_tag: Option<[u8; 4]>,
     pub sample_aspect: Option<Rational>,
+    /// The stream's `language` tag (the dash muxer writes it as the
+    /// adaptation set's `lang`).
+    pub language: Option<String>,
 }
 
 /// One output context to open.
@@ -43,7 +46,19 @@ pub(crate) struct MuxMsg {
 /// What was written, per output and stream: `(packets, bytes)`.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct MuxStats {
+    /// Per output, per stream: packets and bytes written.
     pub per_output: Vec<Vec<(u64, u64)>>,
+    /// Per output, per stream: the first packet's presentation time, in
+    /// the stream's time base (where subtitles' timestamp maps
+    /// start).
+    pub first: Vec<Vec<Option<FirstPacket>>>,
+}
+
+/// The first packet a stream wrote.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FirstPacket {
+    pub pts: i64,
+    pub time_base: Rational,
 }
 
 struct Route {
@@ -77,6 +92,7 @@ pub(crate) fn run(
             .iter()
             .map(|s| vec![(0, 0); s.streams.len()])
             .collect(),
+        first: specs.iter().map(|s| vec![None; s.streams.len()]).collect(),
     };
     let write_err = |url: &str, e: ffmpeg_next::Error| Error::Output {
         output: url.to_string(),
@@ -113,6 +129,12 @@ pub(crate) fn run(
             p.rescale_ts(r.from, to);
             p.set_position(-1);
             let size = p.size() as u64;
+            let first = &mut stats.first[r.output][r.stream];
+            if first.is_none() {
+                if let Some(pts) = p.pts() {
+                    *first = Some(FirstPacket { pts, time_base: to });
+                }
+            }
             p.write_interleaved(octx)
                 .map_err(|e| write_err(&specs[r.output].url, e))?;
             let s = &mut stats.per_output[r.output][r.stream];
@@ -159,6 +181,11 @@ fn open_all(specs: &[OutputSpec]) -> Result<(Vec<Opened>, Vec<Vec<Route>>)> {
             }
             if let Some(tag) = st.codec_tag {
                 crate::ffi::codec::set_stream_codec_tag(&mut ost, tag);
+            }
+            if let Some(lang) = &st.language {
+                let mut meta = Dictionary::new();
+                meta.set("language", lang);
+                ost.set_metadata(meta);
             }
             if routes.len() <= st.source {
                 routes.resize_with(st.source + 1, Vec::new);

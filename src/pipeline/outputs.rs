@@ -57,6 +57,14 @@ pub(super) struct Built {
     pub keep_dynamic: Arc<AtomicBool>,
     /// Each video rendition's RFC 6381 codec string.
     pub codecs: Vec<String>,
+    /// HLS encryption's keys.
+    pub ring: Option<Arc<crate::encryption::KeyRing>>,
+}
+
+/// The key of the first segments (which the subtitles' timestamp map
+/// reads), when the run encrypts.
+pub(super) fn first_key(ring: Option<&Arc<crate::encryption::KeyRing>>) -> Option<[u8; 16]> {
+    ring?.keys().first().map(|k| k.bytes)
 }
 
 /// The muxer specs for every output of the plan, with the interceptors each
@@ -88,9 +96,11 @@ pub(super) fn build(
             }
             ("dash", _, _) => {
                 let hevc = codecs.iter().any(|c| c.starts_with("hvc1."));
-                let full = hevc.then(|| {
+                let tracks = crate::dash::mpd_tracks::MpdTracks::of(plan);
+                let full = (hevc || !tracks.is_empty()).then(|| {
                     Arc::new(crate::dash::mpd_codecs::MpdCodecs {
                         codecs: codecs.clone(),
+                        tracks,
                     }) as Arc<dyn Interceptor>
                 });
                 crate::dash::live_mpd::wrap(plan.live, full, &keep_dynamic)
@@ -121,6 +131,7 @@ pub(super) fn build(
         specs,
         keep_dynamic,
         codecs,
+        ring,
     })
 }
 
@@ -138,6 +149,7 @@ fn stream_spec(job: &Job, plan: &RunPlan, enc: &Encoders, s: StreamRef) -> mux::
                 source: i,
                 codec_tag: (job.settings.format.video == VideoCodec::Hevc).then_some(*b"hvc1"),
                 sample_aspect: Some(rational(plan.video[i].sample_aspect)),
+                language: None,
             }
         }
         StreamRef::Audio(k) => {
@@ -149,6 +161,11 @@ fn stream_spec(job: &Job, plan: &RunPlan, enc: &Encoders, s: StreamRef) -> mux::
                 source: plan.video.len() + k,
                 codec_tag: None,
                 sample_aspect: None,
+                language: plan
+                    .input
+                    .audio
+                    .get(plan.audio[k].track)
+                    .and_then(|t| t.language.clone()),
             }
         }
     }
@@ -160,10 +177,11 @@ pub(super) fn keeps_mpd_dynamic(plan: &RunPlan, input_lost: bool, end_list: bool
     plan.protocol == Protocol::Dash && plan.live && (input_lost || !end_list)
 }
 
-/// The codecs of variant `v`: its video's, then AAC when it has audio.
+/// The codecs of variant `v`: its video's, then AAC when it has audio
+/// (muxed in, or from its audio group).
 fn variant_codecs(v: &VariantPlan, codecs: &[String]) -> String {
     let mut c = v.video.map(|i| codecs[i].clone()).unwrap_or_default();
-    if v.audio.is_some() {
+    if v.audio.is_some() || v.audio_group.is_some() {
         if !c.is_empty() {
             c.push(',');
         }
@@ -172,15 +190,16 @@ fn variant_codecs(v: &VariantPlan, codecs: &[String]) -> String {
     c
 }
 
-fn file_name(p: &Path) -> String {
+pub(super) fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
 
-fn master(fmp4: bool) -> crate::hls::MasterPlaylist {
+fn master(fmp4: bool, plan: &RunPlan) -> crate::hls::MasterPlaylist {
     crate::hls::MasterPlaylist {
         version: if fmp4 { 7 } else { 3 },
+        media: super::renditions::media(plan),
         variants: Vec::new(),
     }
 }
@@ -194,12 +213,15 @@ pub(super) fn write_live_master(
     codecs: &[String],
     uploader: Option<&crate::cloud::Uploader>,
 ) -> Result<()> {
-    let mut m = master(job.settings.hls.fragmented_mp4);
+    let mut m = master(job.settings.hls.fragmented_mp4, plan);
     let fps = plan.input.video.as_ref().map(|v| v.frame_rate.as_f64());
     for v in &plan.variants {
         let video = v.video.map(|i| &plan.video[i]);
         let video_bps = video.and_then(|r| r.bitrate).unwrap_or(0);
-        let audio_bps = v.audio.map_or(0, |k| plan.audio[k].bitrate);
+        let audio_bps = v
+            .audio
+            .or_else(|| super::renditions::group_encode(plan, v))
+            .map_or(0, |k| plan.audio[k].bitrate);
         let nominal = video_bps + audio_bps;
         m.variants.push(crate::hls::Variant {
             uri: file_name(&plan.outputs[v.output].path),
@@ -208,6 +230,8 @@ pub(super) fn write_live_master(
             codecs: variant_codecs(v, codecs),
             resolution: video.map(|r| (r.size.width, r.size.height)),
             frame_rate: video.and(fps),
+            audio: v.audio_group.clone(),
+            subtitles: v.subtitles.clone(),
         });
     }
     m.save(&plan.manifest)?;
@@ -300,11 +324,21 @@ fn measured_master(
     plan: &RunPlan,
     codecs: &[String],
 ) -> Result<crate::hls::MasterPlaylist> {
-    let mut m = master(job.settings.hls.fragmented_mp4);
+    let mut m = master(job.settings.hls.fragmented_mp4, plan);
     let fps = plan.input.video.as_ref().map(|v| v.frame_rate.as_f64());
+    let groups = super::renditions::group_bandwidths(plan)?;
     for v in &plan.variants {
         let path = &plan.outputs[v.output].path;
         let (peak, avg) = crate::hls::measure_bandwidth(path)?;
+        // A variant plays with one rendition of its audio group: its
+        // bandwidth counts the group's largest.
+        let (gp, ga) = v
+            .audio_group
+            .as_ref()
+            .and_then(|g| groups.get(g))
+            .copied()
+            .unwrap_or((0, 0));
+        let (peak, avg) = (peak + gp, avg + ga);
         let video = v.video.map(|i| &plan.video[i]);
         m.variants.push(crate::hls::Variant {
             uri: file_name(path),
@@ -313,6 +347,8 @@ fn measured_master(
             codecs: variant_codecs(v, codecs),
             resolution: video.map(|r| (r.size.width, r.size.height)),
             frame_rate: video.and(fps),
+            audio: v.audio_group.clone(),
+            subtitles: v.subtitles.clone(),
         });
     }
     Ok(m)

@@ -93,7 +93,8 @@ pub(super) fn start_mux(specs: Vec<mux::OutputSpec>) -> Result<Mux> {
 /// (renditions fed by a larger rendition's pictures are not here).
 pub(super) struct Senders {
     pub video: Vec<Sender<Arc<frame::Video>>>,
-    pub audio: Vec<Sender<Arc<frame::Audio>>>,
+    /// Per audio track of the input: its encodes' queues.
+    pub audio: Vec<Vec<Sender<Arc<frame::Audio>>>>,
 }
 
 /// The running workers.
@@ -201,18 +202,18 @@ fn start_audio(
     mux: &Mux,
     done: &Sender<()>,
     started: &mut Started,
-) -> Result<Vec<Sender<Arc<frame::Audio>>>> {
-    let Some(ia) = src.audio.as_ref() else {
-        return Ok(Vec::new());
-    };
-    let layout = ia.decoder.channel_layout();
-    let layout_bits = if layout.bits() != 0 {
-        layout.bits()
-    } else {
-        ChannelLayout::default(i32::from(ia.decoder.channels())).bits()
-    };
-    let mut senders = Vec::new();
+) -> Result<Vec<Vec<Sender<Arc<frame::Audio>>>>> {
+    let mut senders: Vec<Vec<Sender<Arc<frame::Audio>>>> = vec![Vec::new(); src.audio.len()];
     for (k, (a, encoder)) in plan.audio.iter().zip(encoders).enumerate() {
+        let ia = src.audio.get(a.track).ok_or_else(|| {
+            Error::Internal(format!("{}: audio track {} is not open", a.name, a.track))
+        })?;
+        let layout = ia.decoder.channel_layout();
+        let layout_bits = if layout.bits() != 0 {
+            layout.bits()
+        } else {
+            ChannelLayout::default(i32::from(ia.decoder.channels())).bits()
+        };
         let (tx, rx) = bounded(FRAME_QUEUE * 4);
         let counter = Arc::new(Counter::default());
         if plan.video.is_empty() {
@@ -239,7 +240,7 @@ fn start_audio(
             done,
             move || w.run(),
         )?);
-        senders.push(tx);
+        senders[a.track].push(tx);
     }
     Ok(senders)
 }

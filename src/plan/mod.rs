@@ -77,18 +77,83 @@ pub struct VideoInput {
     pub rotation: i32,
 }
 
-/// The input's audio stream, as its headers describe it.
+/// What an audio track is for, as manifests say it (DASH `Role`, HLS
+/// `CHARACTERISTICS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum AudioRole {
+    /// The original audio (the first track).
+    #[default]
+    Main,
+    /// A dub: another language.
+    Dub,
+    /// Another version in the main track's language (commentary, a mix).
+    Alternate,
+    /// An audio description of the video.
+    Description,
+}
+
+/// An audio track, as its headers describe it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct AudioInput {
-    /// Stream index in the input (or in the capture's audio device).
+    /// Stream index in the input (or in its own file, or in the capture's
+    /// audio device).
     pub index: usize,
+    /// A track from a file of its own: that file.
+    pub file: Option<String>,
     /// Sample rate, Hz.
     pub sample_rate: u32,
     /// Channel count.
     pub channels: u32,
     /// FFmpeg channel-layout mask (0 when the input does not say).
     pub layout: u64,
+    /// Language, BCP 47 (`None`: undetermined).
+    pub language: Option<String>,
+    /// The name players show: the track's title, else its language's name.
+    pub title: Option<String>,
+    /// What it is for.
+    pub role: AudioRole,
+    /// Marked as the default track.
+    pub default: bool,
+}
+
+impl AudioInput {
+    /// A track of `sample_rate` Hz and `channels` with no tags.
+    pub fn new(index: usize, sample_rate: u32, channels: u32, layout: u64) -> Self {
+        AudioInput {
+            index,
+            file: None,
+            sample_rate,
+            channels,
+            layout,
+            language: None,
+            title: None,
+            role: AudioRole::Main,
+            default: false,
+        }
+    }
+}
+
+/// A text subtitle track.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SubtitleInput {
+    /// Stream index in the input (or in its own file).
+    pub index: usize,
+    /// Subtitles from a file of their own: that file.
+    pub file: Option<String>,
+    /// Language, BCP 47.
+    pub language: Option<String>,
+    /// The name players show.
+    pub title: Option<String>,
+    /// Forced: shown even with subtitles off.
+    pub forced: bool,
+    /// Marked as the default track.
+    pub default: bool,
+    /// For the deaf and hard of hearing (captions).
+    pub sdh: bool,
 }
 
 /// What the planner knows about the input.
@@ -97,8 +162,10 @@ pub struct AudioInput {
 pub struct InputInfo {
     /// The video stream encoded from, if any.
     pub video: Option<VideoInput>,
-    /// The audio stream used, if any.
-    pub audio: Option<AudioInput>,
+    /// The audio tracks used, the main one first.
+    pub audio: Vec<AudioInput>,
+    /// The text subtitle tracks used.
+    pub subtitles: Vec<SubtitleInput>,
 }
 
 /// The job's settings the plan is derived from (what the builder
@@ -118,6 +185,7 @@ pub(crate) struct Settings {
     /// Live: write EXT-X-ENDLIST (HLS) or a static MPD (DASH) at the stop.
     pub end_list: bool,
     pub audio: AudioOptions,
+    pub subtitles: crate::options::SubtitleOptions,
 }
 
 impl Settings {
@@ -159,12 +227,17 @@ pub struct VideoRendition {
     pub audio: Option<usize>,
 }
 
-/// One AAC encode; renditions with the same audio bit rate share it.
+/// One AAC encode of one track; renditions with the same audio bit rate
+/// share it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct AudioEncode {
-    /// Its name in reports (`audio 128k`) and, audio-only, in file names.
+    /// Its name in reports (`audio 128k`, `audio fr 128k`) and file names.
     pub name: String,
+    /// The track it encodes, an index into [`InputInfo::audio`].
+    pub track: usize,
+    /// The track's label in file names (`en`, `en-2`, `und`).
+    pub label: String,
     /// Bit rate.
     pub bitrate: u64,
     /// Output sample rate, Hz.
@@ -211,8 +284,41 @@ pub struct VariantPlan {
     pub output: usize,
     /// The video rendition it plays, if any.
     pub video: Option<usize>,
-    /// The audio encode it plays, if any.
+    /// The audio encode muxed into it, if any.
     pub audio: Option<usize>,
+    /// The `EXT-X-MEDIA` audio group it plays with (audio as renditions).
+    pub audio_group: Option<String>,
+    /// The subtitle group, when the run has subtitles.
+    pub subtitles: Option<String>,
+}
+
+/// An HLS alternative audio rendition (`EXT-X-MEDIA:TYPE=AUDIO`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct AudioRendition {
+    /// `GROUP-ID`: one group per audio bit rate.
+    pub group: String,
+    /// The audio encode, an index into [`RunPlan::audio`].
+    pub audio: usize,
+    /// Its media playlist, a [`RunPlan::outputs`] index.
+    pub output: usize,
+}
+
+/// A subtitle track as the run writes it: segmented WebVTT with a media
+/// playlist (HLS), or one WebVTT file (DASH).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct SubtitlePlan {
+    /// Its name in file names (`sub_en`).
+    pub name: String,
+    /// The track, an index into [`InputInfo::subtitles`].
+    pub track: usize,
+    /// HLS: its media playlist.
+    pub playlist: Option<PathBuf>,
+    /// HLS: the start of its segments' paths, before their number.
+    pub segment_prefix: Option<String>,
+    /// DASH: the whole-file WebVTT beside the MPD.
+    pub vtt: Option<PathBuf>,
 }
 
 /// Everything a run will do.
@@ -240,6 +346,11 @@ pub struct RunPlan {
     pub outputs: Vec<OutputPlan>,
     /// HLS master variants (empty for DASH).
     pub variants: Vec<VariantPlan>,
+    /// HLS alternative audio renditions (empty when audio is muxed into
+    /// the video segments, and for DASH).
+    pub audio_renditions: Vec<AudioRendition>,
+    /// Subtitle tracks, written once the video's segments are known.
+    pub subtitles: Vec<SubtitlePlan>,
     /// Manifests written during the run, removed if it fails.
     pub manifests: Vec<PathBuf>,
 }
@@ -272,11 +383,23 @@ pub(crate) fn build(
     let segment_seconds = s.segment_seconds();
     let audio = audio_encodes(s, input);
     let video = video_renditions(s, input, &opts.encoder, segment_seconds, &audio);
-    let (outputs, variants) = match s.protocol {
-        Protocol::Hls => crate::hls::plan::hls_outputs(s, &names, &video, &audio, &opts.muxer),
-        Protocol::Dash => crate::dash::plan::dash_output(s, &names, &video, &audio, &opts.muxer),
+    let separate = separate_audio(s, input);
+    let (outputs, variants, audio_renditions) = match s.protocol {
+        Protocol::Hls => {
+            let tracks = crate::hls::plan::Tracks {
+                separate_audio: separate,
+                subtitles: !input.subtitles.is_empty(),
+            };
+            crate::hls::plan::hls_outputs(s, &names, (&video, &audio), tracks, &opts.muxer)
+        }
+        Protocol::Dash => {
+            let (o, v) = crate::dash::plan::dash_output(s, &names, &video, &audio, &opts.muxer);
+            (o, v, Vec::new())
+        }
     };
+    let subtitles = subtitle_plans(s, &names, input);
     let mut manifests: Vec<PathBuf> = outputs.iter().map(|o| o.path.clone()).collect();
+    manifests.extend(subtitles.iter().filter_map(|t| t.playlist.clone()));
     if s.protocol == Protocol::Hls {
         manifests.push(s.output.clone());
     } else if s.dash.generate_hls_playlist {
@@ -295,34 +418,95 @@ pub(crate) fn build(
         audio,
         outputs,
         variants,
+        audio_renditions,
+        subtitles,
         manifests,
     })
+}
+
+/// HLS writes audio as alternative renditions (video variants without
+/// audio) when there is more than one audio track, subtitles, or when asked;
+/// a single track is otherwise muxed into the video segments, which every
+/// HLS player since the first plays.
+pub(crate) fn separate_audio(s: &Settings, input: &InputInfo) -> bool {
+    input.video.is_some()
+        && !input.audio.is_empty()
+        && (input.audio.len() > 1 || s.audio.separate || !input.subtitles.is_empty())
+}
+
+/// Each track's label in file names: its language, `und` without one, and
+/// `-2`, `-3`… for a language already used (`en`, `en-2`).
+pub(crate) fn track_labels<'a>(langs: impl Iterator<Item = Option<&'a str>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for l in langs {
+        let base = l.unwrap_or("und").to_string();
+        let mut label = base.clone();
+        let mut k = 2;
+        while out.contains(&label) {
+            label = format!("{base}-{k}");
+            k += 1;
+        }
+        out.push(label);
+    }
+    out
+}
+
+/// The subtitle tracks' files: an HLS media playlist with segments, or a
+/// DASH sidecar WebVTT. Live runs carry no subtitles (refused earlier).
+fn subtitle_plans(s: &Settings, names: &Names, input: &InputInfo) -> Vec<SubtitlePlan> {
+    let labels = track_labels(input.subtitles.iter().map(|t| t.language.as_deref()));
+    labels
+        .into_iter()
+        .enumerate()
+        .map(|(track, label)| {
+            let name = format!("sub_{label}");
+            let hls = s.protocol == Protocol::Hls;
+            SubtitlePlan {
+                playlist: hls.then(|| names.hls_playlist(&name)),
+                segment_prefix: hls.then(|| names.hls_segment_prefix(&name)),
+                vtt: (!hls).then(|| names.dir.join(format!("{}_{name}.vtt", names.stem))),
+                name,
+                track,
+            }
+        })
+        .collect()
 }
 
 /// The AAC encodes: one per distinct audio bit rate of the renditions
 /// (highest first), or one at the default rate for an audio-only input.
 fn audio_encodes(s: &Settings, input: &InputInfo) -> Vec<AudioEncode> {
-    let Some(a) = &input.audio else {
+    if input.audio.is_empty() {
         return Vec::new();
-    };
+    }
     let mut rates: Vec<u64> = s.reps.iter().map(|r| r.bitrate.effective_audio()).collect();
     if rates.is_empty() {
         rates.push(crate::ladder::DEFAULT_AUDIO_BITRATE);
     }
     rates.sort_unstable_by(|a, b| b.cmp(a));
     rates.dedup();
-    let sample_rate = crate::codec::audio::aac_sample_rate(a.sample_rate);
-    let (layout, channels) = output_layout(a, s.audio.channels);
-    rates
-        .into_iter()
-        .map(|bitrate| AudioEncode {
-            name: format!("audio {}k", bitrate / 1000),
-            bitrate,
-            sample_rate,
-            layout,
-            channels,
-        })
-        .collect()
+    let labels = track_labels(input.audio.iter().map(|a| a.language.as_deref()));
+    let several = input.audio.len() > 1;
+    let mut out = Vec::new();
+    for bitrate in rates {
+        for (track, (a, label)) in input.audio.iter().zip(&labels).enumerate() {
+            let (layout, channels) = output_layout(a, s.audio.channels);
+            let kbps = bitrate / 1000;
+            out.push(AudioEncode {
+                name: if several {
+                    format!("audio {label} {kbps}k")
+                } else {
+                    format!("audio {kbps}k")
+                },
+                track,
+                label: label.clone(),
+                bitrate,
+                sample_rate: crate::codec::audio::aac_sample_rate(a.sample_rate),
+                layout,
+                channels,
+            });
+        }
+    }
+    out
 }
 
 /// FFmpeg's channel masks for mono and stereo (the plan tests' layouts).
@@ -386,7 +570,7 @@ fn video_renditions(
                 options: encoder_options(s, rep, user),
                 audio: audio
                     .iter()
-                    .position(|a| a.bitrate == ab)
+                    .position(|a| a.bitrate == ab && a.track == 0)
                     .or((!audio.is_empty()).then_some(0)),
             }
         })

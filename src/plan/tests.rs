@@ -17,6 +17,7 @@ fn settings(protocol: Protocol, reps: Vec<Representation>) -> Settings {
         live: false,
         end_list: false,
         audio: AudioOptions::default(),
+        subtitles: Default::default(),
     }
 }
 
@@ -38,12 +39,8 @@ fn hd_input() -> InputInfo {
             time_base: Ratio::new(1, 15360),
             rotation: 0,
         }),
-        audio: Some(AudioInput {
-            index: 1,
-            sample_rate: 48000,
-            channels: 2,
-            layout: STEREO,
-        }),
+        audio: vec![AudioInput::new(1, 48000, 2, STEREO)],
+        subtitles: Vec::new(),
     }
 }
 
@@ -75,6 +72,8 @@ fn an_hls_ladder_of_two_renditions_sharing_one_audio_encode() {
         p.audio[0],
         AudioEncode {
             name: "audio 128k".into(),
+            track: 0,
+            label: "und".into(),
             bitrate: 128_000,
             sample_rate: 48000,
             layout: STEREO,
@@ -183,7 +182,7 @@ fn a_dash_run_is_one_muxer_with_two_adaptation_sets() {
                 "media_seg_name",
                 "movie_chunk_$RepresentationID$_$Number%05d$.m4s"
             ),
-            ("adaptation_sets", "id=0,streams=v id=1,streams=a"),
+            ("adaptation_sets", "id=0,streams=v id=1,streams=2"),
             ("window_size", "0"),
             ("hls_playlist", "1"),
         ])
@@ -199,12 +198,8 @@ fn an_audio_only_input_gets_one_variant_per_audio_rate() {
     s.hls.fragmented_mp4 = true;
     let input = InputInfo {
         video: None,
-        audio: Some(AudioInput {
-            index: 0,
-            sample_rate: 22050,
-            channels: 1,
-            layout: MONO,
-        }),
+        audio: vec![AudioInput::new(0, 22050, 1, MONO)],
+        subtitles: Vec::new(),
     };
     let p = build(&s, &input, &no_options()).unwrap();
     assert!(p.video.is_empty());
@@ -250,12 +245,7 @@ fn a_live_run_has_a_window_and_no_end_list() {
 #[test]
 fn odd_rates_resample_and_surround_keeps_or_downmixes() {
     let mut input = hd_input();
-    input.audio = Some(AudioInput {
-        index: 1,
-        sample_rate: 8000,
-        channels: 6,
-        layout: 0x60f,
-    });
+    input.audio = vec![AudioInput::new(1, 8000, 6, 0x60f)];
     let mut s = settings(Protocol::Hls, vec![rep(640, 360, 800, 96)]);
     let p = build(&s, &input, &no_options()).unwrap();
     assert_eq!(
@@ -329,4 +319,113 @@ fn a_plan_prints_as_json_and_refuses_what_it_cannot_name() {
     dash.dash.flags = vec!["delete_segments".into()];
     let e = check(&dash).unwrap_err().to_string();
     assert!(e.contains("--flags delete_segments is for HLS"), "{e}");
+}
+
+/// Three audio languages, two subtitle tracks, two audio rates.
+fn film_input() -> InputInfo {
+    let mut input = hd_input();
+    input.audio = ["en", "fr", "en"]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut a = AudioInput::new(i + 1, 48000, 2, STEREO);
+            a.language = Some((*l).into());
+            a
+        })
+        .collect();
+    input.subtitles = ["en", "fr"]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| SubtitleInput {
+            index: 4 + i,
+            file: None,
+            language: Some((*l).into()),
+            title: None,
+            forced: i == 1,
+            default: false,
+            sdh: false,
+        })
+        .collect();
+    input
+}
+
+#[test]
+fn several_audio_tracks_become_groups_of_renditions_per_rate() {
+    let s = settings(
+        Protocol::Hls,
+        vec![rep(1280, 720, 2500, 128), rep(640, 360, 800, 64)],
+    );
+    let p = build(&s, &film_input(), &no_options()).unwrap();
+    assert_eq!(p.audio.len(), 6, "three tracks at two rates");
+    let names: Vec<String> = p
+        .outputs
+        .iter()
+        .map(|o| o.path.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "movie_720p.m3u8",
+            "movie_360p.m3u8",
+            "movie_audio_en_128k.m3u8",
+            "movie_audio_fr_128k.m3u8",
+            "movie_audio_en-2_128k.m3u8",
+            "movie_audio_en_64k.m3u8",
+            "movie_audio_fr_64k.m3u8",
+            "movie_audio_en-2_64k.m3u8",
+        ]
+    );
+    // Video variants carry no audio; each names the group of its rate.
+    assert_eq!(p.outputs[0].streams, [StreamRef::Video(0)]);
+    assert_eq!(p.variants[0].audio_group.as_deref(), Some("audio-128k"));
+    assert_eq!(p.variants[1].audio_group.as_deref(), Some("audio-64k"));
+    assert_eq!(p.variants[1].subtitles.as_deref(), Some("subs"));
+    assert_eq!(p.audio_renditions.len(), 6);
+    let subs: Vec<_> = p.subtitles.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(subs, ["sub_en", "sub_fr"]);
+    assert_eq!(
+        p.subtitles[1].playlist.as_deref(),
+        Some(std::path::Path::new("out/movie_sub_fr.m3u8"))
+    );
+    assert!(p
+        .manifests
+        .contains(&PathBuf::from("out/movie_sub_fr.m3u8")));
+}
+
+#[test]
+fn dash_gets_an_adaptation_set_per_audio_track() {
+    let mut s = settings(Protocol::Dash, vec![rep(1280, 720, 2500, 128)]);
+    s.output = PathBuf::from("out/movie.mpd");
+    let p = build(&s, &film_input(), &no_options()).unwrap();
+    let sets = &p.outputs[0]
+        .options
+        .iter()
+        .find(|(k, _)| k == "adaptation_sets")
+        .unwrap()
+        .1;
+    assert_eq!(
+        sets,
+        "id=0,streams=v id=1,streams=1 id=2,streams=2 id=3,streams=3"
+    );
+    assert_eq!(
+        p.subtitles[0].vtt.as_deref(),
+        Some(std::path::Path::new("out/movie_sub_en.vtt"))
+    );
+}
+
+#[test]
+fn one_audio_track_stays_muxed_unless_asked() {
+    let s = settings(Protocol::Hls, vec![rep(640, 360, 800, 96)]);
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    assert_eq!(p.outputs.len(), 1);
+    assert_eq!(
+        p.outputs[0].streams,
+        [StreamRef::Video(0), StreamRef::Audio(0)]
+    );
+    let mut s = s;
+    s.audio.separate = true;
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    assert_eq!(p.outputs[0].streams, [StreamRef::Video(0)]);
+    assert_eq!(p.audio_renditions.len(), 1);
+    assert_eq!(p.variants[0].audio, None);
 }

@@ -133,9 +133,29 @@ struct PackageArgs {
     /// Audio bitrate for the auto ladder, e.g. 96k.
     #[arg(long)]
     audio_bitrate: Option<String>,
-    /// Which audio track to use (0 = first).
-    #[arg(long, default_value_t = 0)]
-    audio_track: usize,
+    /// Only this audio track (0 = first); the same as --audio N.
+    #[arg(long, conflicts_with = "audio")]
+    audio_track: Option<usize>,
+    /// Audio tracks to package: all (default), none, 0,2 (ordinals among the
+    /// audio tracks) or lang:eng,fra.
+    #[arg(long, value_name = "SEL")]
+    audio: Option<String>,
+    /// Subtitle tracks to package (text ones, as WebVTT): all (default),
+    /// none, 0,1 or lang:eng,fra.
+    #[arg(long, value_name = "SEL")]
+    subtitles: Option<String>,
+    /// An audio track in a file of its own, on the video's timeline:
+    /// LANG=PATH[,name=NAME][,default][,description]. Repeatable.
+    #[arg(long = "audio-file", value_name = "LANG=PATH")]
+    audio_files: Vec<String>,
+    /// Subtitles in a file of their own (SRT, WebVTT, ASS/SSA, MP4 text):
+    /// LANG=PATH[,name=NAME][,forced][,default][,sdh]. Repeatable.
+    #[arg(long = "subtitle-file", value_name = "LANG=PATH")]
+    subtitle_files: Vec<String>,
+    /// HLS: write a single audio track as an alternative rendition
+    /// (EXT-X-MEDIA) instead of muxing it into the video segments.
+    #[arg(long)]
+    separate_audio: bool,
     /// Keep the source's channel layout (e.g. 5.1) instead of downmixing to stereo.
     #[arg(long)]
     keep_channels: bool,
@@ -439,13 +459,37 @@ fn encoding<'a>(mut p: Packager<'a>, a: &PackageArgs) -> Result<Packager<'a>, Er
     }
     p = p
         .fragmented_mp4(a.fmp4)
-        .generate_hls_playlist(a.hls_playlist)
-        .audio_track(a.audio_track);
+        .generate_hls_playlist(a.hls_playlist);
+    p = tracks(p, a)?;
     if a.keep_channels {
         p = p.audio_channels(ChannelMode::Keep);
     }
     if a.no_audio {
         p = p.no_audio();
+    }
+    Ok(p)
+}
+
+/// The audio and subtitle tracks.
+fn tracks<'a>(mut p: Packager<'a>, a: &PackageArgs) -> Result<Packager<'a>, Error> {
+    use ffstream::{Sidecar, TrackSelection};
+    if let Some(n) = a.audio_track {
+        p = p.audio_track(n);
+    }
+    if let Some(sel) = &a.audio {
+        p = p.audio(TrackSelection::parse(sel)?);
+    }
+    if let Some(sel) = &a.subtitles {
+        p = p.subtitles(TrackSelection::parse(sel)?);
+    }
+    for f in &a.audio_files {
+        p = p.audio_file(Sidecar::parse(f)?);
+    }
+    for f in &a.subtitle_files {
+        p = p.subtitle_file(Sidecar::parse(f)?);
+    }
+    if a.separate_audio {
+        p = p.separate_audio();
     }
     Ok(p)
 }
@@ -620,7 +664,12 @@ impl PackageArgs {
             flags: None,
             hls_playlist: false,
             audio_bitrate: None,
-            audio_track: 0,
+            audio_track: None,
+            audio: None,
+            subtitles: None,
+            audio_files: Vec::new(),
+            subtitle_files: Vec::new(),
+            separate_audio: false,
             keep_channels: false,
             no_audio: false,
             options: Vec::new(),
