@@ -28,6 +28,11 @@ pub(crate) struct OutputSpec {
     pub streams: Vec<StreamSpec>,
     /// Takes over some of the files the muxer writes (encryption, uploads).
     pub interceptor: Option<Arc<dyn crate::ffi::io::Interceptor>>,
+    /// Added to every timestamp: outputs that play together (HLS video and
+    /// its separate audio) share one offset that keeps every decode time
+    /// positive, so no muxer shifts its streams on its own and audio stays
+    /// in sync with the video.
+    pub offset: std::time::Duration,
 }
 
 /// An output context with the I/O hooks it uses. Fields drop in order: the
@@ -135,6 +140,7 @@ pub(crate) fn run(
                     *first = Some(FirstPacket { pts, time_base: to });
                 }
             }
+            shift(&mut p, specs[r.output].offset, to);
             p.write_interleaved(octx)
                 .map_err(|e| write_err(&specs[r.output].url, e))?;
             let s = &mut stats.per_output[r.output][r.stream];
@@ -151,6 +157,17 @@ pub(crate) fn run(
             .map_err(|e| write_err(&spec.url, e))?;
     }
     Ok(stats)
+}
+
+/// Moves a packet `by` later, in its time base `tb`.
+fn shift(p: &mut Packet, by: std::time::Duration, tb: Rational) {
+    if by.is_zero() {
+        return;
+    }
+    let ticks = (i128::from(tb.denominator()) * by.as_micros() as i128
+        / (1_000_000 * i128::from(tb.numerator().max(1)))) as i64;
+    p.set_pts(p.pts().map(|t| t + ticks));
+    p.set_dts(p.dts().map(|t| t + ticks));
 }
 
 fn open_all(specs: &[OutputSpec]) -> Result<(Vec<Opened>, Vec<Vec<Route>>)> {

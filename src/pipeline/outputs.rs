@@ -125,6 +125,7 @@ pub(super) fn build(
                 .map(|s| stream_spec(job, plan, enc, *s))
                 .collect(),
             interceptor,
+            offset: shared_offset(plan),
         });
     }
     Ok(Built {
@@ -133,6 +134,22 @@ pub(super) fn build(
         codecs,
         ring,
     })
+}
+
+/// The offset every output gets when HLS audio plays from renditions of
+/// its own: more than the AAC priming and the video's decode delay (up to 16
+/// B-frames), so that no muxer shifts its streams by itself.
+fn shared_offset(plan: &RunPlan) -> std::time::Duration {
+    if plan.audio_renditions.is_empty() {
+        return std::time::Duration::ZERO;
+    }
+    let fps = plan
+        .input
+        .video
+        .as_ref()
+        .map_or(25.0, |v| v.frame_rate.as_f64())
+        .max(0.1);
+    std::time::Duration::from_secs_f64((17.0 / fps).max(1.0))
 }
 
 /// A muxer stream fed by encoder `s` (sources are numbered video renditions

@@ -236,6 +236,8 @@ pub fn decode_timing(input: impl AsRef<OsStr>, stream_spec: &str) -> Option<Stre
         return None;
     }
     let (mut start, mut end) = (f64::INFINITY, f64::NEG_INFINITY);
+    let mut pts_all = Vec::new();
+    let mut any_duration = false;
     for f in frames {
         let pts = num(f, "pts_time")
             .or_else(|| num(f, "best_effort_timestamp_time"))
@@ -243,8 +245,18 @@ pub fn decode_timing(input: impl AsRef<OsStr>, stream_spec: &str) -> Option<Stre
         let d = num(f, "duration_time")
             .or_else(|| num(f, "pkt_duration_time"))
             .unwrap_or(0.0);
+        any_duration |= d > 0.0;
+        pts_all.push(pts);
         start = start.min(pts);
         end = end.max(pts + d);
+    }
+    // FFmpeg 5.1 reports no frame durations for fragmented MP4: the last
+    // frame then lasts as long as the usual gap between frames.
+    if !any_duration && pts_all.len() > 1 {
+        pts_all.sort_by(f64::total_cmp);
+        let mut gaps: Vec<f64> = pts_all.windows(2).map(|w| w[1] - w[0]).collect();
+        gaps.sort_by(f64::total_cmp);
+        end += gaps[gaps.len() / 2];
     }
     Some(StreamTiming {
         start,
