@@ -37,6 +37,44 @@ pub(crate) fn finish_master(
     Ok(())
 }
 
+/// Names the audio renditions of `master` as ffstream's own HLS masters
+/// do (the muxer calls them `audio_1`…, without language): each `media` entry
+/// replaces the `EXT-X-MEDIA` line with its URI, keeping the muxer's group.
+pub(crate) fn describe_renditions(master: &Path, media: &[crate::hls::Media]) -> Result<()> {
+    let text = std::fs::read_to_string(master).map_err(|e| Error::io(master, e))?;
+    let out = renamed(&text, media);
+    if out != text {
+        crate::hls::write_atomic(master, |f| {
+            use std::io::Write;
+            f.write_all(out.as_bytes())
+        })?;
+    }
+    Ok(())
+}
+
+fn renamed(text: &str, media: &[crate::hls::Media]) -> String {
+    let mut out = String::with_capacity(text.len() + 256);
+    for line in text.lines() {
+        let ours = line.strip_prefix("#EXT-X-MEDIA:").and_then(|attrs| {
+            let uri = attribute(attrs, "URI")?;
+            let group = attribute(attrs, "GROUP-ID")?;
+            let m = media.iter().find(|m| m.uri == uri)?;
+            Some(crate::hls::Media {
+                group: group.to_string(),
+                ..m.clone()
+            })
+        });
+        match ours {
+            Some(m) => crate::hls::write_media(&mut out, &m),
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
 /// Rewrites `master`'s variants with measured bandwidth, in place. Every
 /// other line is kept as the muxer wrote it.
 pub(crate) fn measure_master(master: &Path) -> Result<()> {
@@ -175,5 +213,27 @@ mod tests {
         assert_eq!(out.lines().count(), MASTER.lines().count());
         let err = rewrite(MASTER, |u| Err(Error::Config(u.into())));
         assert!(err.is_err());
+    }
+
+    #[test]
+    fn audio_renditions_get_their_track_names_and_languages() {
+        let m = crate::hls::Media {
+            kind: crate::hls::MediaType::Audio,
+            group: String::new(),
+            name: "Fran\u{e7}ais".into(),
+            language: Some("fr".into()),
+            default: false,
+            autoselect: true,
+            forced: false,
+            characteristics: None,
+            channels: Some(2),
+            uri: "media_3.m3u8".into(),
+        };
+        let out = renamed(MASTER, &[m]);
+        assert!(out.contains(
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"group_A1\",NAME=\"Fran\u{e7}ais\",LANGUAGE=\"fr\",DEFAULT=NO,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"media_3.m3u8\"\n"
+        ));
+        assert!(out.contains("NAME=\"audio_2\""), "other lines are kept");
+        assert_eq!(out.lines().count(), MASTER.lines().count());
     }
 }

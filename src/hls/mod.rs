@@ -127,7 +127,7 @@ impl MasterPlaylist {
 
 /// One `EXT-X-MEDIA` line. Quoted strings cannot hold `"` or a line
 /// break (RFC 8216 §4.2): those become `'` and a space.
-fn write_media(s: &mut String, m: &Media) {
+pub(crate) fn write_media(s: &mut String, m: &Media) {
     let q = |v: &str| v.replace('"', "'").replace(['\n', '\r'], " ");
     let kind = match m.kind {
         MediaType::Audio => "AUDIO",

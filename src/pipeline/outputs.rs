@@ -327,6 +327,10 @@ pub(super) fn finish_manifests(
         }
         Protocol::Dash if job.settings.dash.generate_hls_playlist => {
             let master = plan.dir.join("master.m3u8");
+            crate::dash::hls_master::describe_renditions(
+                &master,
+                &super::renditions::dash_hls_media(plan),
+            )?;
             crate::dash::hls_master::finish_master(&master, plan.live, uploader, &plan.dir)?;
         }
         Protocol::Dash => {}

@@ -47,6 +47,41 @@ pub(super) fn media(plan: &RunPlan) -> Vec<Media> {
     out
 }
 
+/// The audio renditions of the HLS master a DASH run writes beside its
+/// MPD (`media_<stream>.m3u8`, the muxer's names), described as [`media`]
+/// describes them.
+pub(super) fn dash_hls_media(plan: &RunPlan) -> Vec<Media> {
+    let default_audio = default_of(plan.input.audio.iter().map(|a| a.default));
+    let mut seen: Vec<usize> = Vec::new();
+    let mut out = Vec::new();
+    for (k, enc) in plan.audio.iter().enumerate() {
+        let Some(track) = plan.input.audio.get(enc.track) else {
+            continue;
+        };
+        let first_of_track = !seen.contains(&enc.track);
+        seen.push(enc.track);
+        let name = crate::tracks::audio_name(track, enc.track);
+        out.push(Media {
+            kind: MediaType::Audio,
+            group: String::new(),
+            name: if first_of_track {
+                name
+            } else {
+                format!("{name} ({}k)", enc.bitrate / 1000)
+            },
+            language: track.language.clone(),
+            default: enc.track == default_audio && first_of_track,
+            autoselect: true,
+            forced: false,
+            characteristics: (track.role == AudioRole::Description)
+                .then(|| DESCRIBES_VIDEO.to_string()),
+            channels: Some(enc.channels),
+            uri: format!("media_{}.m3u8", plan.video.len() + k),
+        });
+    }
+    out
+}
+
 fn subtitle_media(plan: &RunPlan) -> Vec<Media> {
     let default_sub = plan
         .input
