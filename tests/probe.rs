@@ -8,6 +8,11 @@ use std::process::Command;
 
 /// `ffprobe -v error -show_format -show_streams -of json INPUT`, raw text.
 fn ffprobe_text(input: &str) -> String {
+    ffprobe_text_with(&[], input)
+}
+
+/// [`ffprobe_text`] with options `extra` before the input.
+fn ffprobe_text_with(extra: &[&str], input: &str) -> String {
     let out = Command::new("ffprobe")
         .args([
             "-v",
@@ -16,8 +21,9 @@ fn ffprobe_text(input: &str) -> String {
             "-show_streams",
             "-of",
             "json",
-            input,
         ])
+        .args(extra)
+        .arg(input)
         .output()
         .expect("run ffprobe");
     assert!(out.status.success(), "ffprobe failed on {input}");
@@ -241,4 +247,199 @@ fn file_url() {
     let theirs: Value = serde_json::from_str(&ffprobe_text(&url)).unwrap();
     let ours = ffstream::probe::probe(&url).unwrap().all();
     assert_eq!(ours, theirs);
+}
+
+/// An MKV made by the ffmpeg CLI with three audio tracks (eng "English"
+/// default, fra "Français", eng "English AD" for the visually impaired)
+/// and two SubRip tracks (eng for the hearing impaired, fre "Forcé"
+/// forced).
+fn tracks_mkv() -> std::path::PathBuf {
+    let p = fixtures::dir().join("probe-tracks.mkv");
+    if p.exists() {
+        return p;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let srt = tmp.path().join("a.srt");
+    std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,000\nHi\n").unwrap();
+    let out = tmp.path().join("t.mkv");
+    let mut args: Vec<String> = [
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x90:rate=10:duration=2",
+    ]
+    .map(String::from)
+    .to_vec();
+    for f in [440, 550, 660] {
+        args.extend(["-f", "lavfi", "-i"].map(String::from));
+        args.push(format!("sine=frequency={f}:duration=2"));
+    }
+    let srt = srt.to_str().unwrap();
+    args.extend(["-i", srt, "-i", srt].map(String::from));
+    for m in 0..6 {
+        args.extend(["-map".into(), m.to_string()]);
+    }
+    args.extend(
+        [
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-c:a",
+            "aac",
+            "-c:s",
+            "srt",
+        ]
+        .map(String::from),
+    );
+    for (stream, lang, title, disposition) in [
+        ("a:0", "eng", "English", "default"),
+        ("a:1", "fra", "Français", "0"),
+        ("a:2", "eng", "English AD", "visual_impaired"),
+        ("s:0", "eng", "", "hearing_impaired"),
+        ("s:1", "fre", "Forcé", "forced"),
+    ] {
+        let key = format!("-metadata:s:{stream}");
+        args.extend([
+            key.clone(),
+            format!("language={lang}"),
+            key,
+            format!("title={title}"),
+        ]);
+        args.extend([format!("-disposition:{stream}"), disposition.into()]);
+    }
+    args.push(out.to_str().unwrap().into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    fixtures::ffmpeg(&args).expect("make the MKV");
+    std::fs::rename(&out, &p).unwrap();
+    p
+}
+
+/// `key` of every stream of ffprobe-shaped JSON `v`, as (stream, value).
+fn per_stream<'a>(v: &'a Value, f: impl Fn(&'a Value) -> &'a Value) -> Vec<&'a Value> {
+    v["streams"].as_array().unwrap().iter().map(f).collect()
+}
+
+/// Every track with its language, title and disposition flags, as ffprobe
+/// shows them, from the library and from `ffstream probe`.
+#[test]
+fn tracks_with_languages_and_dispositions_match_ffprobe() {
+    let path = tracks_mkv();
+    let input = path.to_str().unwrap();
+    let theirs: Value = serde_json::from_str(&ffprobe_text(input)).unwrap();
+    let ours = ffstream::probe::probe(input).unwrap().all();
+    // What the file holds, so the comparison below is about these.
+    let langs = per_stream(&theirs, |s| &s["tags"]["language"]);
+    assert_eq!(langs[1..], ["eng", "fra", "eng", "eng", "fre"]);
+    let vi = per_stream(&theirs, |s| &s["disposition"]["visual_impaired"]);
+    assert_eq!(vi, [0, 0, 0, 1, 0, 0]);
+    let forced = per_stream(&theirs, |s| &s["disposition"]["forced"]);
+    assert_eq!(forced, [0, 0, 0, 0, 0, 1]);
+    let flags = theirs["streams"][0]["disposition"]
+        .as_object()
+        .unwrap()
+        .len();
+    assert_eq!(flags, 17, "ffprobe 5.1 prints 17 disposition flags");
+    for key in ["language", "title"] {
+        let t = per_stream(&theirs, |s| &s["tags"][key]);
+        assert_eq!(t, per_stream(&ours, |s| &s["tags"][key]), "{key}");
+    }
+    assert_eq!(
+        per_stream(&theirs, |s| &s["disposition"]),
+        per_stream(&ours, |s| &s["disposition"])
+    );
+    assert_fields_match("tracks", &theirs, ours);
+    let out = Command::new(env!("CARGO_BIN_EXE_ffstream"))
+        .args(["probe", input])
+        .output()
+        .expect("run ffstream");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(cli, theirs);
+}
+
+/// An HLS stream made by the ffmpeg CLI in `dir`: English and French audio
+/// renditions and a French WebVTT subtitle rendition; returns the master.
+fn hls_tracks(dir: &std::path::Path) -> String {
+    let srt = dir.join("a.srt");
+    std::fs::write(&srt, "1\n00:00:00,500 --> 00:00:01,000\nHi\n").unwrap();
+    let seg = dir.join("seg_%v_%03d.ts");
+    let media = dir.join("out_%v.m3u8");
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x90:rate=10:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=660:duration=2",
+        "-i",
+        srt.to_str().unwrap(),
+        "-map",
+        "0",
+        "-map",
+        "1",
+        "-map",
+        "2",
+        "-map",
+        "3",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
+        "-c:s",
+        "webvtt",
+        "-f",
+        "hls",
+        "-hls_time",
+        "1",
+        "-hls_playlist_type",
+        "vod",
+        "-master_pl_name",
+        "master.m3u8",
+        "-var_stream_map",
+        "v:0,s:0,agroup:aud,sgroup:subs,language:fr a:0,agroup:aud,language:en,default:yes \
+         a:1,agroup:aud,language:fr",
+        "-hls_segment_filename",
+        seg.to_str().unwrap(),
+        media.to_str().unwrap(),
+    ])
+    .expect("make the HLS stream");
+    dir.join("master.m3u8").to_str().unwrap().to_string()
+}
+
+/// An HLS master's audio and subtitle renditions are all listed, with
+/// their languages and dispositions, as `ffprobe -strict experimental`
+/// lists them (plain ffprobe 5.1 leaves the subtitles out).
+#[test]
+fn hls_renditions_match_ffprobe_strict_experimental() {
+    let dir = tempfile::tempdir().unwrap();
+    let master = hls_tracks(dir.path());
+    let text = ffprobe_text_with(&["-strict", "experimental"], &master);
+    let theirs: Value = serde_json::from_str(&text).unwrap();
+    let kinds = per_stream(&theirs, |s| &s["codec_type"]);
+    assert_eq!(kinds, ["audio", "audio", "subtitle", "video"]);
+    let langs = per_stream(&theirs, |s| &s["tags"]["language"]);
+    assert_eq!(langs[..3], ["en", "fr", "fr"]);
+    let ours = ffstream::probe::probe(&master).unwrap().all();
+    assert_fields_match("hls", &theirs, ours);
+
+    // A subtitle playlist without segments crashes FFmpeg 5.1 when it reads
+    // subtitles: then they are left out, as plain ffprobe leaves them.
+    let vtt = dir.path().join("out_0_vtt.m3u8");
+    std::fs::write(&vtt, "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-ENDLIST\n").unwrap();
+    let theirs: Value = serde_json::from_str(&ffprobe_text(&master)).unwrap();
+    let ours = ffstream::probe::probe(&master).expect("probe without subtitles");
+    assert_fields_match("hls without subtitles", &theirs, ours.all());
 }

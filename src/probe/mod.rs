@@ -12,14 +12,23 @@
 //! * a stream with a display matrix also gets the tag `"rotate"` that older
 //!   FFmpeg versions set (for example `"270"`), next to the `side_data_list`
 //!   entry ffprobe 5.1 prints;
-//! * side data other than a display matrix is listed by type name only.
+//! * side data other than a display matrix is listed by type name only;
+//! * an HLS master's WebVTT subtitle renditions are listed, as
+//!   `ffprobe -strict experimental` lists them (plain ffprobe 5.1 leaves
+//!   them out), unless one lists no segments, which crashes FFmpeg 5.1.
+//!
+//! Every stream's `disposition` has the 17 flags ffprobe 5.1 prints, and
+//! its `tags` (such as `language` and `title`) are the container's, in its
+//! order.
 
+/// An HLS master's WebVTT subtitle renditions, read beside libavformat.
+pub(crate) mod hls_subtitles;
 mod info;
 mod open;
 mod read;
 
 pub use info::{Disposition, FormatInfo, SideData, StreamInfo, Tags};
-pub(crate) use open::{is_network, is_pipe, open_input};
+pub(crate) use open::{is_network, is_pipe, open_input, open_input_with, OpenOptions};
 
 use crate::{Error, Result};
 use ffmpeg_next as ff;
@@ -43,7 +52,10 @@ pub fn probe(input: &str) -> Result<Probe> {
 /// Like [`probe`], with a chosen stall timeout for network inputs (ignored
 /// for local files).
 pub fn probe_with_timeout(input: &str, network_timeout: Duration) -> Result<Probe> {
-    probe_opened(input, open_input(input, network_timeout)?)
+    let extra = OpenOptions {
+        hls_subtitles: true,
+    };
+    probe_opened(input, open_input_with(input, network_timeout, extra)?)
 }
 
 /// [`probe`] of an input already opened (`input` names it in errors).

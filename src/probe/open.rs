@@ -6,6 +6,17 @@ use ffmpeg_next as ff;
 use std::path::Path;
 use std::time::Duration;
 
+/// What an input is opened to read beyond FFmpeg's defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OpenOptions {
+    /// Read an HLS master's WebVTT subtitle renditions as streams, which
+    /// FFmpeg 5.1 does only at `strict=experimental` (as
+    /// `ffprobe -strict experimental` shows them). When one of them lists
+    /// no segments (FFmpeg 5.1 then crashes) or cannot be read, they are
+    /// all left out, with a warning.
+    pub hls_subtitles: bool,
+}
+
 /// Opens `input` for reading with the checks every entry point shares: a
 /// clear error (naming the input) for an empty name, a directory, an empty
 /// file, plain text or an MP4 without its index, and a stall timeout for
@@ -13,6 +24,15 @@ use std::time::Duration;
 pub(crate) fn open_input(
     input: &str,
     network_timeout: Duration,
+) -> Result<ff::format::context::Input> {
+    open_input_with(input, network_timeout, OpenOptions::default())
+}
+
+/// [`open_input`], reading what `extra` asks for too.
+pub(crate) fn open_input_with(
+    input: &str,
+    network_timeout: Duration,
+    extra: OpenOptions,
 ) -> Result<ff::format::context::Input> {
     crate::init();
     let open_err = |reason: String| Error::OpenInput {
@@ -49,6 +69,9 @@ pub(crate) fn open_input(
     let mut opts = ff::Dictionary::new();
     // As ffprobe does: find every program of an MPEG-TS.
     opts.set("scan_all_pmts", "1");
+    if extra.hls_subtitles && hls_subtitles_are_safe(input, input_url, local, network_timeout) {
+        opts.set("strict", "experimental");
+    }
     // A network input gets a stall timeout; a pipe waits for its writer.
     if is_network(input_url) {
         let micros = network_timeout.as_micros().clamp(1, i64::MAX as u128);
@@ -81,6 +104,45 @@ pub(crate) fn open_input(
             source: Some(Box::new(e)),
         }
     })
+}
+
+/// Whether the HLS master `url` (`input` as given) has subtitle renditions
+/// that FFmpeg 5.1 can read without crashing: each lists a segment. Other
+/// inputs, and masters without subtitles, give `false`; a master with an
+/// empty or unreadable subtitle playlist gives `false` with a warning.
+fn hls_subtitles_are_safe(input: &str, url: &str, local: Option<&Path>, timeout: Duration) -> bool {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    let lower = path.to_ascii_lowercase();
+    let named_hls = lower.ends_with(".m3u8") || lower.ends_with(".m3u");
+    if !named_hls && !local.is_some_and(starts_with_extm3u) {
+        return false;
+    }
+    let Some(renditions) = super::hls_subtitles::renditions(url, timeout) else {
+        return false;
+    };
+    match renditions.iter().find(|r| r.segments.unwrap_or(0) == 0) {
+        None => !renditions.is_empty(),
+        Some(bad) => {
+            log::warn!(
+                "{input}: subtitle rendition \"{}\" {}: the subtitles are left out",
+                bad.name.as_deref().unwrap_or("?"),
+                if bad.segments.is_some() {
+                    "lists no segments"
+                } else {
+                    "cannot be read"
+                }
+            );
+            false
+        }
+    }
+}
+
+fn starts_with_extm3u(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 7];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|()| &head == b"#EXTM3U")
 }
 
 /// Whether `input` is standard input or another pipe, which can be read once
