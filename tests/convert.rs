@@ -559,3 +559,7 @@ fn bad_inputs_and_outputs_give_one_clear_line_and_no_file() {
     assert_one_line_error(&res, &["is the input itself"]);
     assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
 }
+
+/// Every audio and subtitle track, with its tags and dispositions (issue 15).
+#[path = "convert/tracks.rs"]
+mod tracks;

@@ -6,9 +6,19 @@
 //! re-encoding (a remux, like `ffmpeg -i INPUT -c copy OUTPUT`). The
 //! container follows the output's extension (`.mp4`, `.mkv`, `.ts`,
 //! `.mov`, ...). From HLS and DASH, whose renditions are alternatives, the
-//! largest video and the best audio (of the same variant when there is one)
-//! are kept; from other inputs, every video, audio and (where the container
-//! holds it) subtitle stream.
+//! largest video is kept with every audio and subtitle rendition that goes
+//! with it (one per language, title, codec and role, at its highest
+//! bitrate; HLS WebVTT renditions included); from other inputs, every
+//! video, audio and subtitle stream.
+//!
+//! Each stream keeps its tags (`language`, `title`...) and its disposition
+//! (default, forced, hearing or visually impaired...). A language written
+//! as BCP 47 (`fr`, as HLS and DASH have it) is stored as the container's
+//! ISO 639-2 code (`fre` in Matroska, `fra` in MP4); an HLS rendition's
+//! `NAME` becomes the track's title. Subtitles the container holds are
+//! copied, text ones it holds in another form are converted (to `mov_text`
+//! in MP4, to SubRip in Matroska), and bitmap ones it cannot hold (PGS in
+//! MP4) are left out with one warning naming the track.
 //!
 //! A codec the container cannot hold is an [`Error::Config`] naming both,
 //! unless [`ConvertOptions::codec`] is set: then video is re-encoded with
@@ -28,10 +38,16 @@
 //! # Ok::<(), ffstream::Error>(())
 //! ```
 
+/// Where an HLS input's WebVTT cues lie.
+mod hls_cues;
 /// The packet loop: opens the output, copies or re-encodes, reports.
 mod remux;
 /// Which input streams are written, copied or re-encoded.
 mod select;
+/// A text subtitle stream re-encoded into another text codec.
+mod subtitle;
+/// The output streams' tags (languages, titles).
+mod tags;
 /// A re-encoded stream's decoder and encoder.
 mod transcode;
 
@@ -163,7 +179,10 @@ pub fn convert(input: &str, output: &Path, opts: &ConvertOptions) -> Result<Conv
             output.display()
         ))
     })?;
-    let mut ictx = crate::probe::open_input(input, opts.network_timeout)?;
+    let extra = crate::probe::OpenOptions {
+        hls_subtitles: true,
+    };
+    let mut ictx = crate::probe::open_input_with(input, opts.network_timeout, extra)?;
     if same_file(input, output) {
         return Err(Error::Config(format!(
             "output {} is the input itself",

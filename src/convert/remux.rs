@@ -1,9 +1,12 @@
 //! The packet loop: every planned stream copied (timestamps shifted to
 //! start at 0) or re-encoded into one output file.
 
-use super::select::StreamPlan;
+use super::hls_cues::CueFilter;
+use super::select::{StreamPlan, Timeline};
 use super::transcode::Transcoder;
-use super::{codec_name, decode_err, output_err, raw, ConvertedStream, Rescale, StreamAction};
+use super::{
+    codec_name, decode_err, output_err, raw, ConvertedStream, Rescale, StreamAction, StreamKind,
+};
 use crate::codec::is_again;
 use crate::{Result, VideoCodec};
 use ffmpeg_next::{codec, encoder, format, Packet, Rational};
@@ -22,6 +25,8 @@ pub(super) struct OutStream {
     packets: u64,
     output_codec: String,
     coder: Option<Transcoder>,
+    /// Cleans an HLS WebVTT rendition's packets.
+    cues: Option<CueFilter>,
     /// Earliest start and latest end written, in seconds.
     span: Option<(f64, f64)>,
 }
@@ -111,17 +116,20 @@ pub(super) fn remux(
         .format()
         .flags()
         .contains(format::Flags::GLOBAL_HEADER);
-    let start = match crate::ffi::probe::format_raw(ictx).start_time {
-        t if t == ffmpeg_next::ffi::AV_NOPTS_VALUE => 0,
-        t => t,
-    };
+    let start = start_time(ictx, &plans);
     let mut outs: Vec<OutStream> = Vec::new();
     for plan in plans {
         let coder = if plan.reencode {
             // Cannot fail: plans index streams of this same ictx.
             let ist = ictx.stream(plan.index).expect("planned stream exists");
             let vc = video_codec.unwrap_or(VideoCodec::H264);
-            Some(Transcoder::open(&ist, &plan, vc, global_header, input)?)
+            Some(Transcoder::open(
+                &ist,
+                &plan,
+                vc,
+                global_header,
+                (input, output),
+            )?)
         } else {
             None
         };
@@ -140,6 +148,40 @@ pub(super) fn remux(
     Ok(report(outs))
 }
 
+/// Where the output's zero lies on the input's timeline, in microseconds:
+/// the earliest start of a planned audio or video stream (subtitles may
+/// start earlier, as FFmpeg's own `start_time` allows, and are cut), else
+/// the input's start time, else 0.
+fn start_time(ictx: &format::context::Input, plans: &[StreamPlan]) -> i64 {
+    let none = ffmpeg_next::ffi::AV_NOPTS_VALUE;
+    plans
+        .iter()
+        .filter(|p| p.kind != StreamKind::Subtitle)
+        .filter_map(|p| ictx.stream(p.index))
+        .filter(|s| s.start_time() != none)
+        .map(|s| {
+            s.start_time()
+                .rescale(s.time_base(), ffmpeg_next::rescale::TIME_BASE)
+        })
+        .min()
+        .unwrap_or_else(|| match crate::ffi::probe::format_raw(ictx).start_time {
+            t if t == none => 0,
+            t => t,
+        })
+}
+
+/// What to subtract from the timestamps of a stream on `timeline` (in time
+/// base `tb`) for the output to start at zero, the input's A/V starting at
+/// `start` microseconds.
+fn offset_of(timeline: Timeline, start: i64, tb: Rational) -> i64 {
+    let micros = match timeline {
+        Timeline::Shared => start,
+        Timeline::FromStart => 0,
+        Timeline::Shifted(secs) => start - (secs * 1e6).round() as i64,
+    };
+    micros.rescale(ffmpeg_next::rescale::TIME_BASE, tb)
+}
+
 /// Adds the output stream of `plan`, the `out_index`th, to the sink's file:
 /// its encoder's stream when `coder` re-encodes it, else a copy of the
 /// input stream's. `start` is the input's start time in microseconds.
@@ -152,6 +194,8 @@ fn add_stream(
     start: i64,
 ) -> Result<OutStream> {
     let output = sink.output;
+    let muxer = sink.octx.format().name().to_string();
+    let muxer = muxer.as_str();
     // Cannot fail: plans index streams of this same ictx.
     let ist = ictx.stream(plan.index).expect("planned stream exists");
     let in_tb = ist.time_base();
@@ -181,22 +225,25 @@ fn add_stream(
     };
     ost.set_avg_frame_rate(ist.avg_frame_rate());
     crate::ffi::dict::copy_stream_metadata(&ist, &mut ost)
+        .and_then(|()| super::tags::adjust(&ist, &mut ost, ictx.format().name(), muxer))
         .map_err(|e| output_err(output, format!("copying stream tags: {e}")))?;
     raw::copy_stream_extras(&ist, &mut ost);
     let output_codec = match &coder {
         Some(t) => codec_name(t.encoder_id()),
         None => plan.codec_name.clone(),
     };
+    let plan_timeline = plan.timeline;
     Ok(OutStream {
+        offset: offset_of(plan.timeline, start, in_tb),
         plan,
         out_index,
         in_tb,
         out_tb: in_tb,
-        offset: start.rescale(ffmpeg_next::rescale::TIME_BASE, in_tb),
         last_dts: None,
         packets: 0,
         output_codec,
         coder,
+        cues: (plan_timeline != Timeline::Shared).then(CueFilter::default),
         span: None,
     })
 }
@@ -259,6 +306,9 @@ fn copy_packets(
             continue;
         };
         let o = &mut outs[k];
+        if o.cues.as_mut().is_some_and(|c| !c.pass(&mut pkt)) {
+            continue;
+        }
         if o.coder.is_some() {
             sink.transcode(o, Some(&pkt), input)?;
             continue;
@@ -269,9 +319,30 @@ fn copy_packets(
         if let Some(t) = pkt.dts() {
             pkt.set_dts(Some(t - o.offset));
         }
+        if o.plan.kind == StreamKind::Subtitle && !cut_to_zero(&mut pkt) {
+            continue;
+        }
         pkt.rescale_ts(o.in_tb, o.out_tb);
         pkt.set_position(-1);
         sink.write(o, pkt)?;
+    }
+}
+
+/// Cuts a subtitle packet that starts before zero to start at zero;
+/// `false` when it ends by then (it is not written).
+fn cut_to_zero(pkt: &mut Packet) -> bool {
+    let Some(pts) = pkt.pts() else { return true };
+    if pts >= 0 {
+        return true;
+    }
+    match super::subtitle::clamp_to_zero(pts, pkt.duration()) {
+        Some((start, duration)) => {
+            pkt.set_pts(Some(start));
+            pkt.set_dts(Some(start));
+            pkt.set_duration(duration);
+            true
+        }
+        None => false,
     }
 }
 

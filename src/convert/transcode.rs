@@ -1,8 +1,10 @@
 //! Re-encoding one stream: its decoder and encoder (through
-//! [`crate::codec`]), video scaled to even sizes in 4:2:0 and audio
-//! resampled to AAC.
+//! [`crate::codec`]), video scaled to even sizes in 4:2:0, audio
+//! resampled to AAC, and text subtitles turned into the container's text
+//! codec ([`super::subtitle`]).
 
 use super::select::StreamPlan;
+use super::subtitle::SubtitleCoder;
 use super::{decode_err, Rescale, StreamKind};
 use crate::codec::audio::{open_aac, AudioSettings, Resampler, ResamplerInput, SourceAudio};
 use crate::codec::drain::{drain, finish};
@@ -18,6 +20,7 @@ use std::ops::ControlFlow;
 pub(super) enum Transcoder {
     Video(VideoCoder),
     Audio(AudioCoder),
+    Subtitle(SubtitleCoder),
 }
 
 pub(super) struct VideoCoder {
@@ -56,8 +59,11 @@ impl Transcoder {
         plan: &StreamPlan,
         video_codec: VideoCodec,
         global_header: bool,
-        input: &str,
+        (input, output): (&str, &std::path::Path),
     ) -> Result<Transcoder> {
+        if let Some(target) = plan.subtitle_codec {
+            return SubtitleCoder::open(ist, target, input, output).map(Transcoder::Subtitle);
+        }
         let mut dec_ctx = codec::Context::from_parameters(ist.parameters())
             .map_err(|e| decode_err(input, format!("{} decoder: {e}", plan.codec_name)))?;
         crate::ffi::probe::set_pkt_timebase(&mut dec_ctx, ist.time_base());
@@ -72,6 +78,7 @@ impl Transcoder {
         match self {
             Transcoder::Video(v) => v.encoder.id(),
             Transcoder::Audio(a) => a.encoder.id(),
+            Transcoder::Subtitle(s) => s.encoder_id(),
         }
     }
 
@@ -79,6 +86,7 @@ impl Transcoder {
         match self {
             Transcoder::Video(v) => codec::Parameters::from(&*v.encoder),
             Transcoder::Audio(a) => codec::Parameters::from(&*a.encoder),
+            Transcoder::Subtitle(s) => s.parameters(),
         }
     }
 
@@ -86,6 +94,7 @@ impl Transcoder {
         match self {
             Transcoder::Video(v) => v.encoder.time_base(),
             Transcoder::Audio(a) => a.encoder.time_base(),
+            Transcoder::Subtitle(s) => s.time_base(),
         }
     }
 
@@ -100,6 +109,7 @@ impl Transcoder {
         match self {
             Transcoder::Video(v) => v.send(pkt, offset, input),
             Transcoder::Audio(a) => a.send(pkt, offset, input),
+            Transcoder::Subtitle(s) => s.send(pkt, offset, input),
         }
     }
 }

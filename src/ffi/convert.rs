@@ -6,7 +6,7 @@
 //! decoder's ASS header, and setting or removing one tag of an output
 //! stream (ffmpeg-next's `set_metadata` leaks the dictionary it replaces).
 
-use ffmpeg_next::packet::Ref as _;
+use ffmpeg_next::packet::{Mut as _, Ref as _};
 use ffmpeg_next::{codec, decoder, encoder, ffi, format, Packet};
 use std::ffi::{c_int, CString};
 
@@ -156,6 +156,29 @@ pub(crate) fn set_stream_tag(
     } else {
         Ok(())
     }
+}
+
+/// Cuts `pkt`'s payload to its first `len` bytes (its side data kept); the
+/// packet is made writable first, so a buffer it shares is left as it is.
+pub(crate) fn truncate_packet(pkt: &mut Packet, len: usize) -> Result<(), ffmpeg_next::Error> {
+    let len = c_int::try_from(len).map_err(|_| ffmpeg_next::Error::InvalidData)?;
+    // SAFETY: `pkt` wraps a valid AVPacket held mutably.
+    // `av_packet_make_writable` gives it a buffer of its own (copying the
+    // data when the buffer is shared or not reference-counted);
+    // `av_shrink_packet` then only lowers `size` and zeroes the padding
+    // after it, inside that buffer. `len` is checked against the size.
+    unsafe {
+        let p = pkt.as_mut_ptr();
+        if len > (*p).size {
+            return Err(ffmpeg_next::Error::InvalidData);
+        }
+        let res = ffi::av_packet_make_writable(p);
+        if res < 0 {
+            return Err(ffmpeg_next::Error::from(res));
+        }
+        ffi::av_shrink_packet(p, len);
+    }
+    Ok(())
 }
 
 /// The streams of every program (an HLS variant, a DASH period) that holds
