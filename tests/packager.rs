@@ -392,7 +392,7 @@ fn tone_hz(p: &Path) -> f64 {
 }
 
 #[test]
-fn first_audio_track_by_default_and_others_on_request() {
+fn every_audio_track_by_default_and_one_on_request() {
     let src = fixtures::clip(fixtures::Kind::TwoAudioTracks);
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("a").join("x.m3u8");
@@ -406,9 +406,32 @@ fn first_audio_track_by_default_and_others_on_request() {
             .audio_track(1)
     })
     .unwrap();
-    let fa = tone_hz(&a.with_file_name("x_180p.m3u8"));
+    // Both tracks, as alternative renditions; the first is the default.
+    let master = hls::parse_master(&std::fs::read_to_string(&a).unwrap()).unwrap();
+    let audio: Vec<&hls::Media> = master
+        .media
+        .iter()
+        .filter(|m| m.media_type == "AUDIO")
+        .collect();
+    assert_eq!(audio.len(), 2, "{:?}", master.media);
+    assert_eq!(
+        audio.iter().map(|m| m.default).collect::<Vec<_>>(),
+        [true, false]
+    );
+    let tones: Vec<f64> = audio
+        .iter()
+        .map(|m| tone_hz(&a.with_file_name(m.uri.as_deref().unwrap())))
+        .collect();
+    assert!(
+        (tones[0] - 440.0).abs() < 15.0,
+        "first track tone {tones:?} Hz"
+    );
+    assert!(
+        (tones[1] - 660.0).abs() < 15.0,
+        "second track tone {tones:?} Hz"
+    );
+    // One track asked for: muxed into the variant, as before.
     let fb = tone_hz(&b.with_file_name("x_180p.m3u8"));
-    assert!((fa - 440.0).abs() < 15.0, "default track tone {fa} Hz");
     assert!((fb - 660.0).abs() < 15.0, "second track tone {fb} Hz");
 }
 
