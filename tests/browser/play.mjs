@@ -19,6 +19,34 @@
 //
 // Exit status: 0 iff ok, 1 on a playback failure, 2 on a usage or harness
 // error (the JSON line is printed in every case but usage errors).
+//
+// Track mode (--tracks) also lists the audio and text tracks the player
+// offers and can exercise them while playing:
+//
+//   --switch-audio LANG   once currentTime reaches --switch-at (default 1 s),
+//                         select the audio track whose language is LANG; then
+//                         playback must advance --seconds further (instead of
+//                         up to --seconds) and the player must report LANG as
+//                         its active audio language at the end.
+//   --subtitle LANG       select and show the text track whose language is
+//                         LANG: hls.js as soon as it lists it, Shaka once
+//                         load() resolves, dash.js at --switch-at (player
+//                         quirks, see selectTextEarly and tracksStep)
+//   --cue-at T            (with --subtitle) play until T seconds and report the
+//                         text of the cues of the shown text track that cover T
+//                         (startTime <= T < endTime); T should be later than
+//                         --switch-at (dash.js selects the track then).
+//
+// Languages are matched exactly (case-insensitive) against what the player
+// reports; a language the player does not list fails the run. The JSON line
+// then also has:
+//
+//   "audioTracks":[{"lang":..,"name":..,"roles":[..],"forced":false,"active":..}],
+//   "textTracks":[..same..], "activeAudio":lang|null, "activeText":lang|null,
+//   "cueText":[..]
+//
+// (roles: Shaka's roles, dash.js's Role values, hls.js's CHARACTERISTICS;
+// name: hls.js NAME, dash.js first Label, Shaka label.)
 
 import http from 'node:http';
 import fs from 'node:fs';
@@ -70,7 +98,8 @@ function usage(msg) {
   if (msg) process.stderr.write(`play.mjs: ${msg}\n`);
   process.stderr.write(
     'usage: node play.mjs --dir DIR --manifest REL_PATH --player hlsjs|dashjs|shaka ' +
-      '[--seconds 4] [--timeout 60] [--stall 15]\n',
+      '[--seconds 4] [--timeout 60] [--stall 15]\n' +
+      '       [--tracks [--switch-audio LANG] [--switch-at 1] [--subtitle LANG --cue-at T]]\n',
   );
   process.exit(2);
 }
@@ -85,6 +114,11 @@ try {
       seconds: { type: 'string', default: '4' },
       timeout: { type: 'string', default: '60' },
       stall: { type: 'string', default: '15' },
+      tracks: { type: 'boolean', default: false },
+      'switch-audio': { type: 'string' },
+      'switch-at': { type: 'string', default: '1' },
+      subtitle: { type: 'string' },
+      'cue-at': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -101,6 +135,17 @@ if (!(SECONDS > 0)) usage('--seconds must be a positive number');
 if (!(TIMEOUT_S > 0)) usage('--timeout must be a positive number');
 const STALL_S = Number(opts.stall);
 if (!(STALL_S > 0)) usage('--stall must be a positive number');
+const TRACKS = opts.tracks;
+const SWITCH_AUDIO = opts['switch-audio'];
+const SWITCH_AT = Number(opts['switch-at']);
+const SUBTITLE = opts.subtitle;
+const CUE_AT = opts['cue-at'] === undefined ? null : Number(opts['cue-at']);
+if (!TRACKS && (SWITCH_AUDIO !== undefined || SUBTITLE !== undefined || CUE_AT !== null)) {
+  usage('--switch-audio, --subtitle and --cue-at need --tracks');
+}
+if (!(SWITCH_AT >= 0)) usage('--switch-at must be a number >= 0');
+if (CUE_AT !== null && !(CUE_AT >= 0)) usage('--cue-at must be a number >= 0');
+if (CUE_AT !== null && SUBTITLE === undefined) usage('--cue-at needs --subtitle');
 const ROOT = path.resolve(opts.dir);
 if (!fs.statSync(ROOT, { throwIfNoEntry: false })?.isDirectory()) usage(`not a directory: ${ROOT}`);
 const LIB_FILE = path.join(NODE_MODULES, PLAYERS[opts.player]);
@@ -125,6 +170,15 @@ const result = {
   requests: [],
   elapsedMs: 0,
 };
+if (TRACKS) {
+  Object.assign(result, {
+    audioTracks: [],
+    textTracks: [],
+    activeAudio: null,
+    activeText: null,
+    cueText: [],
+  });
+}
 let printed = false;
 
 function finish(code) {
@@ -162,7 +216,7 @@ process.on('exit', (code) => {
 // ------------------------------------------------------------------- server
 
 function pageHtml() {
-  const config = { player: opts.player, manifest: MANIFEST_URL_PATH };
+  const config = { player: opts.player, manifest: MANIFEST_URL_PATH, subtitle: SUBTITLE || null };
   return `<!doctype html>
 <html><head><meta charset="utf-8"><title>ffstream playback oracle</title></head>
 <body>
@@ -201,6 +255,106 @@ const PAGE_JS = String.raw`
   window.addEventListener('unhandledrejection', (e) => err('unhandled rejection: ' + (e.reason && e.reason.stack || e.reason)));
 
   const short = (u) => { try { return new URL(u, location.href).pathname; } catch (_) { return String(u); } };
+
+  // Track access for --tracks: per player, list the audio and text tracks in
+  // one shape and select one by index.
+  const roleValues = (roles) =>
+    (roles || []).map((r) => (r && typeof r === 'object' ? r.value : r)).filter((r) => r).map(String);
+  const hlsRoles = (t) => (t.characteristics ? String(t.characteristics).split(',') : []);
+  const dashTrack = (t, cur, on) => ({
+    lang: t.lang || '',
+    name: (t.labels && t.labels.length && t.labels[0].text) || '',
+    roles: roleValues(t.roles),
+    forced: roleValues(t.roles).includes('forced-subtitle'),
+    active: on && !!cur && (cur === t || (cur.id === t.id && cur.index === t.index)),
+  });
+  const dashList = (p, type) => {
+    try { return p.getTracksFor(type) || []; } catch (_) { return []; }
+  };
+  const dashCurrent = (p, type) => {
+    try { return p.getCurrentTrackFor(type); } catch (_) { return null; }
+  };
+  // dash.js's setTextTrack/getCurrentTextTrackIndex count text tracks in
+  // manifest order (mediaInfo.index). setCurrentTrack on a text track only
+  // changes what getCurrentTrackFor reports, not the track shown.
+  const dashTexts = (p) => dashList(p, 'text').slice().sort((a, b) => a.index - b.index);
+  const dashTextOn = (p) => {
+    try { return p.isTextEnabled() ? dashTexts(p)[p.getCurrentTextTrackIndex()] || null : null; } catch (_) { return null; }
+  };
+  const TRACK_API = {
+    hlsjs: {
+      audio: (p) => (p.audioTracks || []).map((t, i) => ({
+        lang: t.lang || '', name: t.name || '', roles: hlsRoles(t), forced: false, active: i === p.audioTrack })),
+      text: (p) => (p.subtitleTracks || []).map((t, i) => ({
+        lang: t.lang || '', name: t.name || '', roles: hlsRoles(t), forced: !!t.forced,
+        active: i === p.subtitleTrack && p.subtitleDisplay })),
+      selectAudio: (p, i) => { p.audioTrack = i; },
+      selectText: (p, i) => { p.subtitleDisplay = true; p.subtitleTrack = i; },
+    },
+    dashjs: {
+      audio: (p) => dashList(p, 'audio').map((t) => dashTrack(t, dashCurrent(p, 'audio'), true)),
+      text: (p) => dashTexts(p).map((t) => dashTrack(t, dashTextOn(p), true)),
+      selectAudio: (p, i) => p.setCurrentTrack(dashList(p, 'audio')[i]),
+      selectText: (p, i) => p.setTextTrack(i),
+    },
+    shaka: {
+      audio: (p) => p.getAudioTracks().map((t) => ({
+        lang: t.language || '', name: t.label || '', roles: (t.roles || []).map(String), forced: false, active: !!t.active })),
+      text: (p) => p.getTextTracks().map((t) => ({
+        lang: t.language || '', name: t.label || '', roles: (t.roles || []).map(String), forced: !!t.forced, active: !!t.active })),
+      selectAudio: (p, i) => p.selectAudioTrack(p.getAudioTracks()[i]),
+      selectText: (p, i) => {
+        p.selectTextTrack(p.getTextTracks()[i]);
+        // Shaka 4 separates selection from visibility; Shaka 5 dropped it.
+        if (typeof p.setTextTrackVisibility === 'function') p.setTextTrackVisibility(true);
+      },
+    },
+  };
+  // --subtitle for Shaka: select the text track as soon as load() resolves,
+  // like a viewer who picks subtitles before playback. Later is not safe
+  // with Shaka 5.2 on HLS: a WebVTT playlist selected after the whole
+  // presentation is buffered is fetched, but its cues never reach the text
+  // track. (hls.js and dash.js are driven from play.mjs, see tracksStep.)
+  function selectTextEarly() {
+    if (cfg.subtitle) window.__oracleTracks.early = window.__oracleTracks.select('text', cfg.subtitle);
+  }
+  window.__oracleTracks = {
+    list() {
+      const api = TRACK_API[cfg.player];
+      const p = window.__player;
+      if (!api || !p) return { audio: [], text: [], activeAudio: null, activeText: null };
+      const audio = api.audio(p);
+      const text = api.text(p);
+      const on = (l) => { const t = l.find((x) => x.active); return t ? t.lang : null; };
+      return { audio, text, activeAudio: on(audio), activeText: on(text) };
+    },
+    // Selects the first track of kind ('audio' or 'text') whose language is
+    // lang (case-insensitive); returns whether there was one.
+    select(kind, lang) {
+      const api = TRACK_API[cfg.player];
+      const p = window.__player;
+      const list = api && p ? (kind === 'audio' ? api.audio(p) : api.text(p)) : [];
+      const i = list.findIndex((t) => t.lang.toLowerCase() === String(lang).toLowerCase());
+      if (i >= 0) (kind === 'audio' ? api.selectAudio : api.selectText)(p, i);
+      return { found: i >= 0, langs: list.map((t) => t.lang) };
+    },
+    // Whether the page selected the --subtitle track itself (see
+    // selectTextEarly), and what it found: {found, langs} or null.
+    early: null,
+    // Text of the cues covering time t in the video's showing text tracks.
+    cues(t) {
+      const v = document.getElementById('v');
+      const texts = [];
+      const tracks = [];
+      for (const tt of Array.from(v.textTracks)) {
+        const cues = tt.cues ? Array.from(tt.cues) : [];
+        tracks.push(tt.kind + ':' + (tt.language || '-') + ':' + tt.mode + ':' + cues.length + ' cues');
+        if (tt.mode !== 'showing') continue;
+        for (const c of cues) if (c.startTime <= t && t < c.endTime) texts.push(String(c.text));
+      }
+      return { texts, tracks };
+    },
+  };
 
   if (cfg.player === 'hlsjs') {
     if (!Hls.isSupported()) { err('hls.js: MediaSource not supported'); return; }
@@ -255,6 +409,7 @@ const PAGE_JS = String.raw`
     (async () => {
       await player.attach(video);
       await player.load(url);
+      selectTextEarly();
       play();
     })().catch((e) => err(e && e.code !== undefined ? fmt(e) : 'shaka: load failed: ' + e));
   } else {
@@ -357,6 +512,88 @@ function handle(req, res) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// --tracks progress: the audio switch, the subtitle selection and the cue.
+const tk = {
+  audioDone: SWITCH_AUDIO === undefined,
+  switchTime: null,
+  textDone: SUBTITLE === undefined,
+  cueDone: CUE_AT === null,
+  cueTracks: [],
+};
+
+// How far playback must get: --seconds, counted from the switch if any.
+function trackGoal() {
+  if (!tk.audioDone) return Infinity;
+  return tk.switchTime === null ? SECONDS : tk.switchTime + SECONDS;
+}
+
+// What playback had not reached yet, for error messages.
+function pending(goal) {
+  if (!TRACKS) return `${SECONDS} s`;
+  if (!tk.audioDone) return `the audio switch at ${SWITCH_AT} s`;
+  if (!tk.cueDone) return `the cue at ${CUE_AT} s`;
+  return `${goal.toFixed(3)} s` + (tk.switchTime === null ? '' : ` (${SECONDS} s after the audio switch)`);
+}
+
+// One poll's worth of track work; returns an error message or null.
+async function tracksStep(page, s) {
+  const select = (kind, lang) =>
+    page.evaluate(([k, l]) => window.__oracleTracks.select(k, l), [kind, lang]);
+  // The subtitles: Shaka selects them in the page (selectTextEarly); hls.js
+  // as soon as it lists the language; dash.js not before --switch-at, as
+  // dash.js 5.2 loses a race if a sidecar WebVTT track is selected while the
+  // default one is still loading (the default track's cues end up in the
+  // selected track).
+  const late = s.currentTime >= SWITCH_AT;
+  if (!tk.textDone && (late || opts.player !== 'dashjs')) {
+    let r = await page.evaluate(() => window.__oracleTracks.early);
+    if (opts.player !== 'shaka' || (late && !(r && r.found))) r = await select('text', SUBTITLE);
+    if (r && r.found) tk.textDone = true;
+    else if (late) {
+      return `no text track with language ${SUBTITLE} (player lists: ${r.langs.join(', ') || 'none'})`;
+    }
+  }
+  if (!tk.audioDone && s.currentTime >= SWITCH_AT) {
+    const r = await select('audio', SWITCH_AUDIO);
+    if (!r.found) {
+      return `no audio track with language ${SWITCH_AUDIO} (player lists: ${r.langs.join(', ') || 'none'})`;
+    }
+    tk.audioDone = true;
+    tk.switchTime = s.currentTime;
+  }
+  if (!tk.cueDone && tk.textDone && s.currentTime >= CUE_AT) {
+    const c = await page.evaluate((t) => window.__oracleTracks.cues(t), CUE_AT);
+    result.cueText = c.texts;
+    tk.cueTracks = c.tracks;
+    // Cues may arrive a little after the playhead; wait up to 1.5 s for them.
+    if (c.texts.length || s.currentTime >= CUE_AT + 1.5 || s.ended) tk.cueDone = true;
+  }
+  return null;
+}
+
+// Final track report; checks that the player ended up on what was asked.
+async function tracksReport(page) {
+  const l = await page.evaluate(() => window.__oracleTracks.list());
+  Object.assign(result, {
+    audioTracks: l.audio,
+    textTracks: l.text,
+    activeAudio: l.activeAudio,
+    activeText: l.activeText,
+  });
+  if (!result.ok) return;
+  const same = (a, b) => String(a).toLowerCase() === String(b).toLowerCase();
+  if (SWITCH_AUDIO !== undefined && !same(l.activeAudio, SWITCH_AUDIO)) {
+    result.errors.push(`after switching to ${SWITCH_AUDIO} the player reports active audio ${l.activeAudio}`);
+  }
+  if (SUBTITLE !== undefined && !same(l.activeText, SUBTITLE)) {
+    result.errors.push(`after selecting ${SUBTITLE} the player reports active text ${l.activeText}`);
+  }
+  if (CUE_AT !== null && !result.cueText.length) {
+    result.warnings.push(`no cue at ${CUE_AT} s; text tracks: ${tk.cueTracks.join(', ') || 'none'}`);
+  }
+  result.ok = result.errors.length === 0;
+}
+
 async function main() {
   const { chromium } = await import('playwright-core');
   const server = http.createServer(handle);
@@ -403,6 +640,7 @@ async function main() {
     let lastProgress = Date.now();
     let verdict = null;
     let s = null;
+    let goal = SECONDS;
     while (!verdict) {
       s = await page.evaluate(() => {
         const v = document.getElementById('v');
@@ -421,10 +659,14 @@ async function main() {
         lastTime = s.currentTime;
         lastProgress = Date.now();
       }
-      const need = s.duration ? Math.min(SECONDS, s.duration - 0.5) : SECONDS;
+      const trackErr = TRACKS && !s.errors.length ? await tracksStep(page, s) : null;
+      if (trackErr) s.errors.push(trackErr);
+      goal = TRACKS ? trackGoal() : SECONDS;
+      const cued = !TRACKS || tk.cueDone;
+      const need = s.duration ? Math.min(goal, s.duration - 0.5) : goal;
       if (s.errors.length) verdict = 'error';
-      else if (s.currentTime >= SECONDS) verdict = 'ok';
-      else if (s.ended) verdict = s.currentTime >= need ? 'ok' : 'ended-early';
+      else if (s.currentTime >= goal && cued) verdict = 'ok';
+      else if (s.ended) verdict = s.currentTime >= need && cued ? 'ok' : 'ended-early';
       else if (Date.now() > deadline) verdict = 'timeout';
       else if (Date.now() - lastProgress > STALL_S * 1000) verdict = 'stalled';
       else await sleep(100);
@@ -438,17 +680,27 @@ async function main() {
     result.errors.push(...s.errors);
     result.warnings.push(...s.warnings);
     if (verdict === 'ended-early') {
-      result.errors.push(`stream ended at ${s.currentTime.toFixed(3)} s, before ${SECONDS} s`);
+      result.errors.push(`stream ended at ${s.currentTime.toFixed(3)} s, before ${pending(goal)}`);
     } else if (verdict === 'stalled') {
       result.errors.push(
         `stalled: currentTime stuck at ${s.currentTime.toFixed(3)} s for ${STALL_S} s`,
       );
     } else if (verdict === 'timeout') {
       result.errors.push(
-        `timeout after ${TIMEOUT_S} s: currentTime ${s.currentTime.toFixed(3)} s < ${SECONDS} s`,
+        TRACKS
+          ? `timeout after ${TIMEOUT_S} s: currentTime ${s.currentTime.toFixed(3)} s, not yet ${pending(goal)}`
+          : `timeout after ${TIMEOUT_S} s: currentTime ${s.currentTime.toFixed(3)} s < ${SECONDS} s`,
       );
     }
     result.ok = verdict === 'ok' && result.errors.length === 0;
+    if (TRACKS) {
+      await tracksReport(page).catch((e) => {
+        // A broken page after a failed playback changes nothing; after a
+        // good one it leaves the tracks unchecked, which must not pass.
+        if (result.ok) result.errors.push(`cannot read the tracks back: ${e.message || e}`);
+        result.ok = false;
+      });
+    }
   } finally {
     if (browser) await browser.close().catch(() => {});
     server.closeAllConnections?.();
