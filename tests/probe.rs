@@ -443,3 +443,54 @@ fn hls_renditions_match_ffprobe_strict_experimental() {
     let ours = ffstream::probe::probe(&master).expect("probe without subtitles");
     assert_fields_match("hls without subtitles", &theirs, ours.all());
 }
+
+/// A DASH manifest with a WebVTT text set (a `.vtt` beside it, as
+/// ffstream's DASH output has) is read with the set as a subtitle stream,
+/// as `ffprobe -allowed_extensions ALL` reads it (plain ffprobe 5.1
+/// refuses the file).
+#[test]
+fn dash_webvtt_text_set_matches_ffprobe_allowing_vtt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mpd = dir.path().join("x.mpd");
+    fixtures::ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x90:rate=10:duration=2",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=2",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
+        "-metadata:s:a:0",
+        "language=eng",
+        "-f",
+        "dash",
+        "-seg_duration",
+        "1",
+        mpd.to_str().unwrap(),
+    ])
+    .expect("make the DASH stream");
+    let vtt = "WEBVTT\n\n00:00:00.500 --> 00:00:01.000\nHi\n";
+    std::fs::write(dir.path().join("x_sub_fr.vtt"), vtt).unwrap();
+    let set = "<AdaptationSet contentType=\"text\" mimeType=\"text/vtt\" lang=\"fr\">\
+               <Representation id=\"s\" bandwidth=\"100\"><BaseURL>x_sub_fr.vtt</BaseURL>\
+               </Representation></AdaptationSet></Period>";
+    let text = std::fs::read_to_string(&mpd)
+        .unwrap()
+        .replace("</Period>", set);
+    std::fs::write(&mpd, text).unwrap();
+    let input = mpd.to_str().unwrap();
+    let text = ffprobe_text_with(&["-allowed_extensions", "ALL"], input);
+    let theirs: Value = serde_json::from_str(&text).unwrap();
+    let kinds = per_stream(&theirs, |s| &s["codec_type"]);
+    assert_eq!(kinds, ["video", "audio", "subtitle"]);
+    assert_eq!(theirs["streams"][2]["tags"]["language"], "fr");
+    let ours = ffstream::probe::probe(input).expect("probe the MPD");
+    assert_fields_match("dash", &theirs, ours.all());
+}

@@ -180,7 +180,7 @@ pub fn convert(input: &str, output: &Path, opts: &ConvertOptions) -> Result<Conv
         ))
     })?;
     let extra = crate::probe::OpenOptions {
-        hls_subtitles: true,
+        subtitle_renditions: true,
     };
     let mut ictx = crate::probe::open_input_with(input, opts.network_timeout, extra)?;
     if same_file(input, output) {
@@ -200,15 +200,8 @@ pub fn convert(input: &str, output: &Path, opts: &ConvertOptions) -> Result<Conv
         ".{file_name}.ffstream-{}.{ext}",
         std::process::id()
     )));
-    let (streams, duration) = remux::remux(
-        &mut ictx,
-        input,
-        output,
-        &tmp.0,
-        fmt.name(),
-        plans,
-        opts.codec,
-    )?;
+    let (streams, duration) =
+        remux::remux(&mut ictx, input, output, &tmp.0, fmt.name(), plans, opts)?;
     std::fs::rename(&tmp.0, output).map_err(|e| Error::io(output, e))?;
     std::mem::forget(tmp);
     let bytes = std::fs::metadata(output)

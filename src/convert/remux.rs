@@ -5,7 +5,8 @@ use super::hls_cues::CueFilter;
 use super::select::{StreamPlan, Timeline};
 use super::transcode::Transcoder;
 use super::{
-    codec_name, decode_err, output_err, raw, ConvertedStream, Rescale, StreamAction, StreamKind,
+    codec_name, decode_err, output_err, raw, ConvertOptions, ConvertedStream, Rescale,
+    StreamAction, StreamKind,
 };
 use crate::codec::is_again;
 use crate::{Result, VideoCodec};
@@ -80,6 +81,28 @@ impl Sink<'_> {
             .map_err(|e| output_err(self.output, crate::ffi::log::explain(e)))
     }
 
+    /// Copies or re-encodes `pkt`, a packet of `o`'s input stream.
+    fn feed(&mut self, o: &mut OutStream, mut pkt: Packet, input: &str) -> Result<()> {
+        if o.cues.as_mut().is_some_and(|c| !c.pass(&mut pkt)) {
+            return Ok(());
+        }
+        if o.coder.is_some() {
+            return self.transcode(o, Some(&pkt), input);
+        }
+        if let Some(t) = pkt.pts() {
+            pkt.set_pts(Some(t - o.offset));
+        }
+        if let Some(t) = pkt.dts() {
+            pkt.set_dts(Some(t - o.offset));
+        }
+        if o.plan.kind == StreamKind::Subtitle && !cut_to_zero(&mut pkt) {
+            return Ok(());
+        }
+        pkt.rescale_ts(o.in_tb, o.out_tb);
+        pkt.set_position(-1);
+        self.write(o, pkt)
+    }
+
     /// Writes what transcoder `o` makes of `pkt` (`None`: the end).
     fn transcode(&mut self, o: &mut OutStream, pkt: Option<&Packet>, input: &str) -> Result<()> {
         let Some(t) = o.coder.as_mut() else {
@@ -102,7 +125,7 @@ pub(super) fn remux(
     tmp: &Path,
     fmt_name: &str,
     plans: Vec<StreamPlan>,
-    video_codec: Option<VideoCodec>,
+    opts: &ConvertOptions,
 ) -> Result<(Vec<ConvertedStream>, Duration)> {
     let octx = format::output_as(tmp, fmt_name).map_err(|e| {
         output_err(
@@ -122,7 +145,7 @@ pub(super) fn remux(
         let coder = if plan.reencode {
             // Cannot fail: plans index streams of this same ictx.
             let ist = ictx.stream(plan.index).expect("planned stream exists");
-            let vc = video_codec.unwrap_or(VideoCodec::H264);
+            let vc = opts.codec.unwrap_or(VideoCodec::H264);
             Some(Transcoder::open(
                 &ist,
                 &plan,
@@ -137,7 +160,8 @@ pub(super) fn remux(
         outs.push(o);
     }
     write_header(ictx, &mut sink, &mut outs, fmt_name)?;
-    copy_packets(ictx, &mut sink, &mut outs, input)?;
+    let done = dash_subtitles(ictx, &mut sink, &mut outs, input, opts.network_timeout)?;
+    copy_packets(ictx, &mut sink, &mut outs, input, |i| !done.contains(&i))?;
     for o in &mut outs {
         sink.transcode(o, None, input)?;
     }
@@ -283,16 +307,19 @@ fn write_header(
 }
 
 /// Reads `ictx` to its end, copying or re-encoding each packet of a
-/// planned stream.
+/// planned stream whose index is `wanted`.
 fn copy_packets(
     ictx: &mut format::context::Input,
     sink: &mut Sink<'_>,
     outs: &mut [OutStream],
     input: &str,
+    wanted: impl Fn(usize) -> bool,
 ) -> Result<()> {
     let mut by_input: Vec<Option<usize>> = vec![None; ictx.nb_streams() as usize];
     for (k, o) in outs.iter().enumerate() {
-        by_input[o.plan.index] = Some(k);
+        if wanted(o.plan.index) {
+            by_input[o.plan.index] = Some(k);
+        }
     }
     loop {
         let mut pkt = Packet::empty();
@@ -302,30 +329,49 @@ fn copy_packets(
             Err(e) if is_again(&e) => continue,
             Err(e) => return Err(decode_err(input, crate::ffi::log::explain(e))),
         }
-        let Some(k) = by_input.get(pkt.stream()).copied().flatten() else {
-            continue;
-        };
-        let o = &mut outs[k];
-        if o.cues.as_mut().is_some_and(|c| !c.pass(&mut pkt)) {
-            continue;
+        if let Some(k) = by_input.get(pkt.stream()).copied().flatten() {
+            sink.feed(&mut outs[k], pkt, input)?;
         }
-        if o.coder.is_some() {
-            sink.transcode(o, Some(&pkt), input)?;
-            continue;
-        }
-        if let Some(t) = pkt.pts() {
-            pkt.set_pts(Some(t - o.offset));
-        }
-        if let Some(t) = pkt.dts() {
-            pkt.set_dts(Some(t - o.offset));
-        }
-        if o.plan.kind == StreamKind::Subtitle && !cut_to_zero(&mut pkt) {
-            continue;
-        }
-        pkt.rescale_ts(o.in_tb, o.out_tb);
-        pkt.set_position(-1);
-        sink.write(o, pkt)?;
     }
+}
+
+/// FFmpeg 5.1's `dash` demuxer ends the whole input once a WebVTT text set
+/// has given its last cue, long before the audio and video end. So each
+/// planned subtitle stream of a DASH input is read first, alone, from an
+/// input of its own, then left out of the main one (its packets already
+/// read there are skipped); returns their indexes.
+fn dash_subtitles(
+    ictx: &mut format::context::Input,
+    sink: &mut Sink<'_>,
+    outs: &mut [OutStream],
+    input: &str,
+    timeout: std::time::Duration,
+) -> Result<Vec<usize>> {
+    if ictx.format().name() != "dash" {
+        return Ok(Vec::new());
+    }
+    let subs: Vec<usize> = outs
+        .iter()
+        .filter(|o| o.plan.kind == StreamKind::Subtitle)
+        .map(|o| o.plan.index)
+        .collect();
+    let extra = crate::probe::OpenOptions {
+        subtitle_renditions: true,
+    };
+    for &sub in &subs {
+        let mut alone = crate::probe::open_input_with(input, timeout, extra)?;
+        if alone.nb_streams() != ictx.nb_streams() {
+            return Err(decode_err(input, "the manifest changed while it was read"));
+        }
+        for i in (0..alone.nb_streams() as usize).filter(|&i| i != sub) {
+            raw::discard_stream(&mut alone, i);
+        }
+        copy_packets(&mut alone, sink, outs, input, |i| i == sub)?;
+    }
+    for &sub in &subs {
+        raw::discard_stream(ictx, sub);
+    }
+    Ok(subs)
 }
 
 /// Cuts a subtitle packet that starts before zero to start at zero;

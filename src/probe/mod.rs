@@ -15,7 +15,10 @@
 //! * side data other than a display matrix is listed by type name only;
 //! * an HLS master's WebVTT subtitle renditions are listed, as
 //!   `ffprobe -strict experimental` lists them (plain ffprobe 5.1 leaves
-//!   them out), unless one lists no segments, which crashes FFmpeg 5.1.
+//!   them out), unless one lists no segments, which crashes FFmpeg 5.1;
+//! * a DASH manifest with a WebVTT text set (a `.vtt` file) is read, with
+//!   the set as a subtitle stream, where ffprobe 5.1 refuses to open the
+//!   file (`ffprobe -allowed_extensions ALL` shows the same).
 //!
 //! Every stream's `disposition` has the 17 flags ffprobe 5.1 prints, and
 //! its `tags` (such as `language` and `title`) are the container's, in its
@@ -53,7 +56,7 @@ pub fn probe(input: &str) -> Result<Probe> {
 /// for local files).
 pub fn probe_with_timeout(input: &str, network_timeout: Duration) -> Result<Probe> {
     let extra = OpenOptions {
-        hls_subtitles: true,
+        subtitle_renditions: true,
     };
     probe_opened(input, open_input_with(input, network_timeout, extra)?)
 }

@@ -9,12 +9,13 @@ use std::time::Duration;
 /// What an input is opened to read beyond FFmpeg's defaults.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct OpenOptions {
-    /// Read an HLS master's WebVTT subtitle renditions as streams, which
-    /// FFmpeg 5.1 does only at `strict=experimental` (as
-    /// `ffprobe -strict experimental` shows them). When one of them lists
-    /// no segments (FFmpeg 5.1 then crashes) or cannot be read, they are
-    /// all left out, with a warning.
-    pub hls_subtitles: bool,
+    /// Read the subtitle renditions FFmpeg 5.1 reads only when asked:
+    /// an HLS master's WebVTT renditions (at `strict=experimental`, as
+    /// `ffprobe -strict experimental` shows them; left out, with a warning,
+    /// when one lists no segments, which crashes FFmpeg 5.1, or cannot be
+    /// read) and a DASH manifest's WebVTT text sets (`.vtt` among the
+    /// extensions the demuxer may open).
+    pub subtitle_renditions: bool,
 }
 
 /// Opens `input` for reading with the checks every entry point shares: a
@@ -69,8 +70,13 @@ pub(crate) fn open_input_with(
     let mut opts = ff::Dictionary::new();
     // As ffprobe does: find every program of an MPEG-TS.
     opts.set("scan_all_pmts", "1");
-    if extra.hls_subtitles && hls_subtitles_are_safe(input, input_url, local, network_timeout) {
-        opts.set("strict", "experimental");
+    if extra.subtitle_renditions {
+        if hls_subtitles_are_safe(input, input_url, local, network_timeout) {
+            opts.set("strict", "experimental");
+        }
+        if names_mpd(input_url, local) {
+            opts.set("allowed_extensions", DASH_EXTENSIONS);
+        }
     }
     // A network input gets a stall timeout; a pipe waits for its writer.
     if is_network(input_url) {
@@ -135,6 +141,25 @@ fn hls_subtitles_are_safe(input: &str, url: &str, local: Option<&Path>, timeout:
             false
         }
     }
+}
+
+/// The extensions FFmpeg 5.1's `dash` demuxer opens by default, and
+/// `vtt` (a WebVTT text set, as ffstream's DASH output has).
+const DASH_EXTENSIONS: &str = "aac,m4a,m4s,m4v,mov,mp4,webm,ts,vtt";
+
+/// Whether `url` names a DASH manifest: by its extension, or a local file
+/// whose first kilobytes hold an `<MPD` element.
+fn names_mpd(url: &str, local: Option<&Path>) -> bool {
+    use std::io::Read;
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    if path.to_ascii_lowercase().ends_with(".mpd") {
+        return true;
+    }
+    let mut head = Vec::new();
+    local
+        .and_then(|p| std::fs::File::open(p).ok())
+        .is_some_and(|f| f.take(4096).read_to_end(&mut head).is_ok())
+        && head.windows(4).any(|w| w == b"<MPD")
 }
 
 fn starts_with_extm3u(path: &Path) -> bool {

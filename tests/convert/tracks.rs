@@ -523,8 +523,27 @@ fn hls_audio_renditions_and_webvtt_subtitles_are_kept() {
     assert_cues(&out, 0, SRT_FR);
 }
 
+/// A copy of the MPD at `mpd`, with a French WebVTT text set (one
+/// whole-file `.vtt` beside it, as ffstream's DASH output has) holding the
+/// cues of [`SRT_FR`].
+fn with_text_set(mpd: &Path) -> std::path::PathBuf {
+    let vtt = "WEBVTT\n\n00:00:01.000 --> 00:00:01.500\nBonjour\n\n\
+               00:00:02.200 --> 00:00:02.900\nForcé ici\n";
+    std::fs::write(mpd.with_file_name("x_sub_fr.vtt"), vtt).unwrap();
+    let set = "<AdaptationSet id=\"9\" contentType=\"text\" mimeType=\"text/vtt\" lang=\"fr\">\
+               <Role schemeIdUri=\"urn:mpeg:dash:role:2011\" value=\"subtitle\"/>\
+               <Representation id=\"sub\" bandwidth=\"256\"><BaseURL>x_sub_fr.vtt</BaseURL>\
+               </Representation></AdaptationSet></Period>";
+    let text = std::fs::read_to_string(mpd)
+        .unwrap()
+        .replace("</Period>", set);
+    let out = mpd.with_file_name("with-text.mpd");
+    std::fs::write(&out, text).unwrap();
+    out
+}
+
 #[test]
-fn dash_audio_adaptation_sets_are_kept_once_each() {
+fn dash_audio_sets_once_each_and_webvtt_text_set_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     let mpd = dir.path().join("x.mpd");
     fixtures::ffmpeg(&[
@@ -578,8 +597,10 @@ fn dash_audio_adaptation_sets_are_kept_once_each() {
     ])
     .expect("make the DASH source");
     let out = dir.path().join("saved.mp4");
-    let r = convert(s(&mpd), &out, &ConvertOptions::default()).expect("convert");
-    assert_eq!(r.copied(), 3, "{r:?}");
+    let r = convert(s(&with_text_set(&mpd)), &out, &ConvertOptions::default()).expect("convert");
+    assert_eq!((r.copied(), r.reencoded()), (3, 1), "{r:?}");
+    assert_tracks(&out, "subtitle", &[("fra", None, &["default"])]);
+    assert_cues(&out, 0, SRT_FR);
     let audio = streams_of(&oracle::probe_json(&out), "audio");
     let langs: Vec<&Value> = audio.iter().map(|a| &a["tags"]["language"]).collect();
     assert_eq!(langs, ["eng", "fre"]);
