@@ -13,6 +13,7 @@
 
 mod common;
 
+use common::browser::{self, Player, TrackCheck};
 use common::multitrack::{self as mt, AudioTrack, Cue, Fixture, SubtitleTrack, FRAME};
 use common::{claims, dash, hls, oracle};
 use std::path::{Path, PathBuf};
@@ -774,6 +775,49 @@ fn hls_ts_carries_every_audio_and_subtitle_track() {
         ext: "ts",
     };
     check_hls(&master, fx, &w);
+    for player in [Player::HlsJs, Player::Shaka] {
+        players_see_the_tracks(&master, fx, player, ("en", 2.2));
+        players_see_the_tracks(&master, fx, player, ("es", 6.5));
+    }
+}
+
+/// The texts of `lang`'s source cues showing at `t`.
+fn cues_at(fx: &Fixture, lang: &str, t: f64) -> Vec<String> {
+    let track = fx
+        .subtitles
+        .iter()
+        .find(|s| s.lang == lang)
+        .unwrap_or_else(|| panic!("the fixture has no {lang} subtitles"));
+    track
+        .cues
+        .iter()
+        .filter(|c| c.start <= t && t < c.end)
+        .map(|c| c.text.clone())
+        .collect()
+}
+
+/// A real player lists every audio and subtitle language, switches to the
+/// French audio and keeps playing, and shows the source's cue of `sub` at
+/// its time.
+fn players_see_the_tracks(manifest: &Path, fx: &Fixture, player: Player, sub: (&str, f64)) {
+    let dir = manifest.parent().unwrap();
+    let name = manifest.file_name().unwrap().to_str().unwrap();
+    let check = TrackCheck::list().switch_audio("fr").subtitle(sub.0, sub.1);
+    let p = browser::assert_tracks(dir, name, player, 2.0, &check);
+    let audio: Vec<&str> = fx.audio.iter().map(|a| a.lang).collect();
+    assert_eq!(p.audio_langs(), audio, "{player:?}: {:?}", p.audio_tracks);
+    let mut text: Vec<&str> = p.text_langs();
+    let mut want: Vec<&str> = fx.subtitles.iter().map(|s| s.lang).collect();
+    text.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(text, want, "{player:?}: {:?}", p.text_tracks);
+    let expected = cues_at(fx, sub.0, sub.1);
+    assert!(!expected.is_empty(), "no {} cue at {} s", sub.0, sub.1);
+    assert_eq!(
+        p.cue_text, expected,
+        "{player:?}: {} cue at {} s",
+        sub.0, sub.1
+    );
 }
 
 /// The same with fMP4 segments.
@@ -788,6 +832,9 @@ fn hls_fmp4_carries_every_audio_and_subtitle_track() {
         ext: "m4s",
     };
     check_hls(&master, fx, &w);
+    for player in [Player::HlsJs, Player::Shaka] {
+        players_see_the_tracks(&master, fx, player, ("en", 4.8));
+    }
 }
 
 /// Two audio bitrates in the ladder: one audio group per bitrate, each with
@@ -936,6 +983,9 @@ fn dash_has_an_adaptation_set_per_audio_and_text_track() {
     args.extend(fx.sidecar_args());
     let (tmp, mpd_path, _) = package("dash", &fx.mkv, &args);
     check_dash(&mpd_path, fx, tmp.path());
+    for player in [Player::DashJs, Player::Shaka] {
+        players_see_the_tracks(&mpd_path, fx, player, ("es", 6.5));
+    }
 }
 
 /// Every check of a DASH run; panics listing every problem found.

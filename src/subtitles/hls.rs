@@ -190,19 +190,37 @@ pub(crate) fn timestamp_map_with_key(
 ) -> Result<TimestampMap> {
     let text = std::fs::read_to_string(video_playlist).map_err(|e| Error::io(video_playlist, e))?;
     let mpegts = match clear::first_segment(&text) {
-        Some(first) if first.key.is_some() || first.map.as_ref().is_some_and(|m| m.1.is_some()) => {
+        // fMP4: the times players use are the fragments' own (decode time
+        // plus composition offset); the edit list FFmpeg applies when it
+        // reads them is left out, as hls.js and Shaka leave it out.
+        Some(first) if first.map.is_some() => {
             let tmp = clear::decrypted_copy(video_playlist, &first, key)?;
-            first_video_pts(&tmp.path().to_string_lossy())?
+            first_video_pts(&tmp.path().to_string_lossy(), true)?
         }
-        _ => first_video_pts(&video_playlist.to_string_lossy())?,
+        Some(first) if first.key.is_some() => {
+            let tmp = clear::decrypted_copy(video_playlist, &first, key)?;
+            first_video_pts(&tmp.path().to_string_lossy(), false)?
+        }
+        _ => first_video_pts(&video_playlist.to_string_lossy(), false)?,
     };
     Ok(TimestampMap { mpegts, local })
 }
 
 /// The PTS of the first packet with one of `input`'s first video stream,
-/// in 90 kHz ticks modulo 2^33.
-fn first_video_pts(input: &str) -> Result<u64> {
-    let mut ictx = crate::probe::open_input(input, crate::probe::DEFAULT_NETWORK_TIMEOUT)?;
+/// in 90 kHz ticks modulo 2^33; `raw`: an MP4 read without its edit list
+/// (a copy this module wrote).
+fn first_video_pts(input: &str, raw: bool) -> Result<u64> {
+    let mut ictx = if raw {
+        let mut opts = ffmpeg_next::Dictionary::new();
+        opts.set("ignore_editlist", "1");
+        ffmpeg_next::format::input_with_dictionary(input, opts).map_err(|e| Error::OpenInput {
+            input: input.to_string(),
+            reason: crate::ffi::log::explain(e),
+            source: Some(Box::new(e)),
+        })?
+    } else {
+        crate::probe::open_input(input, crate::probe::DEFAULT_NETWORK_TIMEOUT)?
+    };
     let no_video = |what: &str| Error::NoUsableStream {
         input: input.to_string(),
         what: what.into(),
