@@ -22,6 +22,7 @@ pub mod capture;
 pub mod cloud;
 mod codec;
 pub mod convert;
+pub mod copy;
 mod dash;
 mod error;
 mod ffi;

@@ -1,0 +1,214 @@
+//! Packaging without re-encoding (`--copy`): the input's video and audio
+//! packets go from the demuxer straight to libavformat's hls or dash muxer,
+//! stream parameters copied and timestamps rescaled, so every output packet
+//! is the input's packet, in the same order.
+//!
+//! The muxer cuts segments at the source's keyframes, at the first keyframe
+//! at or after each multiple of the asked duration; when the source's
+//! keyframes are further apart than that, a warning names the longest
+//! interval found. What a container cannot carry (HEVC, VP9 or AV1 in HLS
+//! TS, for example) is refused before anything is written. The HLS master
+//! is written last, with its bandwidth measured from the segments; a failed
+//! run removes every playlist and manifest it wrote.
+//!
+//! This first step packages one input (its best video stream and best audio
+//! stream) as one rendition.
+
+mod codecs;
+mod mux;
+
+use crate::hls::{MasterPlaylist, Variant};
+use crate::plan::naming::Names;
+use crate::{Error, Protocol, Result};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The segment duration when none is given, in seconds (as for encoded runs).
+pub const DEFAULT_SEGMENT_SECONDS: f64 = 6.0;
+
+/// What a copy run writes.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CopyOptions {
+    /// HLS or DASH. Default HLS.
+    pub protocol: Protocol,
+    /// Asked segment duration in seconds; segments are cut at the first
+    /// keyframe at or after each multiple of it. Default
+    /// [`DEFAULT_SEGMENT_SECONDS`].
+    pub segment_seconds: f64,
+    /// HLS only: fragmented MP4 segments (`.m4s` and an init file) instead
+    /// of MPEG-TS. Default false; DASH always writes fragmented MP4.
+    pub fmp4: bool,
+    /// How long a network input may stall before the run fails. Default 30 s.
+    pub network_timeout: Duration,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        CopyOptions {
+            protocol: Protocol::Hls,
+            segment_seconds: DEFAULT_SEGMENT_SECONDS,
+            fmp4: false,
+            network_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl CopyOptions {
+    /// Defaults for `protocol`.
+    pub fn new(protocol: Protocol) -> Self {
+        CopyOptions {
+            protocol,
+            ..CopyOptions::default()
+        }
+    }
+
+    /// Sets the asked segment duration in seconds.
+    pub fn with_segment_seconds(mut self, seconds: f64) -> Self {
+        self.segment_seconds = seconds;
+        self
+    }
+
+    /// Sets fragmented MP4 segments for HLS.
+    pub fn with_fmp4(mut self, fmp4: bool) -> Self {
+        self.fmp4 = fmp4;
+        self
+    }
+
+    fn validate(&self) -> Result<()> {
+        let s = self.segment_seconds;
+        if !(s.is_finite() && (0.1..=3600.0).contains(&s)) {
+            return Err(Error::Config(format!(
+                "segment duration {s} s is out of range (0.1 to 3600 s)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What a copy run wrote.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct CopyReport {
+    /// The master playlist or MPD.
+    pub manifest: PathBuf,
+    /// HLS: the media playlist of the rendition (empty for DASH).
+    pub playlists: Vec<PathBuf>,
+    /// The video stream's size, when there is video.
+    pub resolution: Option<(u32, u32)>,
+    /// RFC 6381 codecs of the rendition, such as `avc1.64001F,mp4a.40.2`.
+    pub codecs: String,
+    /// HLS: measured peak and average bandwidth in bit/s (0 for DASH).
+    pub bandwidth: (u64, u64),
+    /// Packets copied, video and audio together.
+    pub packets: u64,
+    /// The longest interval between two video keyframes, in seconds.
+    pub longest_keyframe_interval: Option<f64>,
+}
+
+/// Packages `input` without re-encoding into `output` (the HLS master
+/// playlist or the MPD), as `opts` asks.
+///
+/// HLS writes `<stem>_<height>p.m3u8` beside the master, with segments
+/// `<stem>_<height>p_0000.ts` (or `.m4s` and `<stem>_<height>p_init.mp4`);
+/// DASH writes the MPD and `<stem>_init_<id>.m4s`,
+/// `<stem>_chunk_<id>_<n>.m4s`. An error, naming the codec and the
+/// container, when a stream cannot be carried.
+pub fn package(input: &str, output: &Path, opts: &CopyOptions) -> Result<CopyReport> {
+    opts.validate()?;
+    let names = Names::new(output)?;
+    let mut ictx = crate::probe::open_input(input, opts.network_timeout)?;
+    let streams = mux::select(&ictx, input)?;
+    codecs::check(&ictx, &streams, opts)?;
+    std::fs::create_dir_all(&names.dir).map_err(|e| Error::io(&names.dir, e))?;
+    let name = rendition_name(&ictx, &streams);
+    let target = match opts.protocol {
+        Protocol::Hls => names.hls_playlist(&name),
+        Protocol::Dash => output.to_path_buf(),
+    };
+    let mut written = vec![target.clone()];
+    let res = (|| {
+        let muxer = mux::muxer_options(opts, &names, &name);
+        let stats = mux::run(&mut ictx, input, &target, &streams, &muxer)?;
+        warn_keyframes(input, stats.longest_keyframe_interval, opts.segment_seconds);
+        let codecs = codecs::rfc6381(&ictx, &streams)?;
+        let resolution = codecs::resolution(&ictx, &streams);
+        let mut report = CopyReport {
+            manifest: output.to_path_buf(),
+            playlists: Vec::new(),
+            resolution,
+            codecs,
+            bandwidth: (0, 0),
+            packets: stats.packets,
+            longest_keyframe_interval: stats.longest_keyframe_interval,
+        };
+        if opts.protocol == Protocol::Hls {
+            report.bandwidth = crate::hls::measure_bandwidth(&target)?;
+            report.playlists.push(target.clone());
+            written.push(output.to_path_buf());
+            write_master(
+                output,
+                &target,
+                &report,
+                codecs::frame_rate(&ictx, &streams),
+            )?;
+        }
+        Ok(report)
+    })();
+    if res.is_err() {
+        for p in &written {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    res
+}
+
+/// `<height>p` for a video rendition, the audio bit rate in kbit/s
+/// (`128k`) for audio alone.
+fn rendition_name(ictx: &ffmpeg_next::format::context::Input, s: &mux::Selected) -> String {
+    match codecs::resolution(ictx, s) {
+        Some((_, h)) => format!("{h}p"),
+        None => {
+            let bits = s
+                .audio
+                .and_then(|i| ictx.stream(i))
+                .map_or(0, |st| st.parameters().bit_rate());
+            format!("{}k", (bits / 1000).max(1))
+        }
+    }
+}
+
+/// Warns, once, when the source's keyframes are further apart than the
+/// asked segment duration: segments then last as long as the keyframe
+/// interval.
+fn warn_keyframes(input: &str, longest: Option<f64>, asked: f64) {
+    if let Some(k) = longest.filter(|&k| k > asked + 1e-3) {
+        log::warn!(
+            "{input}: keyframes up to {k:.3} s apart, longer than the asked segment duration \
+             of {asked} s; without re-encoding, segments last up to {k:.3} s"
+        );
+    }
+}
+
+/// The master playlist naming the one media playlist, written last.
+fn write_master(output: &Path, playlist: &Path, r: &CopyReport, fps: Option<f64>) -> Result<()> {
+    let uri = playlist
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let master = MasterPlaylist {
+        version: 3,
+        media: Vec::new(),
+        variants: vec![Variant {
+            uri,
+            bandwidth: r.bandwidth.0,
+            average_bandwidth: r.bandwidth.1,
+            codecs: r.codecs.clone(),
+            resolution: r.resolution,
+            frame_rate: fps,
+            audio: None,
+            subtitles: None,
+        }],
+    };
+    master.save(output)
+}
