@@ -111,6 +111,10 @@ struct PackageArgs {
     /// fMP4 segments for HLS.
     #[arg(long)]
     fmp4: bool,
+    /// Package the input's video and audio as they are, without re-encoding
+    /// (segments cut at its keyframes).
+    #[arg(long, conflicts_with_all = ["live", "capture", "reps", "auto", "dry_run"])]
+    copy: bool,
     /// HLS segment duration, seconds.
     #[arg(long)]
     hls_time: Option<f64>,
@@ -545,6 +549,9 @@ fn catch_stop_signals() -> OnStop {
 }
 
 fn package(a: PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
+    if a.copy {
+        return copy(&a, hls, quiet);
+    }
     let on_stop = catch_stop_signals();
     let p = configure(&a, hls)?;
     if a.dry_run {
@@ -569,6 +576,34 @@ fn package(a: PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
     bar.finish();
     let report = report?;
     print_report(&report, quiet);
+    Ok(())
+}
+
+/// `--copy`: packages the input without re-encoding.
+fn copy(a: &PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
+    use ffstream::copy::CopyOptions;
+    let protocol = if hls {
+        ffstream::Protocol::Hls
+    } else {
+        ffstream::Protocol::Dash
+    };
+    let mut opts = CopyOptions::new(protocol).with_fmp4(a.fmp4);
+    if let Some(t) = if hls { a.hls_time } else { a.seg_duration } {
+        opts = opts.with_segment_seconds(t);
+    }
+    let out = a
+        .output
+        .clone()
+        .ok_or_else(|| Error::Config("--copy needs -o OUTPUT".into()))?;
+    let r = ffstream::copy::package(&a.input, &out, &opts)?;
+    if !quiet {
+        println!(
+            "{}: {} packets copied ({})",
+            r.manifest.display(),
+            r.packets,
+            r.codecs
+        );
+    }
     Ok(())
 }
 
@@ -657,6 +692,7 @@ impl PackageArgs {
             reps: Vec::new(),
             codec: "h264".into(),
             fmp4: false,
+            copy: false,
             hls_time: Some(2.0),
             seg_duration: Some(2.0),
             dry_run: false,
