@@ -821,8 +821,6 @@ fn repackaged_hls_keeps_both_audio_languages() {
 /// also lists each audio rendition as an audio-only variant: still two
 /// audio tracks, no third language-less copy.
 #[test]
-#[ignore = "bug: the audio-only variants of ffmpeg's master become a third, language-less \
-            audio track (\"Track 3\", the English audio again) in DASH and HLS"]
 fn repackaged_ffmpeg_master_has_no_phantom_audio_track() {
     check_hls_input();
     let input = hls_input().join("master.m3u8");

@@ -179,24 +179,32 @@ pub(crate) fn language_of(st: &format::stream::Stream) -> Option<String> {
 }
 
 /// The audio tracks the selection names, by stream index. An HLS or DASH
-/// input lists one audio stream per variant: there only the first of each
-/// language is a track.
+/// input lists one audio stream per variant and per rendition: there only
+/// the first of each language is a track, and when the renditions name
+/// their languages, the variants' untagged copies are not tracks.
 fn pick_audio(
     ictx: &format::context::Input,
     sel: &crate::TrackSelection,
     input: &str,
 ) -> Result<Vec<usize>> {
     let adaptive = matches!(ictx.format().name(), "hls" | "dash");
-    let mut tracks: Vec<(usize, Option<String>)> = Vec::new();
-    for st in ictx
+    let all: Vec<(usize, Option<String>)> = ictx
         .streams()
         .filter(|s| s.parameters().medium() == media::Type::Audio)
-    {
-        let lang = language_of(&st).and_then(|l| crate::lang::bcp47(&l));
-        if adaptive && tracks.iter().any(|(_, l)| *l == lang) {
+        .map(|st| {
+            (
+                st.index(),
+                language_of(&st).and_then(|l| crate::lang::bcp47(&l)),
+            )
+        })
+        .collect();
+    let tagged = all.iter().any(|t| t.1.is_some());
+    let mut tracks: Vec<(usize, Option<String>)> = Vec::new();
+    for (index, lang) in all {
+        if adaptive && ((tagged && lang.is_none()) || tracks.iter().any(|(_, l)| *l == lang)) {
             continue;
         }
-        tracks.push((st.index(), lang));
+        tracks.push((index, lang));
     }
     let langs: Vec<Option<String>> = tracks.iter().map(|t| t.1.clone()).collect();
     let picked = sel
