@@ -6,7 +6,7 @@
 //! HLS (`LANGUAGE`) and DASH (`lang`) want BCP 47, whose primary subtag is
 //! the shortest ISO 639 code (`fr`, `en`, but `yue` where no two-letter
 //! code exists). [`bcp47`] turns one into the other, [`english_name`] names
-//! the language for a track list, and [`matches`] decides whether a
+//! the language for a track list, and [`matches()`] decides whether a
 //! `lang:` selector picks a stream.
 //!
 //! The ISO 639-1 and 639-3 tables come from the `isolang` crate; the
