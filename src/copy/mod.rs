@@ -11,11 +11,18 @@
 //! is written last, with its bandwidth measured from the segments; a failed
 //! run removes every playlist and manifest it wrote.
 //!
-//! This first step packages one input (its best video stream and best audio
-//! stream) as one rendition.
+//! [`package`] packages one input (its best video stream and best audio
+//! stream) as one rendition; [`package_ladder`] makes a ladder of several
+//! pre-encoded inputs, one rung each, packaged in parallel, after checking
+//! that their keyframes line up.
 
+mod align;
 mod codecs;
+mod ladder;
+mod mpd;
 mod mux;
+
+pub use ladder::{package_ladder, LadderReport};
 
 use crate::hls::{MasterPlaylist, Variant};
 use crate::plan::naming::Names;
@@ -41,6 +48,10 @@ pub struct CopyOptions {
     pub fmp4: bool,
     /// How long a network input may stall before the run fails. Default 30 s.
     pub network_timeout: Duration,
+    /// Ladders ([`package_ladder`]): go on, with a warning, when the inputs'
+    /// keyframes are not at the same times, instead of refusing. Default
+    /// false.
+    pub allow_unaligned: bool,
 }
 
 impl Default for CopyOptions {
@@ -50,6 +61,7 @@ impl Default for CopyOptions {
             segment_seconds: DEFAULT_SEGMENT_SECONDS,
             fmp4: false,
             network_timeout: Duration::from_secs(30),
+            allow_unaligned: false,
         }
     }
 }
@@ -72,6 +84,12 @@ impl CopyOptions {
     /// Sets fragmented MP4 segments for HLS.
     pub fn with_fmp4(mut self, fmp4: bool) -> Self {
         self.fmp4 = fmp4;
+        self
+    }
+
+    /// Ladders: warn and go on when the inputs' keyframes do not line up.
+    pub fn with_allow_unaligned(mut self, allow: bool) -> Self {
+        self.allow_unaligned = allow;
         self
     }
 

@@ -18,12 +18,15 @@ pub(super) struct Selected {
 }
 
 /// What the packet loop saw.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct Stats {
     /// Packets written.
     pub packets: u64,
     /// The longest interval between two video keyframes, in seconds.
     pub longest_keyframe_interval: Option<f64>,
+    /// The video keyframes' presentation times in seconds, sorted (one per
+    /// keyframe: a few hundred for an hour at 2 s keyframes).
+    pub keyframes: Vec<f64>,
 }
 
 /// Picks the input's best video and audio streams; an error when it has
@@ -245,6 +248,7 @@ fn copy_packets(
                     *longest = longest.max(gap);
                 }
                 last_key = Some(t);
+                stats.keyframes.push(t);
             }
         }
         pkt.rescale_ts(r.in_tb, r.out_tb);
@@ -254,5 +258,6 @@ fn copy_packets(
             .map_err(|e| output_err(target, e))?;
         stats.packets += 1;
     }
+    stats.keyframes.sort_by(f64::total_cmp);
     Ok(stats)
 }

@@ -115,6 +115,14 @@ struct PackageArgs {
     /// (segments cut at its keyframes).
     #[arg(long, conflicts_with_all = ["live", "capture", "reps", "auto", "dry_run"])]
     copy: bool,
+    /// With --copy: more pre-encoded inputs, each one more rung of the
+    /// ladder beside INPUT's (their keyframes must be at the same times).
+    #[arg(requires = "copy", value_name = "MORE_INPUTS")]
+    more_inputs: Vec<String>,
+    /// With --copy and several inputs: warn and go on when their keyframes
+    /// are not at the same times, instead of refusing.
+    #[arg(long, requires = "copy")]
+    allow_unaligned: bool,
     /// HLS segment duration, seconds.
     #[arg(long)]
     hls_time: Option<f64>,
@@ -587,7 +595,9 @@ fn copy(a: &PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
     } else {
         ffstream::Protocol::Dash
     };
-    let mut opts = CopyOptions::new(protocol).with_fmp4(a.fmp4);
+    let mut opts = CopyOptions::new(protocol)
+        .with_fmp4(a.fmp4)
+        .with_allow_unaligned(a.allow_unaligned);
     if let Some(t) = if hls { a.hls_time } else { a.seg_duration } {
         opts = opts.with_segment_seconds(t);
     }
@@ -595,6 +605,19 @@ fn copy(a: &PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
         .output
         .clone()
         .ok_or_else(|| Error::Config("--copy needs -o OUTPUT".into()))?;
+    if !a.more_inputs.is_empty() {
+        let inputs: Vec<&str> = std::iter::once(a.input.as_str())
+            .chain(a.more_inputs.iter().map(String::as_str))
+            .collect();
+        let r = ffstream::copy::package_ladder(&inputs, &out, &opts)?;
+        if !quiet {
+            println!("wrote {}", r.manifest.display());
+            for (input, x) in inputs.iter().zip(&r.renditions) {
+                println!("  {input}: {} packets copied ({})", x.packets, x.codecs);
+            }
+        }
+        return Ok(());
+    }
     let r = ffstream::copy::package(&a.input, &out, &opts)?;
     if !quiet {
         println!(
@@ -693,6 +716,8 @@ impl PackageArgs {
             codec: "h264".into(),
             fmp4: false,
             copy: false,
+            more_inputs: Vec::new(),
+            allow_unaligned: false,
             hls_time: Some(2.0),
             seg_duration: Some(2.0),
             dry_run: false,
