@@ -837,8 +837,6 @@ fn repackaged_ffmpeg_master_has_no_phantom_audio_track() {
 /// WebVTT cues sit within a frame of the film time plus the video's first
 /// presentation time (the HLS input's timestamps do not start at 0).
 #[test]
-#[ignore = "bug: the WebVTT rendition of an HLS input is dropped when repackaged (no \
-            SUBTITLES rendition, no DASH text set)"]
 fn repackaged_hls_keeps_its_webvtt_rendition() {
     check_hls_input();
     let input = hls_input().join("clean.m3u8");

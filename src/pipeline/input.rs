@@ -154,7 +154,9 @@ pub(super) fn pick_streams(job: &Job, ictx: &mut format::context::Input) -> Resu
     } else {
         pick_audio(ictx, &plan.audio.selection, &job.input)?
     };
-    let subtitles = if job.settings.live || job.live_source.is_some() {
+    // An HLS input's subtitle renditions are read beside FFmpeg
+    // (`tracks::hls_subtitles`).
+    let subtitles = if job.settings.live || job.live_source.is_some() || is_hls(ictx) {
         Vec::new()
     } else {
         pick_subtitles(ictx, &plan.subtitles.selection, &job.input)?
@@ -171,6 +173,11 @@ pub(super) fn pick_streams(job: &Job, ictx: &mut format::context::Input) -> Resu
         audio,
         subtitles,
     })
+}
+
+/// Whether the input is an HLS playlist.
+pub(super) fn is_hls(ictx: &format::context::Input) -> bool {
+    ictx.format().name() == "hls"
 }
 
 /// A stream's `language` tag, if it names one.

@@ -129,9 +129,26 @@ fn describe(job: &Job, src: &input::OpenedInput) -> Result<crate::plan::InputInf
             "--subtitle-file: subtitles are packaged for files, not live runs".into(),
         ));
     }
+    if input::is_hls(&src.ictx) && !job.settings.live {
+        let sel = &job.settings.subtitles.selection;
+        info.subtitles = tracks::hls_subtitles(&src.url, sel, &src.name)?;
+    }
     info.subtitles
         .extend(files.iter().map(tracks::describe_subtitle_sidecar));
     Ok(info)
+}
+
+/// Where the input's video starts (zero without one): cues of an HLS
+/// input's WebVTT segments without a timestamp map count from there.
+fn video_start(src: &input::OpenedInput) -> Duration {
+    src.video
+        .as_ref()
+        .and_then(|v| src.ictx.stream(v.index))
+        .filter(|s| s.start_time() != ffmpeg_next::ffi::AV_NOPTS_VALUE)
+        .map_or(Duration::ZERO, |s| {
+            let us = live_input::Micros::of(s.start_time(), s.time_base()).0;
+            Duration::from_micros(us.max(0) as u64)
+        })
 }
 
 /// Runs a job to completion. On any error or cancellation, every manifest
@@ -191,7 +208,7 @@ fn run_inner(
     let start = Instant::now();
     let mut src = input::open(job, cancel)?;
     let plan = crate::plan::build(&job.settings, &describe(job, &src)?, &job.options)?;
-    let cues = renditions::read_subtitles(&plan, &src.name)?;
+    let cues = renditions::read_subtitles(&plan, &src.name, video_start(&src))?;
     manifests.files.clone_from(&plan.manifests);
     manifests.create_dir(&plan.dir)?;
     let encoders = encoders::open(&plan)?;

@@ -155,12 +155,19 @@ pub(super) fn group_bandwidths(plan: &RunPlan) -> Result<HashMap<String, (u64, u
 
 /// The subtitle tracks' cues, read before any encoding so that a broken
 /// subtitle file fails the run at once.
-pub(super) fn read_subtitles(plan: &RunPlan, input: &str) -> Result<Vec<Vec<Cue>>> {
+pub(super) fn read_subtitles(
+    plan: &RunPlan,
+    input: &str,
+    video_start: Duration,
+) -> Result<Vec<Vec<Cue>>> {
     plan.subtitles
         .iter()
         .map(|sp| {
             let t = &plan.input.subtitles[sp.track];
             match &t.file {
+                Some(f) if crate::subtitles::is_playlist(f) => {
+                    crate::subtitles::read_rendition(f, video_start)
+                }
                 Some(f) => crate::subtitles::read_cues(f, None),
                 None => crate::subtitles::read_cues(input, Some(t.index)),
             }

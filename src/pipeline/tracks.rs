@@ -77,6 +77,41 @@ pub(super) fn describe_subtitle_sidecar(s: &Sidecar) -> SubtitleInput {
     }
 }
 
+/// The WebVTT renditions of an HLS input that `sel` names, as subtitle
+/// tracks whose file is their playlist.
+pub(super) fn hls_subtitles(
+    url: &str,
+    sel: &crate::TrackSelection,
+    input: &str,
+) -> crate::Result<Vec<SubtitleInput>> {
+    let timeout = crate::probe::DEFAULT_NETWORK_TIMEOUT;
+    let found: Vec<_> = crate::probe::hls_subtitles::renditions(url, timeout)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.segments.unwrap_or(0) > 0)
+        .collect();
+    let langs: Vec<Option<String>> = found.iter().map(|r| r.language.clone()).collect();
+    let picked = sel.pick(&langs, "subtitles").map_err(|e| match e {
+        crate::Error::Config(m) => crate::Error::Config(format!("{input}: {m}")),
+        other => other,
+    })?;
+    Ok(picked
+        .into_iter()
+        .map(|k| {
+            let r = &found[k];
+            SubtitleInput {
+                index: k,
+                file: Some(r.uri.clone()),
+                language: r.language.as_deref().and_then(crate::lang::bcp47),
+                title: r.name.clone(),
+                forced: r.forced,
+                default: r.default,
+                sdh: false,
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,12 @@ pub(crate) struct SubtitleRendition {
     pub segments: Option<usize>,
     /// Its first segment, resolved against the playlist.
     pub first_segment: Option<String>,
+    /// Its playlist, resolved against the master.
+    pub uri: String,
+    /// `FORCED=YES`.
+    pub forced: bool,
+    /// `DEFAULT=YES`.
+    pub default: bool,
 }
 
 /// `X-TIMESTAMP-MAP=MPEGTS:<ts>,LOCAL:<time>`: cue time `local` is MPEG-TS
@@ -79,6 +85,9 @@ pub(crate) fn renditions(url: &str, timeout: Duration) -> Option<Vec<SubtitleRen
             name: attr("NAME"),
             segments: playlist.as_ref().map(|_| segs.len()),
             first_segment: segs.first().map(|s| resolve(&uri, s)),
+            uri: uri.clone(),
+            forced: attr("FORCED").as_deref() == Some("YES"),
+            default: attr("DEFAULT").as_deref() == Some("YES"),
         });
         seen.push(uri);
     }
@@ -88,9 +97,21 @@ pub(crate) fn renditions(url: &str, timeout: Duration) -> Option<Vec<SubtitleRen
 /// The `X-TIMESTAMP-MAP` of the WebVTT segment at `segment` (a resolved
 /// path or URL), if it has one.
 pub(crate) fn timestamp_map(segment: &str, timeout: Duration) -> Option<TimestampMap> {
+    parse_timestamp_map(&read_segment(segment, timeout)?)
+}
+
+/// The segments of the media playlist at `uri` (a resolved path or URL),
+/// resolved against it; `None` when it cannot be read.
+pub(crate) fn playlist_segments(uri: &str, timeout: Duration) -> Option<Vec<String>> {
+    let text = read_segment(uri, timeout)?;
+    Some(segments(&text).iter().map(|s| resolve(uri, s)).collect())
+}
+
+/// The text of the WebVTT segment at `segment` (a resolved path or URL).
+pub(crate) fn read_segment(segment: &str, timeout: Duration) -> Option<String> {
     let bytes = crate::ffi::read::read_url(segment, whitelist(segment)?, timeout, MAX_READ).ok();
     crate::ffi::log::take_last_error();
-    parse_timestamp_map(&String::from_utf8_lossy(&bytes?))
+    Some(String::from_utf8_lossy(&bytes?).into_owned())
 }
 
 /// The map in a WebVTT file's header (the lines before the first blank

@@ -16,6 +16,7 @@
 mod clear;
 mod dash;
 mod hls;
+mod hls_input;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -27,6 +28,7 @@ pub(crate) use dash::dash_text_set;
 pub(crate) use hls::{
     spans_from_playlist, timestamp_map, timestamp_map_with_key, write_hls, Span, TimestampMap,
 };
+pub(crate) use hls_input::{is_playlist, read_rendition};
 pub(crate) use text::vtt_time;
 
 use crate::ffi::subtitle::{self as raw, RectText};
