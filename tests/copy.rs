@@ -582,6 +582,7 @@ fn unaligned_inputs_are_refused_in_one_line_naming_the_time() {
         src.to_str().unwrap(),
         odd.to_str().unwrap(),
         "differ at 1.233 s",
+        "or pass --allow-unaligned",
     ] {
         assert!(err.contains(part), "{part} missing: {err}");
     }
@@ -607,6 +608,7 @@ fn allow_unaligned_goes_on_with_a_warning() {
         .collect();
     assert_eq!(warnings.len(), 1, "{err}");
     assert!(warnings[0].contains("differ at 1.233 s"), "{err}");
+    assert!(!warnings[0].contains("or pass --allow-unaligned"), "{err}");
     let m = hls::parse_master(&std::fs::read_to_string(&master).unwrap()).unwrap();
     assert_eq!(m.variants.len(), 2);
 }

@@ -259,7 +259,7 @@ fn finish(
         .collect();
     let misaligned = align::first_misalignment(&keys);
     if let Some((a, b, t)) = misaligned {
-        let line = align::describe(a, b, t, opts.allow_unaligned);
+        let line = align::describe(a, b, t, !opts.allow_unaligned);
         if !opts.allow_unaligned {
             return Err(Error::Config(line));
         }
