@@ -9,6 +9,7 @@
 //! measured `BANDWIDTH`/`AVERAGE-BANDWIDTH` and exact `CODECS`.
 
 pub mod encryption;
+pub(crate) mod iframes;
 pub(crate) mod input;
 pub(crate) mod plan;
 
