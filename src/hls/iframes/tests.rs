@@ -244,3 +244,109 @@ fn fmp4_with_keyframes_at_segment_starts_lists_every_keyframe() {
     check_every_range_decodes_to_one_keyframe(&p, dir.path(), "mp4");
     assert_eq!(p.segments.len(), keyframe_times(&media).len());
 }
+
+#[test]
+fn single_file_ts_byte_ranges_are_read_within_the_file() {
+    need_tools!();
+    let dir = tempfile::tempdir().unwrap();
+    let segmented = make_hls(dir.path(), false, 25, false);
+    let media = dir.path().join("single.m3u8");
+    ffmpeg(&[
+        "-i",
+        segmented.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-f",
+        "hls",
+        "-hls_time",
+        "2",
+        "-hls_playlist_type",
+        "vod",
+        "-hls_flags",
+        "single_file",
+        media.to_str().unwrap(),
+    ]);
+    let out = dir.path().join("single_iframes.m3u8");
+    write_iframe_playlist(&media, &out).unwrap().expect("video");
+    let p = check_playlist(&out, &media);
+    assert!(p.segments.iter().all(|s| s.uri == "single.ts"));
+    check_every_range_decodes_to_one_keyframe(&p, dir.path(), "ts");
+    assert_eq!(p.segments.len(), keyframe_times(&media).len());
+}
+
+/// A live window of `x<first>.ts..` (2 s each) starting at media sequence
+/// `first`, without an end.
+fn window(first: u64, count: u64) -> String {
+    let mut s = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
+    );
+    for i in first..first + count {
+        s += &format!("#EXTINF:2.000000,\nx{i}.ts\n");
+    }
+    s
+}
+
+#[test]
+fn a_live_window_keeps_its_sequence_numbers_across_rewrites() {
+    need_tools!();
+    let dir = tempfile::tempdir().unwrap();
+    make_hls(dir.path(), false, 25, false);
+    let (media, out) = (dir.path().join("live.m3u8"), dir.path().join("live_i.m3u8"));
+    let parse = || {
+        let text = std::fs::read_to_string(&out).unwrap();
+        let p = strict::parse_media(&text).unwrap();
+        assert_eq!(strict::check_media_rfc8216(&p, false), Vec::<String>::new());
+        assert!(!p.endlist && p.playlist_type.is_none() && p.i_frames_only);
+        p
+    };
+    std::fs::write(&media, window(1, 2)).unwrap();
+    write_iframe_playlist(&media, &out).unwrap().expect("video");
+    let a = parse();
+    std::fs::write(&media, window(2, 2)).unwrap();
+    write_iframe_playlist(&media, &out).unwrap().expect("video");
+    let b = parse();
+    // x1.ts held two keyframes; x2.ts's keep their numbers (3 and 4).
+    assert_eq!((a.media_sequence, a.segments.len()), (1, 4));
+    assert_eq!((b.media_sequence, b.segments.len()), (3, 4));
+    let ranges = |p: &strict::MediaPlaylist| -> Vec<_> {
+        p.segments
+            .iter()
+            .map(|s| (s.uri.clone(), s.byterange, s.duration))
+            .collect()
+    };
+    assert_eq!(ranges(&a)[2..], ranges(&b)[..2]);
+    // The map moves with the window: x1.ts may be gone.
+    assert_eq!(b.segments[0].map.as_ref().unwrap().uri, "x2.ts");
+}
+
+#[test]
+fn nothing_for_encrypted_or_audio_only_playlists_and_only_beside_them() {
+    need_tools!();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("i.m3u8");
+    let encrypted = dir.path().join("enc.m3u8");
+    let key = "#EXT-X-KEY:METHOD=AES-128,URI=\"k.key\"\n";
+    std::fs::write(
+        &encrypted,
+        window(0, 1).replace("#EXTINF", &format!("{key}#EXTINF")),
+    )
+    .unwrap();
+    assert_eq!(write_iframe_playlist(&encrypted, &out).unwrap(), None);
+    let audio = dir.path().join("a.m3u8");
+    ffmpeg(&[
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=d=2",
+        "-c:a",
+        "aac",
+        "-f",
+        "hls",
+        audio.to_str().unwrap(),
+    ]);
+    assert_eq!(write_iframe_playlist(&audio, &out).unwrap(), None);
+    assert!(!out.exists());
+    let elsewhere = dir.path().join("sub/i.m3u8");
+    let err = write_iframe_playlist(&audio, &elsewhere).unwrap_err();
+    assert!(matches!(err, Error::Config(_)), "{err}");
+}
