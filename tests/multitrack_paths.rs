@@ -889,6 +889,45 @@ fn repackaged_hls_keeps_its_webvtt_rendition() {
     assert_none("DASH en cues", &mt::cue_problems(&shifted, &cues, FRAME));
 }
 
+/// A DASH input with WebVTT text sets (ffstream's own, with the fixture's
+/// four subtitle tracks, two forced) repackaged as HLS keeps every one,
+/// with its language and forced flag, and its cues where the video shows
+/// them (FFmpeg 5.1 could not even open such an MPD without `.vtt`
+/// allowed, and would end the input at a text set's last cue).
+#[test]
+fn repackaged_dash_keeps_its_text_sets() {
+    let fx = mt::fixture();
+    let mut args = strings(&["--rep", "640x360:800k", "--seg-duration", "2"]);
+    args.extend(fx.sidecar_args());
+    let (_d, mpd_path) = package("dash", &fx.mkv, &args);
+    let args = strings(&["--rep", "640x360:800k", "--hls-time", "2"]);
+    let (_h, master_path) = package("hls", &mpd_path, &args);
+    let dir = master_path.parent().unwrap();
+    let m = master(&master_path);
+    let subs = renditions(&m, "SUBTITLES");
+    let got: Vec<(Option<&str>, bool)> = subs
+        .iter()
+        .map(|r| (r.language.as_deref(), r.forced))
+        .collect();
+    let want: Vec<(Option<&str>, bool)> = fx
+        .subtitles
+        .iter()
+        .map(|t| (Some(t.lang), t.forced))
+        .collect();
+    assert_eq!(got, want, "HLS SUBTITLES: {:?}", m.media);
+    // The whole video came through.
+    let video = media(&dir.join(&m.variants[0].uri));
+    let secs: f64 = video.segments.iter().map(|s| s.duration).sum();
+    assert!((secs - 12.0).abs() < 0.05, "video lasts {secs} s");
+    let source = &fx.subtitle("en").cues;
+    let segs = mt::read_vtt_playlist(&dir.join(subs[0].uri.as_deref().unwrap()));
+    let first_pts = mt::first_video_pts(&dir.join(&video.segments[0].uri));
+    assert_none(
+        "HLS en cues (from a DASH text set) against the video PTS",
+        &mt::ts_sync_problems(source, &segs, first_pts, 0.0),
+    );
+}
+
 // ---------------------------------------------------------------------------
 // 4. --upload
 // ---------------------------------------------------------------------------

@@ -154,9 +154,10 @@ pub(super) fn pick_streams(job: &Job, ictx: &mut format::context::Input) -> Resu
     } else {
         pick_audio(ictx, &plan.audio.selection, &job.input)?
     };
-    // An HLS input's subtitle renditions are read beside FFmpeg
-    // (`tracks::hls_subtitles`).
-    let subtitles = if job.settings.live || job.live_source.is_some() || is_hls(ictx) {
+    // An HLS or DASH input's subtitle renditions are read beside FFmpeg
+    // (`tracks::hls_subtitles`, `tracks::dash_subtitles`).
+    let adaptive = matches!(ictx.format().name(), "hls" | "dash");
+    let subtitles = if job.settings.live || job.live_source.is_some() || adaptive {
         Vec::new()
     } else {
         pick_subtitles(ictx, &plan.subtitles.selection, &job.input)?
@@ -173,11 +174,6 @@ pub(super) fn pick_streams(job: &Job, ictx: &mut format::context::Input) -> Resu
         audio,
         subtitles,
     })
-}
-
-/// Whether the input is an HLS playlist.
-pub(super) fn is_hls(ictx: &format::context::Input) -> bool {
-    ictx.format().name() == "hls"
 }
 
 /// A stream's `language` tag, if it names one.
@@ -390,7 +386,16 @@ impl Source {
     /// Opens it with the same checks the probe uses.
     pub fn open(&self) -> Result<format::context::Input> {
         match self {
-            Source::Url(u) => crate::probe::open_input(u, crate::probe::DEFAULT_NETWORK_TIMEOUT),
+            // An MPD with WebVTT text sets opens only with `.vtt` allowed
+            // (its subtitles are read beside the demuxer, which then
+            // discards them).
+            Source::Url(u) => crate::probe::open_input_with(
+                u,
+                crate::probe::DEFAULT_NETWORK_TIMEOUT,
+                crate::probe::OpenOptions {
+                    subtitle_renditions: true,
+                },
+            ),
             Source::Capture(c) => c.open(),
             Source::Object(s, o) => crate::cloud::open_object(s.clone(), o),
         }

@@ -129,9 +129,13 @@ fn describe(job: &Job, src: &input::OpenedInput) -> Result<crate::plan::InputInf
             "--subtitle-file: subtitles are packaged for files, not live runs".into(),
         ));
     }
-    if input::is_hls(&src.ictx) && !job.settings.live {
-        let sel = &job.settings.subtitles.selection;
-        info.subtitles = tracks::hls_subtitles(&src.url, sel, &src.name)?;
+    let sel = &job.settings.subtitles.selection;
+    if !job.settings.live && *sel != crate::TrackSelection::None {
+        match src.ictx.format().name() {
+            "hls" => info.subtitles = tracks::hls_subtitles(&src.url, sel, &src.name)?,
+            "dash" => info.subtitles = tracks::dash_subtitles(&src.url, sel, &src.name)?,
+            _ => {}
+        }
     }
     info.subtitles
         .extend(files.iter().map(tracks::describe_subtitle_sidecar));

@@ -112,6 +112,38 @@ pub(super) fn hls_subtitles(
         .collect())
 }
 
+/// The WebVTT text sets of a DASH input that `sel` names, as subtitle
+/// tracks whose file is the set's WebVTT.
+pub(super) fn dash_subtitles(
+    url: &str,
+    sel: &crate::TrackSelection,
+    input: &str,
+) -> crate::Result<Vec<SubtitleInput>> {
+    let found =
+        crate::subtitles::text_sets(url, crate::probe::DEFAULT_NETWORK_TIMEOUT).unwrap_or_default();
+    let langs: Vec<Option<String>> = found.iter().map(|t| t.language.clone()).collect();
+    let picked = sel.pick(&langs, "subtitles").map_err(|e| match e {
+        crate::Error::Config(m) => crate::Error::Config(format!("{input}: {m}")),
+        other => other,
+    })?;
+    Ok(picked
+        .into_iter()
+        .map(|k| {
+            let t = &found[k];
+            let role = |r: &str| t.roles.iter().any(|x| x == r);
+            SubtitleInput {
+                index: k,
+                file: Some(t.url.clone()),
+                language: t.language.as_deref().and_then(crate::lang::bcp47),
+                title: t.label.clone(),
+                forced: role("forced-subtitle"),
+                default: false,
+                sdh: role("caption"),
+            }
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

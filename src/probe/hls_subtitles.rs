@@ -153,7 +153,7 @@ fn vtt_millis(t: &str) -> Option<i64> {
 
 /// The protocols a playlist at `url` may name, as FFmpeg's demuxer allows
 /// them; `None` for inputs not read here (cloud stores, other protocols).
-fn whitelist(url: &str) -> Option<&'static str> {
+pub(crate) fn whitelist(url: &str) -> Option<&'static str> {
     let lower = url.to_ascii_lowercase();
     if lower.starts_with("http://") || lower.starts_with("https://") {
         Some("http,https,tls,tcp,crypto,httpproxy")
@@ -185,7 +185,7 @@ fn segments(text: &str) -> Vec<String> {
 }
 
 /// `uri` resolved against the playlist `base` it appeared in.
-fn resolve(base: &str, uri: &str) -> String {
+pub(crate) fn resolve(base: &str, uri: &str) -> String {
     if uri.contains("://") || uri.starts_with("data:") {
         return uri.to_string();
     }

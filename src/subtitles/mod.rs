@@ -15,6 +15,7 @@
 
 mod clear;
 mod dash;
+mod dash_input;
 mod hls;
 mod hls_input;
 #[cfg(test)]
@@ -24,6 +25,7 @@ mod text;
 // Until the pipeline and the manifests use them (as with dead_code above).
 #[allow(unused_imports)]
 pub(crate) use dash::dash_text_set;
+pub(crate) use dash_input::text_sets;
 #[allow(unused_imports)]
 pub(crate) use hls::{
     spans_from_playlist, timestamp_map, timestamp_map_with_key, write_hls, Span, TimestampMap,
