@@ -32,7 +32,7 @@ mod ts;
 
 use crate::error::{Error, Result};
 use std::fmt::Write as _;
-use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{ErrorKind, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
 /// An I-frame playlist written by [`write_iframe_playlist`].
@@ -103,6 +103,21 @@ fn parse_source(text: &str) -> Source {
     let (mut duration, mut range, mut map, mut disc) = (None, None, None, false);
     let mut last_end: Option<(String, u64)> = None;
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if !line.starts_with('#') {
+            let prev = last_end.as_ref().filter(|(u, _)| u == line).map(|p| p.1);
+            let range = range
+                .take()
+                .and_then(|r: String| byterange(&r, Some(prev.unwrap_or(0))));
+            last_end = range.map(|(len, off)| (line.to_string(), off + len));
+            s.segments.push(Segment {
+                uri: line.to_string(),
+                duration: duration.take().unwrap_or(0.0),
+                range,
+                map: map.clone(),
+                discontinuity: std::mem::take(&mut disc),
+            });
+            continue;
+        }
         let (tag, value) = line.split_once(':').unwrap_or((line, ""));
         match tag {
             "#EXT-X-TARGETDURATION" => s.target = value.parse().unwrap_or(0),
@@ -111,8 +126,9 @@ fn parse_source(text: &str) -> Source {
             "#EXT-X-PLAYLIST-TYPE" => s.playlist_type = Some(value.to_string()),
             "#EXT-X-ENDLIST" => s.endlist = true,
             "#EXT-X-DISCONTINUITY" => disc = true,
+            // Any encrypted segment makes the whole playlist unreadable here.
             "#EXT-X-KEY" => {
-                s.encrypted = super::attribute(value, "METHOD").is_some_and(|m| m != "NONE")
+                s.encrypted |= super::attribute(value, "METHOD").is_some_and(|m| m != "NONE")
             }
             "#EXT-X-MAP" => {
                 map = super::attribute(value, "URI").map(|uri| Map {
@@ -122,21 +138,7 @@ fn parse_source(text: &str) -> Source {
             }
             "#EXTINF" => duration = value.split(',').next().and_then(|d| d.parse().ok()),
             "#EXT-X-BYTERANGE" => range = Some(value.to_string()),
-            _ if line.starts_with('#') => {}
-            uri => {
-                let prev = last_end.as_ref().filter(|(u, _)| u == uri).map(|p| p.1);
-                let range = range
-                    .take()
-                    .and_then(|r| byterange(&r, Some(prev.unwrap_or(0))));
-                last_end = range.map(|(len, off)| (uri.to_string(), off + len));
-                s.segments.push(Segment {
-                    uri: uri.to_string(),
-                    duration: duration.take().unwrap_or(0.0),
-                    range,
-                    map: map.clone(),
-                    discontinuity: std::mem::take(&mut disc),
-                });
-            }
+            _ => {}
         }
     }
     s
@@ -158,6 +160,11 @@ fn read(path: &Path, range: Option<(u64, u64)>) -> Result<Vec<u8>> {
         return std::fs::read(path).map_err(io);
     };
     let mut f = std::fs::File::open(path).map_err(io)?;
+    let size = f.metadata().map_err(io)?.len();
+    if offset.checked_add(len).is_none_or(|end| end > size) {
+        let past = std::io::Error::new(ErrorKind::UnexpectedEof, "byte range past the end");
+        return Err(io(past));
+    }
     f.seek(SeekFrom::Start(offset)).map_err(io)?;
     let mut buf = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
     f.read_exact(&mut buf).map_err(io)?;

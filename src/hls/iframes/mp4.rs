@@ -79,9 +79,9 @@ pub(super) fn video_track(init: &[u8]) -> Option<Track> {
             let mdia = child(trak, b"mdia")?;
             (child(mdia, b"hdlr")?.get(8..12)? == b"vide").then_some(())?;
             let tkhd = child(trak, b"tkhd")?;
-            let id = u32_at(tkhd, if tkhd[0] == 1 { 20 } else { 12 })?;
+            let id = u32_at(tkhd, if *tkhd.first()? == 1 { 20 } else { 12 })?;
             let mdhd = child(mdia, b"mdhd")?;
-            Some((id, u32_at(mdhd, if mdhd[0] == 1 { 20 } else { 12 })?))
+            Some((id, u32_at(mdhd, if *mdhd.first()? == 1 { 20 } else { 12 })?))
         })?;
     let defaults = child(moov, b"mvex")
         .and_then(boxes)
@@ -144,13 +144,13 @@ fn traf_samples(
         }
     }
     let mut dts = match child(traf, b"tfdt") {
-        Some(b) if b[0] == 1 => i64::try_from(u64_at(b, 4)?).ok()?,
+        Some(b) if b.first() == Some(&1) => i64::try_from(u64_at(b, 4)?).ok()?,
         Some(b) => i64::from(u32_at(b, 4)?),
         None => dts,
     };
     let mut samples = Vec::new();
     for (_, _, trun) in boxes(traf)?.into_iter().filter(|b| &b.0 == b"trun") {
-        let (version, flags) = (trun[0], u32_at(trun, 0)? & 0xff_ffff);
+        let (version, flags) = (*trun.first()?, u32_at(trun, 0)? & 0xff_ffff);
         let count = u32_at(trun, 4)?;
         let mut at = 8;
         if flags & 1 != 0 {

@@ -350,3 +350,57 @@ fn nothing_for_encrypted_or_audio_only_playlists_and_only_beside_them() {
     let err = write_iframe_playlist(&audio, &elsewhere).unwrap_err();
     assert!(matches!(err, Error::Config(_)), "{err}");
 }
+
+#[test]
+fn reads_the_media_playlist_tags_it_needs() {
+    let text = "#EXTM3U\n#EXT-X-TARGETDURATION:4\n#EXT-X-MEDIA-SEQUENCE:7\n\
+        #EXT-X-DISCONTINUITY-SEQUENCE:2\n#EXT-X-MAP:URI=\"i.mp4\",BYTERANGE=\"800@0\"\n\
+        #EXTINF:4.0,\n#EXT-X-BYTERANGE:100@800\nall.m4s\n#EXTINF:3.5,\n#EXT-X-BYTERANGE:50\nall.m4s\n\
+        #EXT-X-DISCONTINUITY\n#EXT-X-KEY:METHOD=AES-128,URI=\"k\"\n#EXTINF:2,\nhttps://cdn.example/s:1.m4s\n\
+        #EXT-X-KEY:METHOD=NONE\n#EXT-X-ENDLIST\n";
+    let s = parse_source(text);
+    assert_eq!(
+        (s.target, s.sequence, s.discontinuity_sequence),
+        (4, 7, Some(2))
+    );
+    assert!(s.endlist && s.encrypted, "one encrypted segment is enough");
+    let got: Vec<_> = s
+        .segments
+        .iter()
+        .map(|g| (g.uri.as_str(), g.duration, g.range, g.discontinuity))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("all.m4s", 4.0, Some((100, 800)), false),
+            ("all.m4s", 3.5, Some((50, 900)), false),
+            ("https://cdn.example/s:1.m4s", 2.0, None, true),
+        ]
+    );
+    let map = Map {
+        uri: "i.mp4".into(),
+        range: Some((800, 0)),
+    };
+    assert!(s.segments.iter().all(|g| g.map.as_ref() == Some(&map)));
+}
+
+#[test]
+fn durations_reach_the_end_and_bit_rates_follow_rfc_8216() {
+    let e = |start_us| Entry {
+        uri: "s.ts".into(),
+        offset: 0,
+        len: 1000,
+        start_us,
+        map: None,
+        discontinuity: false,
+    };
+    let entries = [e(0), e(1_000_000), e(2_500_000)];
+    assert_eq!(
+        durations_us(&entries, 4_000_000),
+        [1_000_000, 1_500_000, 1_500_000]
+    );
+    // 8000 bits over 1 s, 1.5 s, 1.5 s with a target of 2 s: the densest
+    // run of 1 to 3 s is the first entry alone.
+    let sizes = [(1000, 1_000_000), (1000, 1_500_000), (1000, 1_500_000)];
+    assert_eq!(bit_rates(&sizes, 2), (8000, 6000));
+}
