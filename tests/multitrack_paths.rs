@@ -16,6 +16,7 @@
 mod common;
 
 use aes::cipher::{BlockDecryptMut, KeyIvInit};
+use common::browser;
 use common::live_source::{self, free_port, wait_exit, Proc};
 use common::multitrack::{self as mt, AudioTrack, FRAME};
 use common::servers::S3Server;
@@ -926,6 +927,56 @@ fn repackaged_dash_keeps_its_text_sets() {
         "HLS en cues (from a DASH text set) against the video PTS",
         &mt::ts_sync_problems(source, &segs, first_pts, 0.0),
     );
+}
+
+/// DASH with `--hls-playlist`: the HLS master beside the MPD names its
+/// audio renditions by track and language and carries the subtitles as a
+/// group, and hls.js shows the source's cue at its time from it.
+#[test]
+fn dash_hls_playlist_has_the_same_groups() {
+    let fx = mt::fixture();
+    let mut args = strings(&[
+        "--rep",
+        "640x360:800k",
+        "--seg-duration",
+        "2",
+        "--hls-playlist",
+    ]);
+    args.extend(fx.sidecar_args());
+    let (_d, mpd_path) = package("dash", &fx.mkv, &args);
+    let dir = mpd_path.parent().unwrap();
+    let m = master(&dir.join("master.m3u8"));
+    let audio: Vec<(Option<&str>, &str)> = renditions(&m, "AUDIO")
+        .iter()
+        .map(|r| (r.language.as_deref(), r.name.as_str()))
+        .collect();
+    let want: Vec<(Option<&str>, &str)> =
+        fx.audio.iter().map(|a| (Some(a.lang), a.title)).collect();
+    assert_eq!(audio, want, "AUDIO renditions: {:?}", m.media);
+    let subs: Vec<(Option<&str>, bool)> = renditions(&m, "SUBTITLES")
+        .iter()
+        .map(|r| (r.language.as_deref(), r.forced))
+        .collect();
+    let want: Vec<(Option<&str>, bool)> = fx
+        .subtitles
+        .iter()
+        .map(|t| (Some(t.lang), t.forced))
+        .collect();
+    assert_eq!(subs, want, "SUBTITLES renditions: {:?}", m.media);
+    assert!(m
+        .variants
+        .iter()
+        .all(|v| v.subtitles.as_deref() == Some("subs")));
+    let check = browser::TrackCheck::list().subtitle("en", 2.2);
+    let p = browser::assert_tracks(dir, "master.m3u8", browser::Player::HlsJs, 2.0, &check);
+    let expected: Vec<String> = fx
+        .subtitle("en")
+        .cues
+        .iter()
+        .filter(|c| c.start <= 2.2 && 2.2 < c.end)
+        .map(|c| c.text.clone())
+        .collect();
+    assert_eq!(p.cue_text, expected);
 }
 
 // ---------------------------------------------------------------------------

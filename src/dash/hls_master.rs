@@ -75,6 +75,36 @@ fn renamed(text: &str, media: &[crate::hls::Media]) -> String {
     out
 }
 
+/// Adds the subtitle renditions `media` to `master`: their `EXT-X-MEDIA`
+/// lines before the first variant, and their group on every variant.
+pub(crate) fn add_subtitles(master: &Path, media: &[crate::hls::Media]) -> Result<()> {
+    let Some(group) = media.first().map(|m| m.group.clone()) else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(master).map_err(|e| Error::io(master, e))?;
+    let mut out = String::with_capacity(text.len() + 256 * media.len());
+    let mut added = false;
+    for line in text.lines() {
+        if let Some(attrs) = line.strip_prefix("#EXT-X-STREAM-INF:") {
+            if !std::mem::replace(&mut added, true) {
+                for m in media {
+                    crate::hls::write_media(&mut out, m);
+                }
+            }
+            out.push_str(&format!(
+                "#EXT-X-STREAM-INF:{attrs},SUBTITLES=\"{group}\"\n"
+            ));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    crate::hls::write_atomic(master, |f| {
+        use std::io::Write;
+        f.write_all(out.as_bytes())
+    })
+}
+
 /// Rewrites `master`'s variants with measured bandwidth, in place. Every
 /// other line is kept as the muxer wrote it.
 pub(crate) fn measure_master(master: &Path) -> Result<()> {

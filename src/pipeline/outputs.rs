@@ -331,6 +331,10 @@ pub(super) fn finish_manifests(
                 &master,
                 &super::renditions::dash_hls_media(plan),
             )?;
+            crate::dash::hls_master::add_subtitles(
+                &master,
+                &super::renditions::subtitle_media(plan),
+            )?;
             crate::dash::hls_master::finish_master(&master, plan.live, uploader, &plan.dir)?;
         }
         Protocol::Dash => {}

@@ -82,7 +82,7 @@ pub(super) fn dash_hls_media(plan: &RunPlan) -> Vec<Media> {
     out
 }
 
-fn subtitle_media(plan: &RunPlan) -> Vec<Media> {
+pub(super) fn subtitle_media(plan: &RunPlan) -> Vec<Media> {
     let default_sub = plan
         .input
         .subtitles
@@ -179,11 +179,17 @@ pub(super) fn read_subtitles(
 /// presentation time as the encoder gave it to the muxer (the timestamp
 /// map's `LOCAL`; its `MPEGTS` is read back from the first segment).
 fn video_start(plan: &RunPlan, stats: &super::mux::MuxStats) -> Duration {
-    let first = plan
-        .variants
-        .iter()
-        .find(|v| v.video.is_some())
-        .and_then(|v| stats.first.get(v.output))
+    // DASH: the one muxer's first stream is the first video rendition.
+    let output = match plan.protocol {
+        crate::Protocol::Dash => (!plan.video.is_empty()).then_some(0),
+        crate::Protocol::Hls => plan
+            .variants
+            .iter()
+            .find(|v| v.video.is_some())
+            .map(|v| v.output),
+    };
+    let first = output
+        .and_then(|o| stats.first.get(o))
         .and_then(|o| o.first().copied().flatten());
     let Some(f) = first else {
         return Duration::ZERO;
@@ -208,20 +214,35 @@ pub(super) fn write_subtitles(
     if plan.subtitles.is_empty() {
         return Ok(written);
     }
-    let video = plan
-        .variants
-        .iter()
-        .find(|v| v.video.is_some())
-        .map(|v| plan.outputs[v.output].path.clone());
+    let video = hls_video_playlist(plan);
     let local = video_start(plan, stats);
-    let map = match (&video, plan.protocol) {
-        (Some(v), crate::Protocol::Hls) => crate::subtitles::timestamp_map_with_key(v, local, key)?,
-        _ => crate::subtitles::TimestampMap { mpegts: 0, local },
+    let map = match &video {
+        Some(v) => crate::subtitles::timestamp_map_with_key(v, local, key)?,
+        None => crate::subtitles::TimestampMap { mpegts: 0, local },
     };
     for (sp, cues) in plan.subtitles.iter().zip(cues) {
         written.extend(write_one(sp, cues, video.as_deref(), &map)?);
     }
     Ok(written)
+}
+
+/// The HLS media playlist of the first video rendition: its segments are
+/// where subtitle segments are cut. A DASH run's (with `hls_playlist`) is
+/// the muxer's `media_0.m3u8`.
+fn hls_video_playlist(plan: &RunPlan) -> Option<std::path::PathBuf> {
+    match plan.protocol {
+        crate::Protocol::Hls => plan
+            .variants
+            .iter()
+            .find(|v| v.video.is_some())
+            .map(|v| plan.outputs[v.output].path.clone()),
+        crate::Protocol::Dash => plan
+            .subtitles
+            .iter()
+            .any(|s| s.playlist.is_some())
+            .then(|| plan.dir.join("media_0.m3u8"))
+            .filter(|_| !plan.video.is_empty()),
+    }
 }
 
 fn write_one(
@@ -230,17 +251,21 @@ fn write_one(
     video: Option<&std::path::Path>,
     map: &crate::subtitles::TimestampMap,
 ) -> Result<Vec<std::path::PathBuf>> {
+    let mut written = Vec::new();
     if let Some(vtt) = &sp.vtt {
         // The MPD gives no presentation time offset: media times are the
         // input's, and so are the cues'.
         crate::subtitles::write_vtt(vtt, cues)?;
-        return Ok(vec![vtt.clone()]);
+        written.push(vtt.clone());
     }
     let (Some(playlist), Some(prefix), Some(video)) = (&sp.playlist, &sp.segment_prefix, video)
     else {
-        return Ok(Vec::new());
+        return Ok(written);
     };
     let text = std::fs::read_to_string(video).map_err(|e| crate::Error::io(video, e))?;
     let spans = crate::subtitles::spans_from_playlist(&text, map.local);
-    crate::subtitles::write_hls(playlist, prefix, &spans, map, cues)
+    written.extend(crate::subtitles::write_hls(
+        playlist, prefix, &spans, map, cues,
+    )?);
+    Ok(written)
 }

@@ -451,8 +451,8 @@ pub(crate) fn track_labels<'a>(langs: impl Iterator<Item = Option<&'a str>>) -> 
     out
 }
 
-/// The subtitle tracks' files: an HLS media playlist with segments, or a
-/// DASH sidecar WebVTT. Live runs carry no subtitles (refused earlier).
+/// The subtitle tracks' files: an HLS media playlist with segments, and
+/// or a DASH sidecar WebVTT. Live runs carry no subtitles.
 fn subtitle_plans(s: &Settings, names: &Names, input: &InputInfo) -> Vec<SubtitlePlan> {
     let labels = track_labels(input.subtitles.iter().map(|t| t.language.as_deref()));
     labels
@@ -460,11 +460,13 @@ fn subtitle_plans(s: &Settings, names: &Names, input: &InputInfo) -> Vec<Subtitl
         .enumerate()
         .map(|(track, label)| {
             let name = format!("sub_{label}");
-            let hls = s.protocol == Protocol::Hls;
+            let dash = s.protocol == Protocol::Dash;
+            // DASH with `hls_playlist` gets HLS subtitle playlists too.
+            let hls = !dash || s.dash.generate_hls_playlist;
             SubtitlePlan {
                 playlist: hls.then(|| names.hls_playlist(&name)),
                 segment_prefix: hls.then(|| names.hls_segment_prefix(&name)),
-                vtt: (!hls).then(|| names.dir.join(format!("{}_{name}.vtt", names.stem))),
+                vtt: dash.then(|| names.dir.join(format!("{}_{name}.vtt", names.stem))),
                 name,
                 track,
             }
