@@ -118,6 +118,9 @@ pub struct HlsOptions {
     pub flags: Vec<String>,
     /// Also write the master playlist under this path.
     pub master_copy: Option<std::path::PathBuf>,
+    /// Write an I-frame playlist (trick play: `EXT-X-I-FRAME-STREAM-INF`)
+    /// beside each video rendition of a file. Default on.
+    pub iframe_playlists: bool,
 }
 
 impl Default for HlsOptions {
@@ -129,6 +132,7 @@ impl Default for HlsOptions {
             fragmented_mp4: false,
             flags: Vec::new(),
             master_copy: None,
+            iframe_playlists: true,
         }
     }
 }

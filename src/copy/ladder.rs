@@ -324,10 +324,22 @@ fn write_master(output: &Path, rungs: &[Rung], reports: &[CopyReport]) -> Result
             subtitles: None,
         })
         .collect();
+    let mut i_frames = Vec::new();
+    for r in reports {
+        if let Some(p) = r.playlists.first() {
+            i_frames.extend(crate::hls::iframe_variant(
+                p,
+                &crate::hls::iframe_path(p),
+                &r.codecs,
+                r.resolution,
+            )?);
+        }
+    }
     let master = MasterPlaylist {
         version: 3,
         media: Vec::new(),
         variants,
+        i_frames,
     };
     master.save(output)
 }

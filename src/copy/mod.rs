@@ -227,6 +227,14 @@ fn write_master(output: &Path, playlist: &Path, r: &CopyReport, fps: Option<f64>
             audio: None,
             subtitles: None,
         }],
+        i_frames: crate::hls::iframe_variant(
+            playlist,
+            &crate::hls::iframe_path(playlist),
+            &r.codecs,
+            r.resolution,
+        )?
+        .into_iter()
+        .collect(),
     };
     master.save(output)
 }

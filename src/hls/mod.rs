@@ -39,6 +39,56 @@ pub struct Variant {
     pub subtitles: Option<String>,
 }
 
+/// One `EXT-X-I-FRAME-STREAM-INF` entry: a video rendition's I-frame
+/// playlist, for trick play.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IFrameVariant {
+    /// URI of the I-frame playlist, relative to the master.
+    pub uri: String,
+    /// Peak bit rate of its I-frames, bit/s.
+    pub bandwidth: u64,
+    /// Average bit rate, bit/s.
+    pub average_bandwidth: u64,
+    /// The video's RFC 6381 codec string.
+    pub codecs: String,
+    /// Picture size.
+    pub resolution: Option<(u32, u32)>,
+}
+
+/// Writes the I-frame playlist of the video media playlist `playlist` as
+/// `out` (beside it) and returns its master entry; `None` when it has no
+/// I-frames to list (no video, or encrypted segments). `codecs` may list
+/// the audio too: the entry keeps the first (video) codec.
+pub(crate) fn iframe_variant(
+    playlist: &Path,
+    out: &Path,
+    codecs: &str,
+    resolution: Option<(u32, u32)>,
+) -> Result<Option<IFrameVariant>> {
+    let Some(p) = iframes::write_iframe_playlist(playlist, out)? else {
+        return Ok(None);
+    };
+    Ok(Some(IFrameVariant {
+        uri: out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        bandwidth: p.bandwidth,
+        average_bandwidth: p.average_bandwidth,
+        codecs: codecs.split(',').next().unwrap_or_default().to_string(),
+        resolution,
+    }))
+}
+
+/// `x_720p.m3u8` → `x_720p_iframes.m3u8`, beside it.
+pub(crate) fn iframe_path(playlist: &Path) -> std::path::PathBuf {
+    let stem = playlist
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    playlist.with_file_name(format!("{stem}_iframes.m3u8"))
+}
+
 /// The kind of an `EXT-X-MEDIA` rendition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -83,6 +133,8 @@ pub struct MasterPlaylist {
     pub media: Vec<Media>,
     /// Variants, best first.
     pub variants: Vec<Variant>,
+    /// I-frame playlists of the video variants.
+    pub i_frames: Vec<IFrameVariant>,
 }
 
 impl MasterPlaylist {
@@ -116,6 +168,18 @@ impl MasterPlaylist {
             }
             s.push('\n');
             let _ = writeln!(s, "{}", v.uri);
+        }
+        for f in &self.i_frames {
+            let p = iframes::IFramePlaylist {
+                path: f.uri.clone().into(),
+                bandwidth: f.bandwidth,
+                average_bandwidth: f.average_bandwidth,
+            };
+            let _ = writeln!(
+                s,
+                "{}",
+                iframes::iframe_stream_inf(&p, &f.codecs, f.resolution, &f.uri)
+            );
         }
         w.write_all(s.as_bytes())
     }
@@ -463,6 +527,7 @@ mod tests {
                 audio: None,
                 subtitles: None,
             }],
+            i_frames: Vec::new(),
         };
         let mut out = Vec::new();
         m.write_to(&mut out).unwrap();
@@ -519,6 +584,7 @@ mod media_tests {
                 audio: Some("audio-128k".into()),
                 subtitles: Some("subs".into()),
             }],
+            i_frames: Vec::new(),
         };
         let mut out = Vec::new();
         m.write_to(&mut out).unwrap();

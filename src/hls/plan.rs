@@ -95,9 +95,12 @@ pub(crate) fn hls_outputs(
         let mut streams = vec![StreamRef::Video(i)];
         let muxed = v.audio.filter(|_| !tracks.separate_audio);
         streams.extend(muxed.map(StreamRef::Audio));
+        let iframes = (s.hls.iframe_playlists && !s.live)
+            .then(|| names.hls_playlist(&format!("{}_iframes", v.name)));
         variants.push(VariantPlan {
             output: outputs.len(),
             video: Some(i),
+            iframes,
             audio: muxed,
             audio_group: v
                 .audio
@@ -124,6 +127,7 @@ pub(crate) fn hls_outputs(
             variants.push(VariantPlan {
                 output: outputs.len(),
                 video: None,
+                iframes: None,
                 audio: Some(k),
                 audio_group: None,
                 subtitles: subtitles.clone(),

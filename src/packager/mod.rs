@@ -358,6 +358,13 @@ impl<'a> Packager<'a> {
         self.hls.fragmented_mp4 = on;
         self
     }
+    /// HLS: write an I-frame playlist (trick play) beside each video
+    /// rendition of a file (default on; never for encrypted segments,
+    /// which cannot be read by byte range).
+    pub fn iframe_playlists(mut self, on: bool) -> Self {
+        self.hls.iframe_playlists = on;
+        self
+    }
     /// Muxer flags, such as `["delete_segments"]` (the seed's `flags(...)`).
     pub fn flags<I: IntoIterator<Item = S>, S: Into<String>>(mut self, flags: I) -> Self {
         let f: Vec<String> = flags.into_iter().map(Into::into).collect();

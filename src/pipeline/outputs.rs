@@ -218,6 +218,7 @@ fn master(fmp4: bool, plan: &RunPlan) -> crate::hls::MasterPlaylist {
         version: if fmp4 { 7 } else { 3 },
         media: super::renditions::media(plan),
         variants: Vec::new(),
+        i_frames: Vec::new(),
     }
 }
 
@@ -321,8 +322,10 @@ pub(super) fn finish_manifests(
                 m.save(copy)?;
             }
             if let Some(u) = uploader {
-                crate::cloud::upload_file(u, &plan.dir, &plan.manifest)
-                    .map_err(|e| Error::io(&plan.manifest, e))?;
+                let iframes = plan.variants.iter().filter_map(|v| v.iframes.as_ref());
+                for f in iframes.filter(|f| f.exists()).chain([&plan.manifest]) {
+                    crate::cloud::upload_file(u, &plan.dir, f).map_err(|e| Error::io(f, e))?;
+                }
             }
         }
         Protocol::Dash if job.settings.dash.generate_hls_playlist => {
@@ -375,6 +378,13 @@ fn measured_master(
             audio: v.audio_group.clone(),
             subtitles: v.subtitles.clone(),
         });
+        if let (Some(out), Some(i)) = (&v.iframes, v.video) {
+            let size = plan.video[i].size;
+            let codec = codecs.get(i).map_or("", String::as_str);
+            let entry =
+                crate::hls::iframe_variant(path, out, codec, Some((size.width, size.height)))?;
+            m.i_frames.extend(entry);
+        }
     }
     Ok(m)
 }

@@ -290,6 +290,8 @@ pub struct VariantPlan {
     pub audio_group: Option<String>,
     /// The subtitle group, when the run has subtitles.
     pub subtitles: Option<String>,
+    /// Its I-frame playlist (trick play), written at the end of a file.
+    pub iframes: Option<PathBuf>,
 }
 
 /// An HLS alternative audio rendition (`EXT-X-MEDIA:TYPE=AUDIO`).
@@ -400,6 +402,7 @@ pub(crate) fn build(
     let subtitles = subtitle_plans(s, &names, input);
     let mut manifests: Vec<PathBuf> = outputs.iter().map(|o| o.path.clone()).collect();
     manifests.extend(subtitles.iter().filter_map(|t| t.playlist.clone()));
+    manifests.extend(variants.iter().filter_map(|v| v.iframes.clone()));
     if s.protocol == Protocol::Hls {
         manifests.push(s.output.clone());
     } else if s.dash.generate_hls_playlist {

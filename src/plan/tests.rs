@@ -133,6 +133,8 @@ fn an_hls_ladder_of_two_renditions_sharing_one_audio_encode() {
         [
             PathBuf::from("out/movie_720p.m3u8"),
             PathBuf::from("out/movie_360p.m3u8"),
+            PathBuf::from("out/movie_720p_iframes.m3u8"),
+            PathBuf::from("out/movie_360p_iframes.m3u8"),
             PathBuf::from("out/movie.m3u8"),
         ]
     );

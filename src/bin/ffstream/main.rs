@@ -111,6 +111,9 @@ struct PackageArgs {
     /// fMP4 segments for HLS.
     #[arg(long)]
     fmp4: bool,
+    /// HLS: no I-frame playlists (trick play) beside the video renditions.
+    #[arg(long)]
+    no_iframe_playlists: bool,
     /// Package the input's video and audio as they are, without re-encoding
     /// (segments cut at its keyframes).
     #[arg(long, conflicts_with_all = ["live", "capture", "reps", "auto", "dry_run"])]
@@ -471,6 +474,7 @@ fn encoding<'a>(mut p: Packager<'a>, a: &PackageArgs) -> Result<Packager<'a>, Er
     }
     p = p
         .fragmented_mp4(a.fmp4)
+        .iframe_playlists(!a.no_iframe_playlists)
         .generate_hls_playlist(a.hls_playlist);
     p = tracks(p, a)?;
     if a.keep_channels {
@@ -715,6 +719,7 @@ impl PackageArgs {
             reps: Vec::new(),
             codec: "h264".into(),
             fmp4: false,
+            no_iframe_playlists: false,
             copy: false,
             more_inputs: Vec::new(),
             allow_unaligned: false,

@@ -21,10 +21,6 @@
 //! (read back from the previous I-frame playlist), as players that reload
 //! it need.
 
-// Not called outside tests until the packaging pipeline writes I-frame
-// playlists (issue 16); remove this once it does.
-#![cfg_attr(not(test), allow(dead_code))]
-
 mod mp4;
 #[cfg(test)]
 mod tests;

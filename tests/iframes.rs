@@ -1,0 +1,190 @@
+//! I-frame playlists (trick play) beside encoded and copied HLS
+//! renditions: every entry, read alone with its map, decodes to exactly one
+//! keyframe (ffprobe is the oracle), the playlists pass the strict RFC 8216
+//! checks, there is one entry per keyframe that starts a fragment, and the
+//! master lists them with the video's codec and size.
+
+mod common;
+
+use common::{fixtures, hls};
+use std::path::Path;
+use std::process::Command;
+
+fn ffstream(args: &[&str]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ffstream"))
+        .args(args)
+        .output()
+        .expect("run ffstream");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn read(p: &Path) -> String {
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
+
+fn bytes_of(dir: &Path, uri: &str, range: Option<&hls::ByteRange>) -> Vec<u8> {
+    let all = std::fs::read(dir.join(uri)).unwrap_or_else(|e| panic!("read {uri}: {e}"));
+    match range {
+        Some(r) => {
+            let start = r.offset as usize;
+            all[start..start + r.length as usize].to_vec()
+        }
+        None => all,
+    }
+}
+
+/// ffprobe's frames of `file`: (key_frame, pict_type) each.
+fn frames(file: &Path) -> Vec<(u8, String)> {
+    let out = Command::new("ffprobe")
+        .args(["-v", "quiet", "-select_streams", "v:0", "-show_entries"])
+        .args(["frame=key_frame,pict_type", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .expect("run ffprobe");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (k, t) = l.split_once(',')?;
+            Some((
+                k.trim().parse().ok()?,
+                t.trim().trim_end_matches(',').to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Every check of the I-frame playlists of `master`; returns how many
+/// entries each has.
+fn check(master: &Path) -> Vec<usize> {
+    let dir = master.parent().unwrap();
+    let m = hls::parse_master(&read(master)).unwrap();
+    assert!(
+        hls::check_master(&m).is_empty(),
+        "{:?}",
+        hls::check_master(&m)
+    );
+    assert_eq!(
+        m.iframe_variants.len(),
+        m.variants.len(),
+        "one per video variant"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut counts = Vec::new();
+    for (iv, v) in m.iframe_variants.iter().zip(&m.variants) {
+        assert_eq!(iv.resolution, v.resolution);
+        let video = v.codecs.as_deref().unwrap().split(',').next().unwrap();
+        assert_eq!(iv.codecs.as_deref(), Some(video));
+        let p = hls::parse_media(&read(&dir.join(&iv.uri))).unwrap();
+        assert!(p.i_frames_only, "{}: EXT-X-I-FRAMES-ONLY", iv.uri);
+        let problems = hls::check_media_rfc8216(&p, true);
+        assert!(problems.is_empty(), "{}: {problems:?}", iv.uri);
+        let media = hls::parse_media(&read(&dir.join(&v.uri))).unwrap();
+        let total: f64 = media.segments.iter().map(|s| s.duration).sum();
+        let listed: f64 = p.segments.iter().map(|s| s.duration).sum();
+        assert!(
+            (total - listed).abs() < 0.002,
+            "{}: {listed} s of {total} s",
+            iv.uri
+        );
+        for (k, s) in p.segments.iter().enumerate() {
+            let mut cut = s
+                .map
+                .as_ref()
+                .map(|m| bytes_of(dir, &m.uri, m.byterange.as_ref()))
+                .unwrap_or_default();
+            cut.extend(bytes_of(dir, &s.uri, s.byterange.as_ref()));
+            let f = tmp.path().join(format!("{k}.bin"));
+            std::fs::write(&f, cut).unwrap();
+            let got = frames(&f);
+            assert_eq!(got, [(1, "I".to_string())], "{} entry {k}", iv.uri);
+        }
+        counts.push(p.segments.len());
+    }
+    counts
+}
+
+#[test]
+fn encoded_ts_and_fmp4_renditions_get_iframe_playlists() {
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    let dir = tempfile::tempdir().unwrap();
+    for (name, extra) in [("ts", None), ("fmp4", Some("--fmp4"))] {
+        let out = dir.path().join(name).join("x.m3u8");
+        let mut args = vec!["hls", src.to_str().unwrap(), "-o", out.to_str().unwrap()];
+        args.extend([
+            "--rep",
+            "640x360:800k",
+            "--rep",
+            "320x180:300k",
+            "--hls-time",
+            "1",
+            "-q",
+        ]);
+        args.extend(extra);
+        ffstream(&args);
+        // A 2 s clip in 1 s segments, a keyframe starting each.
+        assert_eq!(check(&out), [2, 2], "{name}");
+    }
+}
+
+#[test]
+fn no_iframe_playlists_when_asked_or_encrypted() {
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    let dir = tempfile::tempdir().unwrap();
+    let off = dir.path().join("off").join("x.m3u8");
+    let s = src.to_str().unwrap();
+    ffstream(&[
+        "hls",
+        s,
+        "-o",
+        off.to_str().unwrap(),
+        "--rep",
+        "320x180:300k",
+        "--no-iframe-playlists",
+        "-q",
+    ]);
+    let m = hls::parse_master(&read(&off)).unwrap();
+    assert!(m.iframe_variants.is_empty());
+    assert!(!off.with_file_name("x_180p_iframes.m3u8").exists());
+    let enc = dir.path().join("enc").join("x.m3u8");
+    let key = dir.path().join("enc").join("k.key");
+    ffstream(&[
+        "hls",
+        s,
+        "-o",
+        enc.to_str().unwrap(),
+        "--rep",
+        "320x180:300k",
+        "--key-path",
+        key.to_str().unwrap(),
+        "--key-url",
+        "https://keys.invalid/k.key",
+        "-q",
+    ]);
+    let m = hls::parse_master(&read(&enc)).unwrap();
+    assert!(
+        m.iframe_variants.is_empty(),
+        "encrypted segments cannot be read by range"
+    );
+}
+
+#[test]
+fn copied_renditions_get_iframe_playlists_too() {
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.m3u8");
+    ffstream(&[
+        "hls",
+        "--copy",
+        src.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "-q",
+    ]);
+    let counts = check(&out);
+    assert_eq!(counts.len(), 1);
+    assert!(counts[0] >= 1);
+}
