@@ -146,7 +146,11 @@ fn tracks_mkv(pcm: bool) -> std::path::PathBuf {
         }
     }
     args.extend(["-metadata:s:s:2", "language=ger", "-disposition:s:2", "0"].map(String::from));
-    let out = fixtures::dir().join(format!("tracks-{}.mkv", std::process::id()));
+    // Two tests may make the same clip at once: each writes its own
+    // temporary file, and the rename makes whichever finishes last win.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = fixtures::dir().join(format!("tracks-{}-{n}.mkv", std::process::id()));
     args.push(s(&out).to_string());
     fixtures::ffmpeg(&args.iter().map(String::as_str).collect::<Vec<_>>()).unwrap();
     std::fs::rename(&out, &p).unwrap();
