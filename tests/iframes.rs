@@ -188,3 +188,55 @@ fn copied_renditions_get_iframe_playlists_too() {
     assert_eq!(counts.len(), 1);
     assert!(counts[0] >= 1);
 }
+
+/// Shaka Player reads the I-frame playlists as trick-mode streams of the
+/// variants (one per rendition height), for encoded and copied ladders.
+#[test]
+fn shaka_finds_a_trick_mode_stream_for_every_rendition() {
+    use common::browser::{assert_tracks, Player, TrackCheck};
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    let dir = tempfile::tempdir().unwrap();
+    let s = src.to_str().unwrap();
+    let enc = dir.path().join("enc").join("x.m3u8");
+    ffstream(&[
+        "hls",
+        s,
+        "-o",
+        enc.to_str().unwrap(),
+        "--rep",
+        "640x360:800k",
+        "--rep",
+        "320x180:300k",
+        "--hls-time",
+        "1",
+        "--fmp4",
+        "-q",
+    ]);
+    let copied = dir.path().join("copy").join("x.m3u8");
+    ffstream(&["hls", "--copy", s, "-o", copied.to_str().unwrap(), "-q"]);
+    let source_height = height(&src);
+    for (out, want) in [(&enc, vec![180, 360]), (&copied, vec![source_height])] {
+        let p = assert_tracks(
+            out.parent().unwrap(),
+            "x.m3u8",
+            Player::Shaka,
+            1.0,
+            &TrackCheck::list(),
+        );
+        assert_eq!(p.trick_modes, want, "{}", out.display());
+    }
+}
+
+/// The height of the first video stream of `file`, from ffprobe.
+fn height(file: &Path) -> u32 {
+    let out = Command::new("ffprobe")
+        .args(["-v", "quiet", "-select_streams", "v:0", "-show_entries"])
+        .args(["stream=height", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .expect("run ffprobe");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("height {text:?}: {e}"))
+}

@@ -43,7 +43,7 @@
 //
 //   "audioTracks":[{"lang":..,"name":..,"roles":[..],"forced":false,"active":..}],
 //   "textTracks":[..same..], "activeAudio":lang|null, "activeText":lang|null,
-//   "cueText":[..]
+//   "cueText":[..], "trickModes":[heights of Shaka's trick-mode video streams]
 //
 // (roles: Shaka's roles, dash.js's Role values, hls.js's CHARACTERISTICS;
 // name: hls.js NAME, dash.js first Label, Shaka label.)
@@ -177,6 +177,7 @@ if (TRACKS) {
     activeAudio: null,
     activeText: null,
     cueText: [],
+    trickModes: [],
   });
 }
 let printed = false;
@@ -318,6 +319,18 @@ const PAGE_JS = String.raw`
   function selectTextEarly() {
     if (cfg.subtitle) window.__oracleTracks.early = window.__oracleTracks.select('text', cfg.subtitle);
   }
+  // Shaka only: the heights of the trick-mode (I-frame) video streams its
+  // manifest gives the variants, e.g. HLS EXT-X-I-FRAME-STREAM-INF.
+  function trickModes(p) {
+    if (cfg.player !== 'shaka' || typeof p.getManifest !== 'function') return [];
+    const m = p.getManifest();
+    const seen = new Set();
+    for (const v of (m && m.variants) || []) {
+      const t = v.video && v.video.trickModeVideo;
+      if (t) seen.add(t.height || 0);
+    }
+    return [...seen].sort((a, b) => a - b);
+  }
   window.__oracleTracks = {
     list() {
       const api = TRACK_API[cfg.player];
@@ -326,7 +339,7 @@ const PAGE_JS = String.raw`
       const audio = api.audio(p);
       const text = api.text(p);
       const on = (l) => { const t = l.find((x) => x.active); return t ? t.lang : null; };
-      return { audio, text, activeAudio: on(audio), activeText: on(text) };
+      return { audio, text, activeAudio: on(audio), activeText: on(text), trickModes: trickModes(p) };
     },
     // Selects the first track of kind ('audio' or 'text') whose language is
     // lang (case-insensitive); returns whether there was one.
@@ -579,6 +592,7 @@ async function tracksReport(page) {
     textTracks: l.text,
     activeAudio: l.activeAudio,
     activeText: l.activeText,
+    trickModes: l.trickModes || [],
   });
   if (!result.ok) return;
   const same = (a, b) => String(a).toLowerCase() === String(b).toLowerCase();

@@ -83,6 +83,11 @@ pub struct Playback {
     /// in [`TrackCheck::subtitle`] (empty when none do).
     #[serde(default)]
     pub cue_text: Vec<String>,
+    /// Heights of the trick-mode (I-frame) video streams Shaka Player's
+    /// manifest gives its variants ([`play_tracks`] with [`Player::Shaka`]
+    /// only; empty for the other players).
+    #[serde(default)]
+    pub trick_modes: Vec<u32>,
 }
 
 impl Playback {
