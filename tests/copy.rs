@@ -549,6 +549,15 @@ fn hlsjs_plays_a_copied_fmp4_ladder() {
     assert_plays(&dir, "x.m3u8", Player::HlsJs, 6.0);
 }
 
+#[test]
+fn dashjs_and_shaka_play_a_copied_dash_ladder() {
+    let dir = scratch("ladder_play_dash");
+    package_ladder(&dir, "dash", &["--seg-duration", "4"]);
+    for player in [Player::DashJs, Player::Shaka] {
+        assert_plays(&dir, "x.mpd", player, 6.0);
+    }
+}
+
 /// A 480x270 input whose keyframes come every 37 frames: its keyframes
 /// and the ladder's first differ first at 37/30 s.
 fn odd_input() -> &'static Path {
