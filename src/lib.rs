@@ -25,6 +25,7 @@ pub mod convert;
 pub mod copy;
 mod dash;
 mod error;
+pub mod farm;
 mod ffi;
 #[doc(hidden)]
 #[cfg(any(test, feature = "fuzzing"))]

@@ -359,6 +359,9 @@ impl<'a> Driver<'a> {
             self.keep_continuous(&mut packet, is_video, track);
         }
         if is_video {
+            if self.past_window(&packet) {
+                return Ok(false);
+            }
             return self.decode_video(&packet);
         }
         if let Some(t) = track {
@@ -390,6 +393,16 @@ impl<'a> Driver<'a> {
             if t == 0 {
                 self.ends[1] = end.or(self.ends[1]);
             }
+        }
+    }
+
+    /// A farm task: a video packet decoded at or after the window's end
+    /// (every frame shown before the end was decoded before it).
+    fn past_window(&self, packet: &Packet) -> bool {
+        let w = self.src.video.as_ref().and_then(|v| v.window);
+        match (w.and_then(|w| w.end.map(|e| w.origin + e)), packet.dts()) {
+            (Some(end), Some(dts)) => dts >= end,
+            _ => false,
         }
     }
 

@@ -95,6 +95,8 @@ pub(super) struct Senders {
     pub video: Vec<Sender<Arc<frame::Video>>>,
     /// Per audio track of the input: its encodes' queues.
     pub audio: Vec<Vec<Sender<Arc<frame::Audio>>>>,
+    /// A mixed ladder: where the copied rung's packets go.
+    pub copy: Option<super::copied::CopyFeed>,
 }
 
 /// The running workers.
@@ -120,7 +122,8 @@ pub(super) fn start(
     };
     let video = start_video(plan, enc.video, src, mux, &done_tx, &mut started)?;
     let audio = start_audio(plan, enc.audio, src, mux, &done_tx, &mut started)?;
-    Ok((started, Senders { video, audio }))
+    let copy = super::copied::feed(plan, src, &mux.tx);
+    Ok((started, Senders { video, audio, copy }))
 }
 
 fn start_video(
@@ -144,12 +147,18 @@ fn start_video(
         Size::new(w, h)
     };
     let sizes: Vec<Size> = plan.video.iter().map(|r| r.size).collect();
-    let parents = video::scale_parents(Some(source_size), &sizes);
+    // A copied rung has no pictures: it is no one's parent.
+    let parents: Vec<Option<usize>> = video::scale_parents(Some(source_size), &sizes)
+        .into_iter()
+        .map(|p| p.filter(|&p| !plan.video[p].copy))
+        .collect();
+    let follow_source = plan.video.iter().any(|r| r.copy);
     let channels: Vec<_> = plan.video.iter().map(|_| bounded(FRAME_QUEUE)).collect();
     let mut children: Vec<Vec<Sender<Arc<frame::Video>>>> = vec![Vec::new(); plan.video.len()];
     let mut from_decoder = Vec::new();
     for (i, p) in parents.iter().enumerate() {
         match p {
+            _ if plan.video[i].copy => {}
             Some(p) => children[*p].push(channels[i].0.clone()),
             None => from_decoder.push(channels[i].0.clone()),
         }
@@ -157,24 +166,30 @@ fn start_video(
     // Whole milliseconds, as the muxers are given the duration (`fmt_secs`).
     let segment = Duration::from_millis((plan.segment_seconds * 1000.0).round() as u64);
     for (i, ((r, e), (_, rx))) in plan.video.iter().zip(encoders).zip(channels).enumerate() {
+        let Some(encoder) = e.encoder else {
+            // The copied rung: the driver sends its packets.
+            continue;
+        };
         let counter = Arc::new(Counter::default());
         started.counters.push(counter.clone());
         let w = video::VideoWorker {
             source: i,
             rendition: r.name.clone(),
             codec_name: encoder_name(&r.encoder),
-            encoder: e.encoder,
+            encoder,
             size: r.size,
             pixel: format::Pixel::YUV420P,
             clock: video::KeyframeClock {
                 time_base: v.time_base,
                 segment,
             },
+            window: v.window,
             rx,
             children: std::mem::take(&mut children[i]),
             tx: mux.tx.clone(),
             counter,
             abort: mux.abort.clone(),
+            follow_source,
         };
         started.handles.push(spawn(
             &format!("ffstream-{}", r.name),

@@ -1,0 +1,149 @@
+//! `ffstream chunk`: one task of a farm, run by the normal pipeline on its
+//! part of the title, in a work folder of its own; its segments are then
+//! moved into the output folder under their final names, and its report
+//! written last.
+
+use super::report::{self, ChunkReport};
+use super::{FarmPlan, Output, Work};
+use crate::error::{Error, Result};
+use crate::ladder::{Bitrate, Representation, Size};
+use crate::pipeline::Window;
+use crate::{ChannelMode, Format, Packager, TrackSelection, VideoCodec};
+use std::path::Path;
+use std::time::Duration;
+
+/// What a packager is built for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Part {
+    /// The whole title in one run (the plan's `run`, for reading).
+    Whole,
+    /// One task's work.
+    Task(usize),
+}
+
+/// Runs task `index` of `plan`: its segments end up in the output folder
+/// under their final names, then its report. Running a task again gives
+/// the same files; a task killed half-way leaves no report.
+pub fn run_task(plan: &FarmPlan, index: usize) -> Result<ChunkReport> {
+    let task = plan.task(index)?;
+    let dir = plan.dir();
+    let work = dir.join(format!(".{}.task-{index:04}.work", plan.stem()));
+    if work.exists() {
+        std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+    }
+    std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+    let manifest = work.join(format!("{}.m3u8", plan.stem()));
+    let res = packager(plan, Part::Task(index))
+        .and_then(|p| p.output(&manifest))
+        .and_then(|_| report::collect(&manifest, task, plan))
+        .and_then(|r| move_files(&work, &dir, &r).map(|()| r));
+    let _ = std::fs::remove_dir_all(&work);
+    let r = res?;
+    r.save(&dir.join(&task.report))?;
+    Ok(r)
+}
+
+/// Moves every file the report names from the work folder to the output
+/// folder (a rename: each appears whole under its final name).
+fn move_files(work: &Path, dir: &Path, r: &ChunkReport) -> Result<()> {
+    for rend in &r.renditions {
+        for f in rend.init.iter().chain(&rend.segments) {
+            let (from, to) = (work.join(&f.uri), dir.join(&f.uri));
+            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// The timestamp offset every task of a farm adds: what a single run with
+/// separate audio uses (more than the AAC priming and 16 B-frames).
+fn farm_offset(plan: &FarmPlan) -> Duration {
+    let fps = if plan.clock.frame_rate > 0.1 {
+        plan.clock.frame_rate
+    } else {
+        25.0
+    };
+    Duration::from_secs_f64((17.0 / fps).max(1.0))
+}
+
+/// The packager for `part` of `plan`'s title, its output not yet given.
+pub(crate) fn packager(plan: &FarmPlan, part: Part) -> Result<Packager<'static>> {
+    let l = &plan.ladder;
+    let media = crate::input(&plan.input)?;
+    let mut format = match VideoCodec::parse(&l.codec)? {
+        VideoCodec::H264 => Format::h264(),
+        VideoCodec::Hevc => Format::hevc(),
+        _ => {
+            return Err(Error::Config(format!(
+                "--codec {}: a farm encodes h264 or hevc",
+                l.codec
+            )))
+        }
+    };
+    for (k, v) in &l.options {
+        format = format.option(k.as_str(), v.as_str());
+    }
+    let audio = l
+        .audio_bitrate
+        .unwrap_or(crate::ladder::DEFAULT_AUDIO_BITRATE);
+    let reps: Vec<Representation> = l
+        .renditions
+        .iter()
+        .map(|r| {
+            Representation::new(
+                Size::new(r.width, r.height),
+                Bitrate::new(r.video_bitrate, audio),
+            )
+        })
+        .collect();
+    let dash = plan.protocol == Output::Dash;
+    let mut p = if dash && matches!(part, Part::Whole) {
+        media.dash(format)
+    } else {
+        media.hls(format)
+    }
+    .hls_time(l.segment_seconds)
+    .seg_duration(l.segment_seconds)
+    .fragmented_mp4(l.fmp4 || dash)
+    .iframe_playlists(false)
+    .subtitles(TrackSelection::None)
+    .audio_bitrate(audio);
+    if let Some(t) = l.threads {
+        p = p.threads(t);
+    }
+    if l.keep_channels {
+        p = p.audio_channels(ChannelMode::Keep);
+    }
+    if l.audio_bitrate.is_none() {
+        p = p.no_audio();
+    }
+    let offset = farm_offset(plan);
+    let origin = plan.clock.origin;
+    Ok(match part {
+        Part::Whole if dash => p.representations(reps),
+        Part::Whole => p.representations(reps).separate_audio(),
+        Part::Task(k) => match &plan.task(k)?.work {
+            Work::Video {
+                first_segment,
+                start,
+                end,
+                ..
+            } => p
+                .representations(reps)
+                .no_audio()
+                .option("start_number", first_segment.to_string())
+                .window(Window {
+                    origin,
+                    start: *start,
+                    end: *end,
+                    offset,
+                }),
+            Work::Audio => p.representations(Vec::new()).window(Window {
+                origin,
+                start: 0,
+                end: None,
+                offset,
+            }),
+        },
+    })
+}

@@ -1,0 +1,308 @@
+//! Encoding farms: one title split into chunks on segment boundaries,
+//! encoded by many machines at once, stitched into one presentation.
+//!
+//! Three steps, each usable from any scheduler (Slurm job arrays,
+//! Kubernetes Indexed Jobs, Ray, Celery, AWS Batch…), with a shared folder
+//! as the only thing the machines share:
+//!
+//! 1. [`plan`] probes the input once and writes `plan.json` beside the
+//!    output: the ladder, the segment duration, the file names and the list
+//!    of [`Task`]s (one per chunk of video, one for the whole audio).
+//! 2. [`run_task`] runs one task: a video chunk seeks to its start, decodes
+//!    from the keyframe before it, drops the pre-roll, encodes every
+//!    rendition with keyframes on the title's segment boundaries, and moves
+//!    its segments into the output folder under their final names; the
+//!    audio task encodes the whole audio (AAC priming would make seams
+//!    audible). Each task writes its [`ChunkReport`] last, under a temporary
+//!    name renamed into place, so a killed task leaves no report.
+//! 3. [`assemble`] checks every report and the files they name, then writes
+//!    the media playlists, the master (measured bandwidth) and, for DASH,
+//!    the MPD (`SegmentTimeline` of the exact durations), last.
+//!
+//! ```no_run
+//! use ffstream::farm::{self, Ladder};
+//! use std::path::Path;
+//! let ladder = Ladder::h264(vec![(1280, 720, 2_500_000), (640, 360, 800_000)], 4.0);
+//! let plan = farm::plan("movie.mp4", Path::new("/shared/out/movie.m3u8"), &ladder, 20.0)?;
+//! let plan_file = plan.save()?;
+//! // Anywhere, on any machine that sees /shared: one call per task index.
+//! for k in 0..plan.task_count() {
+//!     farm::run_task(&farm::FarmPlan::load(&plan_file)?, k)?;
+//! }
+//! farm::assemble(&farm::FarmPlan::load(&plan_file)?)?;
+//! # Ok::<(), ffstream::Error>(())
+//! ```
+
+mod assemble;
+mod chunk;
+mod mpd;
+mod report;
+
+// The schedulers' side: Slurm scripts, Kubernetes manifests, local processes.
+pub mod k8s;
+pub mod local;
+pub mod slurm;
+
+pub use assemble::assemble;
+pub use chunk::run_task;
+pub use report::{ChunkReport, Rendition, SegmentEntry};
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The version of the `plan.json` format this build writes and reads.
+pub const PLAN_VERSION: u32 = 1;
+
+/// The name of the plan file written beside the output.
+pub const PLAN_FILE: &str = "plan.json";
+
+/// The environment variables a task index is read from, in order, when
+/// none is given (Slurm job arrays, Kubernetes Indexed Jobs, AWS Batch
+/// array jobs).
+pub const INDEX_VARIABLES: [&str; 3] = [
+    "SLURM_ARRAY_TASK_ID",
+    "JOB_COMPLETION_INDEX",
+    "AWS_BATCH_JOB_ARRAY_INDEX",
+];
+
+/// One video rendition of the farm's ladder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rung {
+    /// Picture width, pixels (even).
+    pub width: u32,
+    /// Picture height, pixels (even).
+    pub height: u32,
+    /// Video bit rate, bit/s.
+    pub video_bitrate: u64,
+}
+
+/// What to encode: the ladder and the settings every task shares.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ladder {
+    /// Video codec: `h264` or `hevc` (`hevc` needs `fmp4`).
+    pub codec: String,
+    /// Encoder options (`-x key=value`), given to every rendition.
+    #[serde(default)]
+    pub options: Vec<(String, String)>,
+    /// The video renditions, resolved (no automatic ladder left to decide).
+    pub renditions: Vec<Rung>,
+    /// Segment duration, seconds.
+    pub segment_seconds: f64,
+    /// fMP4 segments (always so for DASH output).
+    #[serde(default)]
+    pub fmp4: bool,
+    /// AAC bit rate of the audio rendition, bit/s; `None`: no audio.
+    pub audio_bitrate: Option<u64>,
+    /// Keep the source's channel layout instead of downmixing to stereo.
+    #[serde(default)]
+    pub keep_channels: bool,
+    /// Encoder threads per task (`None`: all cores of the machine).
+    #[serde(default)]
+    pub threads: Option<usize>,
+}
+
+impl Ladder {
+    /// An H.264 ladder of `(width, height, video bit/s)` renditions with
+    /// 128 kbit/s AAC audio and `segment_seconds` segments.
+    pub fn h264(renditions: Vec<(u32, u32, u64)>, segment_seconds: f64) -> Self {
+        Ladder {
+            codec: "h264".into(),
+            options: Vec::new(),
+            renditions: renditions
+                .into_iter()
+                .map(|(width, height, video_bitrate)| Rung {
+                    width,
+                    height,
+                    video_bitrate,
+                })
+                .collect(),
+            segment_seconds,
+            fmp4: false,
+            audio_bitrate: Some(crate::ladder::DEFAULT_AUDIO_BITRATE),
+            keep_channels: false,
+            threads: None,
+        }
+    }
+}
+
+/// The output protocol of a farm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Output {
+    /// An HLS master playlist (`.m3u8`).
+    Hls,
+    /// A DASH MPD (`.mpd`), from fMP4 segments.
+    Dash,
+}
+
+/// What one task does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Work {
+    /// Video segments `first_segment..first_segment + segments` of every
+    /// rendition: the frames from `start` (inclusive) to `end` (exclusive),
+    /// in ticks of the video stream's time base after the title's first
+    /// frame (`end: None`: to the end of the input).
+    Video {
+        /// The first segment's number.
+        first_segment: u64,
+        /// How many segments (the last chunk may make fewer or one more).
+        segments: u64,
+        /// Where the chunk starts, ticks after the title's first frame.
+        start: i64,
+        /// Where it ends, ticks after the title's first frame.
+        end: Option<i64>,
+    },
+    /// The whole audio, as one AAC rendition.
+    Audio,
+}
+
+/// One task of the farm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Its index (what `ffstream chunk --index` and the schedulers' array
+    /// variables give).
+    pub index: usize,
+    /// What it encodes.
+    #[serde(flatten)]
+    pub work: Work,
+    /// Its report's file name, in the output folder.
+    pub report: String,
+}
+
+/// The input's video clock, as the plan probed it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Clock {
+    /// Time base of the video stream: numerator.
+    pub time_base_num: i32,
+    /// Time base of the video stream: denominator.
+    pub time_base_den: i32,
+    /// The video's first timestamp, in that time base.
+    pub origin: i64,
+    /// Frame rate, frames per second.
+    pub frame_rate: f64,
+    /// Duration of the input, seconds.
+    pub duration: f64,
+}
+
+/// A farm's plan: everything a task or the assembly needs, as `plan.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FarmPlan {
+    /// Format version ([`PLAN_VERSION`]).
+    pub version: u32,
+    /// The input, as given (a path every machine can read, or a URL).
+    pub input: String,
+    /// The manifest to write (its folder receives every file).
+    pub output: PathBuf,
+    /// HLS or DASH.
+    pub protocol: Output,
+    /// What to encode.
+    pub ladder: Ladder,
+    /// The input's video clock.
+    pub clock: Clock,
+    /// Segments per video chunk.
+    pub segments_per_chunk: u64,
+    /// The tasks, by index.
+    pub tasks: Vec<Task>,
+    /// What a single run would do (renditions, encoder options, file
+    /// names), for reading; tasks derive theirs from `ladder` again.
+    #[serde(default)]
+    pub run: serde_json::Value,
+    /// Where this plan was loaded from (not serialised).
+    #[serde(skip)]
+    pub path: Option<PathBuf>,
+}
+
+impl FarmPlan {
+    /// Reads a plan written by [`FarmPlan::save`] (or `ffstream plan`).
+    pub fn load(path: &Path) -> Result<FarmPlan> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let mut plan: FarmPlan = serde_json::from_str(&text)
+            .map_err(|e| Error::Config(format!("{}: not a farm plan: {e}", path.display())))?;
+        if plan.version != PLAN_VERSION {
+            return Err(Error::Config(format!(
+                "{}: plan version {} (this ffstream reads version {PLAN_VERSION})",
+                path.display(),
+                plan.version
+            )));
+        }
+        plan.path = Some(path.to_path_buf());
+        Ok(plan)
+    }
+
+    /// Writes the plan as `plan.json` beside the output (through a temporary
+    /// name, so a reader never sees half a plan) and returns its path.
+    pub fn save(&self) -> Result<PathBuf> {
+        let path = self.dir().join(PLAN_FILE);
+        let text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Internal(format!("plan to JSON: {e}")))?;
+        write_atomically(&path, text.as_bytes())?;
+        Ok(path)
+    }
+
+    /// How many tasks there are (indexes `0..task_count()`).
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// The folder every file goes to.
+    pub fn dir(&self) -> PathBuf {
+        match self.output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    /// The output's file stem (`movie` for `movie.m3u8`).
+    pub fn stem(&self) -> String {
+        self.output
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "stream".into())
+    }
+
+    /// The task at `index`, or an error naming the valid range.
+    pub fn task(&self, index: usize) -> Result<&Task> {
+        self.tasks.get(index).ok_or_else(|| {
+            Error::Config(format!(
+                "task index {index} is out of range: the plan has tasks 0..{}",
+                self.tasks.len()
+            ))
+        })
+    }
+}
+
+/// The task index from the first of [`INDEX_VARIABLES`] that is set.
+pub fn index_from_env() -> Result<usize> {
+    for name in INDEX_VARIABLES {
+        if let Ok(v) = std::env::var(name) {
+            return v
+                .trim()
+                .parse()
+                .map_err(|_| Error::Config(format!("{name}={v:?} is not a task index")));
+        }
+    }
+    Err(Error::Config(format!(
+        "no task index: give --index or set one of {}",
+        INDEX_VARIABLES.join(", ")
+    )))
+}
+
+/// Writes `bytes` to `path` through a temporary name in the same folder,
+/// renamed into place: a reader (or a task killed half-way) never leaves
+/// half a file under the final name.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+mod planner;
+pub use planner::plan;
