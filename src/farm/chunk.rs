@@ -35,12 +35,38 @@ pub fn run_task(plan: &FarmPlan, index: usize) -> Result<ChunkReport> {
     let manifest = work.join(format!("{}.m3u8", plan.stem()));
     let res = packager(plan, Part::Task(index))
         .and_then(|p| p.output(&manifest))
-        .and_then(|_| report::collect(&manifest, task, plan))
-        .and_then(|r| move_files(&work, &dir, &r).map(|()| r));
+        .and_then(|run| {
+            let r = report::collect(&manifest, task, plan)?;
+            on_title_clock(plan, &work, &r, &run)?;
+            // The checksums are of the files as they end up.
+            let r = report::collect(&manifest, task, plan)?;
+            move_files(&work, &dir, &r).map(|()| r)
+        });
     let _ = std::fs::remove_dir_all(&work);
     let r = res?;
     r.save(&dir.join(&task.report))?;
     Ok(r)
+}
+
+/// fMP4 video chunks: every rendition's fragments are moved from the
+/// chunk's own clock (which the mp4 muxer starts at zero) to the title's.
+fn on_title_clock(
+    plan: &FarmPlan,
+    work: &Path,
+    r: &ChunkReport,
+    run: &crate::Report,
+) -> Result<()> {
+    let origin = plan.clock.origin as f64 * f64::from(plan.clock.time_base_num)
+        / f64::from(plan.clock.time_base_den.max(1));
+    for (rend, ran) in r.renditions.iter().zip(&run.renditions) {
+        let (Some(init), Some(first), "video") = (&rend.init, ran.first_pts, r.kind.as_str())
+        else {
+            continue;
+        };
+        let segments: Vec<String> = rend.segments.iter().map(|s| s.uri.clone()).collect();
+        super::fmp4::shift_files(work, &init.uri, &segments, first.as_secs_f64() - origin)?;
+    }
+    Ok(())
 }
 
 /// Moves every file the report names from the work folder to the output
@@ -108,14 +134,20 @@ pub(crate) fn packager(plan: &FarmPlan, part: Part) -> Result<Packager<'static>>
     .iframe_playlists(false)
     .subtitles(TrackSelection::None)
     .audio_bitrate(audio);
-    if let Some(t) = l.threads {
-        p = p.threads(t);
-    }
+    // One thread per encoder unless asked otherwise: libx264's rate
+    // control with several threads does not give the same bytes twice, and
+    // a rerun task must.
+    p = p.threads(l.threads.unwrap_or(1));
     if l.keep_channels {
         p = p.audio_channels(ChannelMode::Keep);
     }
     if l.audio_bitrate.is_none() {
         p = p.no_audio();
+    }
+    if l.fmp4 || dash {
+        // No edit list: a chunk's would hold its own start, and the init
+        // segments of all chunks must be the same bytes.
+        p = p.option("hls_segment_options", "use_editlist=0");
     }
     let offset = farm_offset(plan);
     let origin = plan.clock.origin;

@@ -35,6 +35,7 @@
 
 mod assemble;
 mod chunk;
+mod fmp4;
 mod mpd;
 mod report;
 
@@ -97,7 +98,9 @@ pub struct Ladder {
     /// Keep the source's channel layout instead of downmixing to stereo.
     #[serde(default)]
     pub keep_channels: bool,
-    /// Encoder threads per task (`None`: all cores of the machine).
+    /// Threads per task (`None`: one per encoder, which makes a rerun task
+    /// give the same bytes; libx264's rate control with several threads
+    /// does not). A farm's parallelism comes from running tasks side by side.
     #[serde(default)]
     pub threads: Option<usize>,
 }

@@ -51,7 +51,8 @@ pub struct PlanArgs {
     /// Keep the source's channel layout instead of downmixing to stereo.
     #[arg(long)]
     keep_channels: bool,
-    /// Encoder threads per task (default: all cores of each machine).
+    /// Threads per task (default: one per encoder, so a task run twice
+    /// writes the same bytes; more threads are faster but not bit-exact).
     #[arg(long)]
     threads: Option<usize>,
     /// An encoder option key=value. Repeatable.
