@@ -87,7 +87,14 @@ pub fn package_ladder(inputs: &[&str], output: &Path, opts: &CopyOptions) -> Res
     let rung_names = unique_names(&rungs);
     std::fs::create_dir_all(&names.dir).map_err(|e| Error::io(&names.dir, e))?;
     let jobs = jobs(inputs, ictxs, &rungs, &names, &rung_names, opts);
-    let written = Written::new(&names, &rung_names, output, opts.protocol);
+    let mut written = Written::new(&names, &rung_names, output, opts.protocol);
+    written.files.extend(match opts.protocol {
+        Protocol::Hls => rung_names
+            .iter()
+            .flat_map(|n| mux::media_files(opts, &names, n, 0))
+            .collect(),
+        Protocol::Dash => mux::media_files(opts, &names, "", rung_names.len() + 1),
+    });
     let res = run_jobs(jobs, opts)
         .and_then(|stats| finish(inputs, output, opts, &names, &rungs, &rung_names, stats));
     written.remove(res.is_err());
@@ -294,6 +301,9 @@ fn finish(
                 reports[0].packets += audio.packets;
             }
             write_mpd(output, names, rungs, misaligned.is_none())?;
+            if opts.single_file {
+                crate::dash::on_demand::rewrite(output)?;
+            }
         }
     }
     Ok(LadderReport {

@@ -60,18 +60,29 @@ pub(super) fn muxer_options(
     match opts.protocol {
         Protocol::Hls => {
             let ext = if opts.fmp4 { ".m4s" } else { ".ts" };
+            // A single file is named as is; the muxer writes byte ranges.
+            let (media, flags) = match hls_single_file(opts, names, name) {
+                Some(f) => (
+                    f.to_string_lossy().into_owned(),
+                    "independent_segments+single_file",
+                ),
+                None => (
+                    format!("{}%04d{ext}", names.hls_segment_prefix(name)),
+                    "independent_segments",
+                ),
+            };
             let mut o = vec![
                 ("hls_time".to_string(), secs),
                 ("hls_list_size".into(), "0".into()),
-                (
-                    "hls_segment_filename".into(),
-                    format!("{}%04d{ext}", names.hls_segment_prefix(name)),
-                ),
+                ("hls_segment_filename".into(), media),
                 ("hls_playlist_type".into(), "vod".into()),
-                ("hls_flags".into(), "independent_segments".into()),
+                ("hls_flags".into(), flags.into()),
             ];
             if opts.fmp4 {
                 o.push(("hls_segment_type".into(), "fmp4".into()));
+            }
+            // A single fMP4 file holds its own init section.
+            if opts.fmp4 && !opts.single_file {
                 o.push((
                     "hls_fmp4_init_filename".into(),
                     format!("{stem}_{name}_init.mp4"),
@@ -79,20 +90,39 @@ pub(super) fn muxer_options(
             }
             o
         }
-        Protocol::Dash => vec![
-            ("seg_duration".to_string(), secs),
-            ("use_template".into(), "1".into()),
-            ("use_timeline".into(), "1".into()),
-            (
-                "init_seg_name".into(),
-                format!("{stem}_init_$RepresentationID$.m4s"),
-            ),
-            (
-                "media_seg_name".into(),
-                format!("{stem}_chunk_$RepresentationID$_$Number%05d$.m4s"),
-            ),
-            ("window_size".into(), "0".into()),
-        ],
+        Protocol::Dash => {
+            let mut o = vec![("seg_duration".to_string(), secs)];
+            o.extend(crate::dash::plan::file_options(names, opts.single_file));
+            o.push(("window_size".into(), "0".into()));
+            o
+        }
+    }
+}
+
+/// HLS single-file layouts: rendition `name`'s one media file
+/// (`<stem>_<name>.ts`, or `.mp4` for fMP4).
+fn hls_single_file(opts: &CopyOptions, names: &Names, name: &str) -> Option<std::path::PathBuf> {
+    let ext = if opts.fmp4 { "mp4" } else { "ts" };
+    opts.single_file.then(|| names.single_file(name, ext))
+}
+
+/// The single files a run may write for rendition `name` (HLS) or for
+/// DASH representations `0..count`, to remove them when it fails; empty
+/// without single-file layouts.
+pub(super) fn media_files(
+    opts: &CopyOptions,
+    names: &Names,
+    name: &str,
+    count: usize,
+) -> Vec<std::path::PathBuf> {
+    if !opts.single_file {
+        return Vec::new();
+    }
+    match opts.protocol {
+        Protocol::Hls => hls_single_file(opts, names, name).into_iter().collect(),
+        Protocol::Dash => (0..count)
+            .map(|id| names.single_file(&id.to_string(), "mp4"))
+            .collect(),
     }
 }
 

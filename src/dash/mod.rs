@@ -8,10 +8,13 @@
 //!   dynamic, unless `--end-list` asked for a finished presentation;
 //! - [`hls_master`]: the HLS master written beside the MPD
 //!   (`--hls-playlist`), with measured BANDWIDTH;
-//! - [`plan`]: the dash muxer's options and streams in a run plan.
+//! - [`plan`]: the dash muxer's options and streams in a run plan;
+//! - [`on_demand`]: single-file layouts' MPD in the on-demand profile
+//!   (`SegmentBase` over each file's `sidx`).
 
 pub(crate) mod hls_master;
 pub(crate) mod live_mpd;
 pub(crate) mod mpd_codecs;
 pub(crate) mod mpd_tracks;
+pub(crate) mod on_demand;
 pub(crate) mod plan;

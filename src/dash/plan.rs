@@ -34,9 +34,52 @@ pub(crate) fn dash_output(
             .collect();
         sets.push(format!("id={},streams={}", sets.len(), ids.join(",")));
     }
+    let mut o: Vec<(String, String)> = vec![("seg_duration".into(), fmt_secs(s.dash.seg_duration))];
+    o.extend(file_options(names, s.single_file));
+    o.push(("adaptation_sets".into(), sets.join(" ")));
+    o.push((
+        "window_size".into(),
+        window(s.live, s.dash.window_size).to_string(),
+    ));
+    if s.dash.generate_hls_playlist {
+        o.push(("hls_playlist".into(), "1".into()));
+    }
+    o.extend(muxer.iter().cloned());
+    let output = OutputPlan {
+        path: s.output.clone(),
+        muxer: "dash",
+        options: o,
+        media_files: if s.single_file {
+            (0..streams.len())
+                .map(|id| names.single_file(&id.to_string(), "mp4"))
+                .collect()
+        } else {
+            Vec::new()
+        },
+        streams,
+        segments: None,
+    };
+    (vec![output], Vec::new())
+}
+
+/// The dash muxer's file options: a `SegmentTemplate` with a timeline over
+/// `<stem>_init_<id>.m4s` and `<stem>_chunk_<id>_<n>.m4s`, or for the
+/// on-demand profile (`single_file`) one `<stem>_<id>.mp4` per
+/// representation with one `sidx` indexing its fragments (`global_sidx`);
+/// its `SegmentList` becomes a `SegmentBase` ([`super::on_demand`]).
+pub(crate) fn file_options(names: &Names, single_file: bool) -> Vec<(String, String)> {
     let stem = &names.stem;
-    let mut o: Vec<(String, String)> = vec![
-        ("seg_duration".into(), fmt_secs(s.dash.seg_duration)),
+    if single_file {
+        return vec![
+            ("single_file".into(), "1".into()),
+            ("global_sidx".into(), "1".into()),
+            (
+                "single_file_name".into(),
+                names.single_file_name("$RepresentationID$", "mp4"),
+            ),
+        ];
+    }
+    vec![
         ("use_template".into(), "1".into()),
         ("use_timeline".into(), "1".into()),
         (
@@ -47,22 +90,5 @@ pub(crate) fn dash_output(
             "media_seg_name".into(),
             format!("{stem}_chunk_$RepresentationID$_$Number%05d$.m4s"),
         ),
-        ("adaptation_sets".into(), sets.join(" ")),
-        (
-            "window_size".into(),
-            window(s.live, s.dash.window_size).to_string(),
-        ),
-    ];
-    if s.dash.generate_hls_playlist {
-        o.push(("hls_playlist".into(), "1".into()));
-    }
-    o.extend(muxer.iter().cloned());
-    let output = OutputPlan {
-        path: s.output.clone(),
-        muxer: "dash",
-        options: o,
-        streams,
-        segments: None,
-    };
-    (vec![output], Vec::new())
+    ]
 }

@@ -286,9 +286,13 @@ pub(crate) fn measure_bandwidth(playlist: &Path) -> Result<(u64, u64)> {
     let mut segs: Vec<(f64, f64)> = Vec::new(); // (seconds, bits)
     let mut target = 0f64;
     let mut pending: Option<f64> = None;
+    // A byte-range segment (single-file layouts) counts its range's bytes.
+    let mut range: Option<u64> = None;
     for line in text.lines() {
         let line = line.trim();
-        if let Some(rest) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
+        if let Some(rest) = line.strip_prefix("#EXT-X-BYTERANGE:") {
+            range = rest.split('@').next().and_then(|n| n.trim().parse().ok());
+        } else if let Some(rest) = line.strip_prefix("#EXT-X-TARGETDURATION:") {
             target = rest.trim().parse().unwrap_or(0.0);
         } else if let Some(rest) = line.strip_prefix("#EXTINF:") {
             let d = rest.split(',').next().unwrap_or("0");
@@ -299,7 +303,10 @@ pub(crate) fn measure_bandwidth(playlist: &Path) -> Result<(u64, u64)> {
                 // a base URL (`hls_base_url`), so measure the file by name.
                 let name = line.rsplit('/').next().unwrap_or(line);
                 let p = dir.join(name);
-                let bytes = std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len();
+                let bytes = match range.take() {
+                    Some(n) => n,
+                    None => std::fs::metadata(&p).map_err(|e| Error::io(&p, e))?.len(),
+                };
                 segs.push((d, bytes as f64 * 8.0));
             }
         }

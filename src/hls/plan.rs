@@ -14,28 +14,39 @@ fn hls_options(
     muxer: &[(String, String)],
 ) -> Vec<(String, String)> {
     let ext = hls_extension(s);
+    // A single file is named as is (the muxer writes byte ranges of it);
+    // segments get their number.
+    let media = if s.single_file {
+        single_file(s, names, name).to_string_lossy().into_owned()
+    } else {
+        format!("{}%04d{ext}", names.hls_segment_prefix(name))
+    };
     let mut o: Vec<(String, String)> = vec![
         ("hls_time".into(), fmt_secs(s.hls.hls_time)),
         (
             "hls_list_size".into(),
             window(s.live, s.hls.hls_list_size).to_string(),
         ),
-        (
-            "hls_segment_filename".into(),
-            format!("{}%04d{ext}", names.hls_segment_prefix(name)),
-        ),
+        ("hls_segment_filename".into(), media),
     ];
     if let Some(t) = s.hls.hls_playlist_type.as_ref().filter(|_| !s.live) {
         o.push(("hls_playlist_type".into(), t.clone()));
     }
     let mut flags = vec!["independent_segments".to_string()];
     flags.extend(s.hls.flags.iter().cloned());
+    if s.single_file {
+        flags.push("single_file".into());
+    }
     if s.live && !s.end_list && !flags.iter().any(|f| f == "omit_endlist") {
         flags.push("omit_endlist".into());
     }
     o.push(("hls_flags".into(), flags.join("+")));
     if s.hls.fragmented_mp4 {
         o.push(("hls_segment_type".into(), "fmp4".into()));
+    }
+    // A single fMP4 file carries its own init section (`EXT-X-MAP` with a
+    // byte range).
+    if s.hls.fragmented_mp4 && !s.single_file {
         o.push((
             "hls_fmp4_init_filename".into(),
             format!("{}_{name}_init.mp4", names.stem),
@@ -43,6 +54,13 @@ fn hls_options(
     }
     o.extend(muxer.iter().cloned());
     o
+}
+
+/// The one media file of rendition `name` in a single-file layout: `.ts`,
+/// or `.mp4` for fMP4 (init section and fragments in one file).
+pub(crate) fn single_file(s: &Settings, names: &Names, name: &str) -> std::path::PathBuf {
+    let ext = if s.hls.fragmented_mp4 { "mp4" } else { "ts" };
+    names.single_file(name, ext)
 }
 
 fn hls_extension(s: &Settings) -> &'static str {
@@ -86,7 +104,13 @@ pub(crate) fn hls_outputs(
         muxer: "hls",
         options: hls_options(s, names, name, muxer),
         streams,
-        segments: Some((names.hls_segment_prefix(name), hls_extension(s).to_string())),
+        segments: (!s.single_file)
+            .then(|| (names.hls_segment_prefix(name), hls_extension(s).to_string())),
+        media_files: if s.single_file {
+            vec![single_file(s, names, name)]
+        } else {
+            Vec::new()
+        },
     };
     let subtitles = tracks.subtitles.then(|| SUBTITLE_GROUP.to_string());
     let mut outputs = Vec::new();
@@ -95,7 +119,9 @@ pub(crate) fn hls_outputs(
         let mut streams = vec![StreamRef::Video(i)];
         let muxed = v.audio.filter(|_| !tracks.separate_audio);
         streams.extend(muxed.map(StreamRef::Audio));
-        let iframes = (s.hls.iframe_playlists && !s.live)
+        let iframes = s
+            .hls
+            .iframe_playlists
             .then(|| names.hls_playlist(&format!("{}_iframes", v.name)));
         variants.push(VariantPlan {
             output: outputs.len(),

@@ -39,6 +39,20 @@ impl Names {
     pub fn hls_segment_prefix(&self, name: &str) -> String {
         format!("{}/{}_{name}_", self.dir.to_string_lossy(), self.stem)
     }
+
+    /// A single-file layout's one media file of rendition `name`, as a
+    /// file name beside the manifest: `<stem>_<name>.<ext>` (HLS:
+    /// `x_720p.ts`, or `x_720p.mp4` with its init section inside; DASH:
+    /// `x_0.mp4` per representation id, or the muxer's
+    /// `x_$RepresentationID$.mp4` template).
+    pub fn single_file_name(&self, name: &str, ext: &str) -> String {
+        format!("{}_{name}.{ext}", self.stem)
+    }
+
+    /// [`Names::single_file_name`] in the manifest's folder.
+    pub fn single_file(&self, name: &str, ext: &str) -> PathBuf {
+        self.dir.join(self.single_file_name(name, ext))
+    }
 }
 
 /// Formats seconds without trailing zeros (`2`, `1.5`, `0.333`).
