@@ -30,7 +30,12 @@ fn cluster_runs_an_array_and_a_dependent_job() {
             .env("FARM_OUT", out)
             .output()
             .unwrap();
-        assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stderr), cluster.logs());
+        assert!(
+            o.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stderr),
+            cluster.logs()
+        );
         String::from_utf8(o.stdout).unwrap().trim().to_string()
     };
     let array = sbatch(&["--parsable", script.to_str().unwrap()]);
@@ -44,7 +49,10 @@ fn cluster_runs_an_array_and_a_dependent_job() {
     ]);
     let states = cluster.wait_job(&after, Duration::from_secs(120));
     assert_eq!(states, ["COMPLETED"], "{}", cluster.logs());
-    assert_eq!(cluster.wait_job(&array, Duration::from_secs(5)), ["COMPLETED"; 4]);
+    assert_eq!(
+        cluster.wait_job(&array, Duration::from_secs(5)),
+        ["COMPLETED"; 4]
+    );
     for k in 0..4 {
         let text = std::fs::read_to_string(out.join(format!("task-{k}"))).unwrap();
         assert_eq!(text, format!("hello {k}\n"));
