@@ -116,6 +116,10 @@ pub struct Representation {
     pub bitrate: Bitrate,
     /// Extra encoder options for this rendition only (`key`, `value`).
     pub options: Vec<(String, String)>,
+    /// The source's own video, packets copied without re-encoding (the top
+    /// rung of a mixed ladder, see [`Representation::copy`]). Its size is
+    /// the source's, and `bitrate.video` and `options` do not apply.
+    pub copy: bool,
 }
 
 impl Representation {
@@ -125,6 +129,25 @@ impl Representation {
             size,
             bitrate,
             options: Vec::new(),
+            copy: false,
+        }
+    }
+
+    /// The source's video as it is, without re-encoding: the top rung of a
+    /// mixed ladder whose other rungs are encoded from the same (single)
+    /// decode, with their keyframes where the source's segments start. Its
+    /// size becomes the source's once the input is known; its audio is
+    /// encoded at `audio` bit/s like the other rungs'.
+    pub fn copy(audio: u64) -> Self {
+        Representation {
+            size: Size::new(0, 0),
+            bitrate: Bitrate {
+                video: None,
+                audio: Some(audio),
+                overall: None,
+            },
+            options: Vec::new(),
+            copy: true,
         }
     }
 

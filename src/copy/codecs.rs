@@ -66,6 +66,25 @@ pub(super) fn check(ictx: &Input, s: &Selected, opts: &CopyOptions) -> Result<()
     Ok(())
 }
 
+/// Why a mixed ladder's copied rung (`--rep copy`) of video codec `id`
+/// cannot go into `protocol`'s container (HLS fMP4 with `fmp4`), in one
+/// line; `None` when it can.
+pub(crate) fn refuse_copied_video(protocol: Protocol, fmp4: bool, id: Id) -> Option<String> {
+    let opts = CopyOptions::new(protocol).with_fmp4(fmp4);
+    let hint = if protocol == Protocol::Hls && !fmp4 {
+        "use --fmp4 or DASH, or encode every rung"
+    } else {
+        "encode every rung instead"
+    };
+    (!video_ok(&opts, id)).then(|| {
+        format!(
+            "--rep copy: {} cannot carry the source's video codec {} ({hint})",
+            container(&opts),
+            label(id)
+        )
+    })
+}
+
 /// A codec as users know it: `H.264`, `HEVC`, else FFmpeg's name.
 fn label(id: Id) -> String {
     match id {

@@ -15,10 +15,17 @@ use std::ops::ControlFlow;
 
 pub(super) use crate::codec::is_again;
 
-/// A video encoder, open, with the RFC 6381 codec string of its stream.
+/// A video encoder, open, with the RFC 6381 codec string of its stream
+/// and what its muxer streams are given; a copied rung has no encoder.
 pub(super) struct OpenedVideo {
-    pub encoder: encoder::video::Encoder,
+    /// `None`: the source's packets are copied (`--rep copy`).
+    pub encoder: Option<encoder::video::Encoder>,
     pub codecs: String,
+    /// The stream's parameters and the time base of its packets.
+    pub params: codec::Parameters,
+    pub time_base: Rational,
+    /// The sample entry an HEVC stream is written with (`hvc1`).
+    pub codec_tag: Option<[u8; 4]>,
 }
 
 /// Every encoder a plan asks for, opened (so their parameters and
@@ -56,16 +63,27 @@ fn rational(r: Ratio) -> Rational {
     Rational(r.num, r.den)
 }
 
-/// Opens the plan's encoders.
-pub(super) fn open(plan: &RunPlan) -> Result<Encoders> {
+/// Opens the plan's encoders (a copied rung takes the source stream's
+/// parameters from `src`).
+pub(super) fn open(plan: &RunPlan, src: &super::input::OpenedInput) -> Result<Encoders> {
     let mut video = Vec::new();
     if let Some(v) = &plan.input.video {
         let (tb, fr) = (rational(v.time_base), rational(v.frame_rate));
         for r in &plan.video {
+            if r.copy {
+                video.push(super::copied::stream(src, r, fr)?);
+                continue;
+            }
             let encoder = video_encoder(r, tb, fr)?;
             let params = codec::Parameters::from(&*encoder);
             let codecs = video_codec_of(&params, r.size, fr).unwrap_or_default();
-            video.push(OpenedVideo { encoder, codecs });
+            video.push(OpenedVideo {
+                time_base: encoder.time_base(),
+                codec_tag: (params.id() == codec::Id::HEVC).then_some(*b"hvc1"),
+                encoder: Some(encoder),
+                codecs,
+                params,
+            });
         }
     }
     let audio = plan
@@ -127,7 +145,7 @@ fn audio_settings(a: &AudioEncode) -> AudioSettings {
 }
 
 /// The RFC 6381 codec string of an opened encoder's stream.
-fn video_codec_of(p: &codec::Parameters, size: Size, rate: Rational) -> Option<String> {
+pub(super) fn video_codec_of(p: &codec::Parameters, size: Size, rate: Rational) -> Option<String> {
     let extra = crate::ffi::codec::extradata(p);
     crate::hls::video_codec_string(
         p.id(),

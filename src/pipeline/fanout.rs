@@ -102,6 +102,11 @@ pub(super) fn fan_out_video(
             }
             continue;
         }
+        if let Some(s) = v.starts.as_mut() {
+            // A mixed ladder: the encoded rungs make an IDR of exactly the
+            // frames that start the copied rung's segments.
+            crate::ffi::frame::set_keyframe_request(&mut f, s.starts_segment(ts));
+        }
         if let Some(g) = rot.as_mut() {
             g.get("in")
                 // Cannot fail: rotation graphs are built with a source named "in".

@@ -18,6 +18,7 @@ fn settings(protocol: Protocol, reps: Vec<Representation>) -> Settings {
         end_list: false,
         audio: AudioOptions::default(),
         subtitles: Default::default(),
+        single_file: false,
     }
 }
 
@@ -430,4 +431,94 @@ fn one_audio_track_stays_muxed_unless_asked() {
     assert_eq!(p.outputs[0].streams, [StreamRef::Video(0)]);
     assert_eq!(p.audio_renditions.len(), 1);
     assert_eq!(p.variants[0].audio, None);
+}
+
+#[test]
+fn a_mixed_ladder_copies_the_source_and_encodes_without_keyframes_of_its_own() {
+    let mut input = hd_input();
+    if let Some(v) = input.video.as_mut() {
+        // Coded 1440x1080 with wide pixels: the copied rung is the coded size.
+        v.coded = Size::new(1440, 1080);
+    }
+    let mut copied = Representation::copy(96_000);
+    copied.size = Size::new(1920, 1080);
+    let s = settings(Protocol::Hls, vec![copied, rep(640, 360, 800, 96)]);
+    let p = build(&s, &input, &no_options()).unwrap();
+    let (top, low) = (&p.video[0], &p.video[1]);
+    assert!(top.copy && !low.copy);
+    assert_eq!(
+        (top.name.as_str(), top.size),
+        ("1080p", Size::new(1440, 1080))
+    );
+    assert_eq!(top.encoder, "copy");
+    assert_eq!((top.bitrate, top.gop, top.threads), (None, 0, 0));
+    assert!(top.options.is_empty());
+    assert_eq!(top.sample_aspect, Ratio::new(4, 3));
+    // The encoded rung gets every thread and places keyframes only where
+    // asked: no interval within reach, no scene cuts.
+    assert_eq!(low.threads, 8);
+    assert_eq!(low.gop, mixed::FOLLOW_GOP);
+    assert_eq!(
+        low.options.last(),
+        Some(&("sc_threshold".to_string(), "0".to_string()))
+    );
+    // One audio encode at the copied rung's rate, muxed beside both.
+    assert_eq!(p.audio.len(), 1);
+    assert_eq!((top.audio, low.audio), (Some(0), Some(0)));
+    // Without a copied rung, the keyframe interval is one segment.
+    let plain = build(
+        &settings(Protocol::Hls, vec![rep(640, 360, 800, 96)]),
+        &input,
+        &no_options(),
+    )
+    .unwrap();
+    assert_eq!(plain.video[0].gop, 180);
+    assert!(!plain.video[0].copy);
+}
+
+/// The value of muxer option `key` of output `o`.
+fn option<'a>(o: &'a OutputPlan, key: &str) -> Option<&'a str> {
+    o.options
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn single_file_layouts_name_one_media_file_per_rendition() {
+    let reps = vec![rep(1280, 720, 2500, 128), rep(640, 360, 800, 128)];
+    let mut s = settings(Protocol::Hls, reps.clone());
+    s.single_file = true;
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    let o = &p.outputs[0];
+    assert_eq!(o.media_files, [PathBuf::from("out/movie_720p.ts")]);
+    assert_eq!(option(o, "hls_segment_filename"), Some("out/movie_720p.ts"));
+    assert_eq!(
+        option(o, "hls_flags"),
+        Some("independent_segments+single_file")
+    );
+    assert_eq!(o.segments, None, "no numbered segments");
+    s.hls.fragmented_mp4 = true;
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    let o = &p.outputs[1];
+    assert_eq!(o.media_files, [PathBuf::from("out/movie_360p.mp4")]);
+    assert_eq!(option(o, "hls_fmp4_init_filename"), None, "init inside");
+    let mut s = settings(Protocol::Dash, reps);
+    s.output = PathBuf::from("out/movie.mpd");
+    s.single_file = true;
+    let p = build(&s, &hd_input(), &no_options()).unwrap();
+    let o = &p.outputs[0];
+    let files: Vec<PathBuf> = ["0", "1", "2"]
+        .iter()
+        .map(|id| PathBuf::from(format!("out/movie_{id}.mp4")))
+        .collect();
+    assert_eq!(o.media_files, files, "two videos, then the audio");
+    assert_eq!(
+        option(o, "single_file_name"),
+        Some("movie_$RepresentationID$.mp4")
+    );
+    assert_eq!(option(o, "global_sidx"), Some("1"));
+    assert_eq!(option(o, "use_template"), None);
+    s.live = true;
+    assert!(check(&s).is_err(), "live single files are refused");
 }
