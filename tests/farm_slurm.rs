@@ -1,10 +1,14 @@
 //! Farms on a real Slurm cluster (tests/common/slurm.rs: Debian's munged,
 //! slurmctld and slurmd on 127.0.0.1, started by each test).
 
+mod common;
+#[path = "common/farm_jobs.rs"]
+mod farm_jobs;
 #[path = "common/slurm.rs"]
 mod slurm;
 
 use slurm::SlurmCluster;
+use std::path::Path;
 use std::time::Duration;
 
 /// The harness itself: a throttled job array whose tasks each see their own
@@ -61,4 +65,106 @@ fn cluster_runs_an_array_and_a_dependent_job() {
     let listed = std::fs::read_to_string(&listing).unwrap();
     let tasks = listed.lines().filter(|l| l.starts_with("task-")).count();
     assert_eq!(tasks, 4, "{listed}");
+}
+
+/// How long a farm of the test clip may take on the cluster (it takes
+/// seconds; the margin is for a loaded CI machine).
+const FARM_DEADLINE: Duration = Duration::from_secs(300);
+
+/// Submits `plan` with `ffstream farm slurm --submit` (`extra` arguments
+/// added) and returns the ids it printed: the array's and the assemble job's.
+fn submit(cluster: &SlurmCluster, plan: &Path, extra: &[&str]) -> (String, String) {
+    let out = cluster
+        .command(farm_jobs::bin())
+        .args(["farm", "slurm", plan.to_str().unwrap(), "--submit", "-q"])
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "farm slurm --submit: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        cluster.logs()
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let ids: Vec<&str> = text.split_whitespace().collect();
+    assert_eq!(ids.len(), 2, "two job ids expected: {text:?}");
+    (ids[0].to_string(), ids[1].to_string())
+}
+
+/// The whole farm on Slurm: `ffstream farm slurm --submit` runs every task
+/// of the plan as one task of a throttled job array, and the assemble job
+/// after them; the title it leaves is complete: every rendition decodes to
+/// the clip's frames, in the planned segments.
+#[test]
+fn farm_slurm_submit_encodes_the_title_on_the_cluster() {
+    let cluster = SlurmCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let plan = farm_jobs::plan(dir.path());
+    let tasks = farm_jobs::task_count(&plan);
+    assert!(tasks >= 4, "the plan has {tasks} tasks");
+    let (array, assemble) = submit(
+        &cluster,
+        &plan,
+        &["--parallel", "2", "--partition", slurm::PARTITION],
+    );
+    let states = cluster.wait_job(&assemble, FARM_DEADLINE);
+    let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    let assemble_log = log(&format!("ffstream-title-assemble-{assemble}.log"));
+    assert_eq!(
+        states,
+        ["COMPLETED"],
+        "assemble: {assemble_log}\n{}",
+        cluster.logs()
+    );
+    // One array task per plan task, each a completed Slurm job with its log.
+    let array_states = cluster.wait_job(&array, Duration::from_secs(5));
+    assert_eq!(array_states, vec!["COMPLETED"; tasks]);
+    for k in 0..tasks {
+        let task_log = dir
+            .path()
+            .join(format!("ffstream-title-chunk-{array}_{k}.log"));
+        assert!(task_log.is_file(), "no Slurm log of task {k}");
+    }
+    farm_jobs::check_title(&dir.path().join("title.m3u8"));
+}
+
+/// A task that fails for good (its input is gone) fails its array task, and
+/// the assemble job is cancelled with it: no master playlist claims a title.
+#[test]
+fn farm_slurm_assemble_never_runs_after_a_failed_task() {
+    let cluster = SlurmCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("input.mp4");
+    std::fs::copy(farm_jobs::clip(), &input).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let master = out.join("title.m3u8");
+    farm_jobs::ffstream(
+        &[
+            "plan",
+            input.to_str().unwrap(),
+            "-o",
+            master.to_str().unwrap(),
+            "--chunk-duration",
+            "4",
+            "--hls-time",
+            "2",
+            "--rep",
+            "320x180:200k",
+            "-q",
+        ],
+        &[],
+    );
+    std::fs::remove_file(&input).unwrap();
+    let (array, assemble) = submit(&cluster, &out.join("plan.json"), &[]);
+    let states = cluster.wait_job(&assemble, FARM_DEADLINE);
+    assert_eq!(states, ["CANCELLED"], "{}", cluster.logs());
+    let failed = cluster.wait_job(&array, Duration::from_secs(30));
+    assert!(failed.iter().all(|s| s == "FAILED"), "{failed:?}");
+    assert!(!master.exists(), "a master playlist was written");
+    // The task's own log says why, naming the input.
+    let log =
+        std::fs::read_to_string(out.join(format!("ffstream-title-chunk-{array}_0.log"))).unwrap();
+    assert!(log.contains("input.mp4"), "{log}");
 }
