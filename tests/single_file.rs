@@ -679,7 +679,7 @@ fn a_refused_copied_ladder_leaves_no_single_file_behind() {
             s(&out),
             "--single-file",
         ]);
-        assert_eq!(r.status.code(), Some(1), "{cmd}");
+        assert_eq!(r.status.code(), Some(2), "refused as a bad option: {cmd}");
         let left: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
             .flatten()
@@ -724,12 +724,12 @@ fn dashjs_and_shaka_play_the_on_demand_mpd() {
 
 // --- Refusals ---------------------------------------------------------------
 
-/// Runs ffstream expecting a refusal: exit 1 and one line of stderr, which
-/// it returns.
+/// Runs ffstream expecting a refusal: exit 2 (bad options) and one line of
+/// stderr, which it returns.
 fn refused(args: &[&str]) -> String {
     let out = ffstream(args);
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     err
 }
@@ -792,4 +792,66 @@ fn the_muxers_own_single_file_flag_points_at_the_option() {
         "single_file",
     ]);
     assert!(err.contains("use --single-file"), "{err}");
+    let mpd = dir.join("x.mpd");
+    let err = refused(&["dash", s(input()), "-o", s(&mpd), "-x", "single_file=1"]);
+    assert!(
+        err.contains("-x single_file=1") && err.contains("use --single-file"),
+        "{err}"
+    );
+    assert!(!out.exists() && !mpd.exists());
+}
+
+// --- Uploads ----------------------------------------------------------------
+
+/// With `--upload`, every file of a single-file run arrives whole (read back
+/// from the nginx server's folder): the media files, written in place and
+/// uploaded at the end, and the MPD as rewritten for the on-demand profile.
+#[test]
+fn uploads_carry_the_single_files_and_the_final_manifests() {
+    use common::servers::WebDavServer;
+    let dav = WebDavServer::start();
+    for (cmd, manifest) in [("hls", "x.m3u8"), ("dash", "x.mpd")] {
+        let dir = scratch(&format!("upload_{cmd}"));
+        let out = dir.join(manifest);
+        let up = format!("{}/{cmd}", dav.url());
+        package(&[
+            cmd,
+            s(input()),
+            "-o",
+            s(&out),
+            "-q",
+            "--single-file",
+            "--rep",
+            "256x144:200k",
+            "--upload",
+            &up,
+            if cmd == "hls" {
+                "--hls-time"
+            } else {
+                "--seg-duration"
+            },
+            "2",
+        ]);
+        let local: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            local
+                .iter()
+                .any(|f| f.ends_with(".mp4") || f.ends_with(".ts")),
+            "{local:?}"
+        );
+        for f in &local {
+            let got = std::fs::read(dav.root().join(cmd).join(f)).unwrap_or_default();
+            assert!(
+                got == std::fs::read(dir.join(f)).unwrap(),
+                "{cmd}: {f} uploaded differs"
+            );
+        }
+        if cmd == "dash" {
+            check_dash(&dav.root().join(cmd).join(manifest));
+        }
+    }
 }

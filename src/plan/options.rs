@@ -138,12 +138,15 @@ const HLS_REFUSED: &[(&str, Why)] = &[
 const MASTER: &str = "it runs one muxer per rendition and writes the master \
                       playlist (with measured BANDWIDTH) itself";
 
+const SINGLE_FILE: &str = "use --single-file (single_file(true)), which writes the \
+                           on-demand profile's index and names the files";
+
 /// dash muxer options ffstream sets itself.
 const DASH_REFUSED: &[(&str, Why)] = &[
     ("init_seg_name", Why::Naming),
     ("media_seg_name", Why::Naming),
-    ("single_file", Why::Naming),
-    ("single_file_name", Why::Naming),
+    ("single_file", Why::Layout(SINGLE_FILE)),
+    ("single_file_name", Why::Layout(SINGLE_FILE)),
     ("hls_master_name", Why::Naming),
     (
         "adaptation_sets",
