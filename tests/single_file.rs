@@ -855,3 +855,49 @@ fn uploads_carry_the_single_files_and_the_final_manifests() {
         }
     }
 }
+
+// --- Mixed ladders ----------------------------------------------------------
+
+/// A mixed ladder (the source's video copied as the top rung, a smaller
+/// rung encoded from it) in single files: the same layout checks, and the
+/// copied rung's video is the source's, packet for packet.
+#[test]
+fn mixed_ladders_get_single_files_too() {
+    let dir = scratch("mixed");
+    let master = dir.join("x.m3u8");
+    package(&[
+        "hls",
+        s(input()),
+        "-o",
+        s(&master),
+        "-q",
+        "--single-file",
+        "--hls-time",
+        "2",
+        "--rep",
+        "copy",
+        "--rep",
+        "160x90:100k",
+    ]);
+    let files = check_hls(&master, false);
+    assert_eq!(files.len(), 2);
+    assert_same_packets(input(), &files[0], "v", true);
+    let mpd = dir.join("x.mpd");
+    package(&[
+        "dash",
+        s(input()),
+        "-o",
+        s(&mpd),
+        "-q",
+        "--single-file",
+        "--seg-duration",
+        "2",
+        "--rep",
+        "copy",
+        "--rep",
+        "160x90:100k",
+    ]);
+    let files = check_dash(&mpd);
+    assert_eq!(files.len(), 3);
+    assert_same_packets(input(), &files[0].1, "v", false);
+}
