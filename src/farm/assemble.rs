@@ -33,11 +33,11 @@ pub fn assemble(plan: &FarmPlan) -> Result<PathBuf> {
             for r in joined.video.iter().chain(&joined.audio) {
                 write_media_playlist(&dir.join(&r.playlist), r, plan.ladder.segment_seconds)?;
             }
-            master(&joined).save(&plan.output)?;
+            master(&joined).save(&plan.manifest())?;
         }
         Output::Dash => super::mpd::write(plan, &joined)?,
     }
-    Ok(plan.output.clone())
+    Ok(plan.manifest())
 }
 
 /// Every task's report, or an error naming the tasks without one.

@@ -159,6 +159,8 @@ pub(crate) fn packager(plan: &FarmPlan, part: Part) -> Result<Packager<'static>>
                 first_segment,
                 start,
                 end,
+                warmup,
+                cooldown,
                 ..
             } => p
                 .representations(reps)
@@ -168,12 +170,16 @@ pub(crate) fn packager(plan: &FarmPlan, part: Part) -> Result<Packager<'static>>
                     origin,
                     start: *start,
                     end: *end,
+                    warmup: *warmup,
+                    cooldown: *cooldown,
                     offset,
                 }),
             Work::Audio => p.representations(Vec::new()).window(Window {
                 origin,
                 start: 0,
                 end: None,
+                warmup: 0,
+                cooldown: 0,
                 offset,
             }),
         },

@@ -156,6 +156,14 @@ pub enum Work {
         start: i64,
         /// Where it ends, ticks after the title's first frame.
         end: Option<i64>,
+        /// Ticks before `start` encoded only to warm the encoders' rate
+        /// control up (their packets are dropped).
+        #[serde(default)]
+        warmup: i64,
+        /// Ticks after `end` encoded only so the chunk's last frames are
+        /// coded as in a single run (their packets are dropped).
+        #[serde(default)]
+        cooldown: i64,
     },
     /// The whole audio, as one AAC rendition.
     Audio,
@@ -249,12 +257,29 @@ impl FarmPlan {
         self.tasks.len()
     }
 
-    /// The folder every file goes to.
+    /// The folder every file goes to: the loaded plan's own folder (so
+    /// machines may mount the shared folder anywhere), else the output's.
     pub fn dir(&self) -> PathBuf {
+        if let Some(p) = self.path.as_deref().and_then(Path::parent) {
+            return if p.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                p.to_path_buf()
+            };
+        }
         match self.output.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         }
+    }
+
+    /// The manifest, in [`dir`](Self::dir).
+    pub fn manifest(&self) -> PathBuf {
+        let name = self
+            .output
+            .file_name()
+            .map_or_else(|| "stream.m3u8".into(), |n| n.to_os_string());
+        self.dir().join(name)
     }
 
     /// The output's file stem (`movie` for `movie.m3u8`).

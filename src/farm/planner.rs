@@ -26,6 +26,11 @@ pub fn plan(input: &str, output: &Path, ladder: &Ladder, chunk_seconds: f64) -> 
     let report = |k: usize| format!("{stem}.task-{k:04}.json");
     let mut tasks: Vec<Task> = (0..chunks)
         .map(|c| {
+            // Warm-up: the segment before the chunk is encoded and dropped,
+            // so libx264's rate control starts the chunk as settled as in a
+            // single run (from cold, a chunk's first segment got 10% fewer
+            // bits, 1.5 dB less PSNR; from a second into the segment before,
+            // its keyframe lost 3 dB).
             let first = c * per_chunk;
             let last = ((c + 1) * per_chunk).min(total);
             Task {
@@ -35,6 +40,16 @@ pub fn plan(input: &str, output: &Path, ladder: &Ladder, chunk_seconds: f64) -> 
                     segments: last - first,
                     start: boundary(&clock, seg, first),
                     end: (c + 1 < chunks).then(|| boundary(&clock, seg, last)),
+                    warmup: if first == 0 {
+                        0
+                    } else {
+                        boundary(&clock, seg, first) - boundary(&clock, seg, first - 1)
+                    },
+                    cooldown: if c + 1 < chunks {
+                        ticks(&clock, COOLDOWN)
+                    } else {
+                        0
+                    },
                 },
                 report: report(c as usize),
             }
@@ -48,9 +63,14 @@ pub fn plan(input: &str, output: &Path, ladder: &Ladder, chunk_seconds: f64) -> 
             report: report(k),
         });
     }
+    // A relative path means nothing on another machine: made absolute.
+    let input = match std::fs::canonicalize(input) {
+        Ok(p) if !input.contains("://") => p.to_string_lossy().into_owned(),
+        _ => input.to_string(),
+    };
     let mut plan = FarmPlan {
         version: PLAN_VERSION,
-        input: input.to_string(),
+        input,
         output: output.to_path_buf(),
         protocol,
         ladder: ladder.clone(),
@@ -64,6 +84,17 @@ pub fn plan(input: &str, output: &Path, ladder: &Ladder, chunk_seconds: f64) -> 
     plan.run = serde_json::to_value(&run)
         .map_err(|e| Error::Internal(format!("run plan to JSON: {e}")))?;
     Ok(plan)
+}
+
+/// Video encoded after a chunk's end, its packets dropped: the last frames
+/// are then coded with the lookahead a single run gives them (as the end of
+/// a stream, the last frame lost 1.3 dB).
+const COOLDOWN: f64 = 0.5;
+
+/// `secs` in ticks of the video's time base.
+fn ticks(clock: &Clock, secs: f64) -> i64 {
+    let tb = f64::from(clock.time_base_num) / f64::from(clock.time_base_den.max(1));
+    (secs / tb).round() as i64
 }
 
 /// HLS for `.m3u8`, DASH for `.mpd`.
