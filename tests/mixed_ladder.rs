@@ -405,4 +405,10 @@ fn a_copied_rung_the_container_cannot_carry_is_refused_before_anything_is_writte
         out.to_str().unwrap(),
     ];
     assert_refused(&args, &out, &["--rep copy"]);
+    // DASH switches within one codec: H.264 copied beside VP9 encodes is
+    // refused.
+    let mpd = dir.join("vp9").join("x.mpd");
+    let mut args = vec!["dash", src, "--codec", "vp9", "--rep", "copy"];
+    args.extend(["--rep", "320x180:200k", "-o", mpd.to_str().unwrap()]);
+    assert_refused(&args, &mpd, &["--rep copy", "h264", "libvpx-vp9"]);
 }

@@ -45,10 +45,33 @@ pub(super) fn check(job: &Job, plan: &RunPlan, src: &OpenedInput) -> Result<()> 
         .parameters()
         .id();
     let fmp4 = job.settings.hls.fragmented_mp4;
-    match crate::copy::refuse_copied_video(plan.protocol, fmp4, id) {
-        Some(why) => Err(Error::Config(format!("{}: {why}", src.name))),
-        None => Ok(()),
+    if let Some(why) = crate::copy::refuse_copied_video(plan.protocol, fmp4, id) {
+        return Err(Error::Config(format!("{}: {why}", src.name)));
     }
+    check_one_codec(job, plan, id, &src.name)
+}
+
+/// DASH puts every video rendition in one adaptation set, within which
+/// players switch only between representations of one codec: the encoded
+/// rungs must have the copied rung's.
+fn check_one_codec(job: &Job, plan: &RunPlan, id: codec::Id, input: &str) -> Result<()> {
+    use crate::options::VideoCodec;
+    let encoded = job.settings.format.video;
+    let same = match encoded {
+        VideoCodec::H264 => id == codec::Id::H264,
+        VideoCodec::Hevc => id == codec::Id::HEVC,
+        VideoCodec::Vp9 => id == codec::Id::VP9,
+    };
+    if same || plan.protocol != crate::Protocol::Dash || plan.video.iter().all(|r| r.copy) {
+        return Ok(());
+    }
+    Err(Error::Config(format!(
+        "{input}: --rep copy: the source's video is {} and the other rungs would be encoded \
+         with {}; a DASH adaptation set switches within one codec: give --codec for the \
+         source's codec",
+        id.name(),
+        encoded.encoder_name()
+    )))
 }
 
 /// The copied rung's muxer stream: the source stream's parameters and time
