@@ -412,3 +412,33 @@ fn a_copied_rung_the_container_cannot_carry_is_refused_before_anything_is_writte
     args.extend(["--rep", "320x180:200k", "-o", mpd.to_str().unwrap()]);
     assert_refused(&args, &mpd, &["--rep copy", "h264", "libvpx-vp9"]);
 }
+
+#[test]
+fn the_library_takes_a_copied_representation() {
+    use ffstream::{Bitrate, Format, Representation, Size};
+    ffstream::init();
+    let dir = scratch("library");
+    let reps = vec![
+        Representation::copy(96_000),
+        Representation::new(Size::new(320, 180), Bitrate::new(200_000, 96_000)),
+    ];
+    let report = ffstream::input(source().to_str().unwrap())
+        .unwrap()
+        .hls(Format::h264())
+        .representations(reps)
+        .hls_time(2.0)
+        .output(dir.join("x.m3u8"))
+        .unwrap();
+    let top = &report.renditions[0];
+    // The copied rung is the source's size, and every packet of it.
+    assert_eq!(top.size, Some(Size::new(640, 360)));
+    assert_eq!(top.frames, FRAMES as u64);
+    let medias = hls::check_vod_files(&dir.join("x.m3u8"));
+    assert_eq!(medias.len(), 2);
+    let frames: Vec<Vec<Vec<Frame>>> = medias
+        .iter()
+        .map(|(_, media)| claims::hls_segment_frames(&dir, media))
+        .collect();
+    let names = ["copied".to_string(), "encoded".to_string()];
+    assert_aligned(&names, &frames, &STARTS_2S);
+}
