@@ -1,5 +1,9 @@
-//! An `object_store` for `ftp://` servers, with a small FTP client of our
-//! own (RFC 959: `USER`, `PASS`, `TYPE I`, `PASV`, `STOR`, `DELE`).
+//! An `object_store` for FTP servers: `ftp://` in the clear, or
+//! `ftpes://` for FTP over explicit TLS (FTPS: `AUTH TLS` on the usual
+//! port, then TLS on the control and every data connection). The protocol
+//! is the `suppaftp` crate's; this module owns the adapter: a pool of
+//! logged-in control connections, timeouts, and errors that name the server
+//! without its password.
 //!
 //! Why not FFmpeg's ftp protocol: libavformat 5.1 closes the data and
 //! control connections without waiting for the server's "transfer
@@ -11,6 +15,10 @@
 //!
 //! Only what pushing a stream needs is supported: whole-object writes and
 //! deletions. The server's folder must exist (STOR creates no parents).
+//! Implicit FTPS (`ftps://`, TLS from the first byte on port 990) is not
+//! supported: servers that offer it also offer explicit TLS.
+
+mod session;
 
 use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
@@ -19,8 +27,7 @@ use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use session::Session;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +35,14 @@ use std::time::Duration;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle control connections kept for reuse.
 const POOL: usize = 8;
+
+/// Whether `url` names an FTP store: `ftp://`, `ftpes://`, or `ftps://`
+/// (which is refused with a clear error, not taken for a local path).
+pub(crate) fn is_ftp_url(url: &str) -> bool {
+    ["ftp", "ftpes", "ftps"]
+        .iter()
+        .any(|s| url.strip_prefix(s).is_some_and(|r| r.starts_with("://")))
+}
 
 /// A URL with its password replaced by `***`, for errors and logs.
 pub(crate) fn redact(url: &url::Url) -> String {
@@ -41,20 +56,24 @@ pub(crate) fn redact(url: &url::Url) -> String {
 /// What logging in needs.
 #[derive(Clone)]
 struct Login {
+    /// A name or an IP address (IPv6 without brackets).
     host: String,
     port: u16,
     user: String,
     password: String,
+    /// With `ftpes://`: the TLS settings of the control and data connections.
+    tls: Option<Arc<session::ClientConfig>>,
 }
 
-/// An FTP server reached as `ftp://user:password@host:port`.
+/// An FTP server reached as `ftp://user:password@host:port`, or over TLS as
+/// `ftpes://user:password@host:port`.
 #[derive(Clone)]
 pub(crate) struct FtpStore {
     login: Login,
     /// How errors name the server: without the password.
     shown: String,
     timeout: Duration,
-    idle: Arc<Mutex<Vec<Control>>>,
+    idle: Arc<Mutex<Vec<Session>>>,
 }
 
 impl std::fmt::Debug for FtpStore {
@@ -69,63 +88,69 @@ impl std::fmt::Display for FtpStore {
     }
 }
 
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (b[i], b.get(i + 1).copied(), b.get(i + 2).copied()) {
-            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
-                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// A user name or password from a URL, `%XX` escapes decoded.
+fn decoded(s: &str) -> String {
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 impl FtpStore {
-    /// The server of `url` (`ftp://[user[:password]@]host[:port]/...`).
-    pub fn new(url: &url::Url, timeout: Option<Duration>) -> FtpStore {
+    /// The server of `url` (`ftp[es]://[user[:password]@]host[:port]/...`).
+    /// Fails (naming no password) if the scheme is not an FTP one or the
+    /// TLS settings cannot be made.
+    pub fn new(url: &url::Url, timeout: Option<Duration>) -> Result<FtpStore, String> {
+        let tls = match url.scheme() {
+            "ftp" => None,
+            "ftpes" => Some(session::tls_config()?),
+            "ftps" => return Err(
+                "implicit FTPS (ftps://) is not supported: use ftpes:// (FTP over explicit TLS)"
+                    .into(),
+            ),
+            other => return Err(format!("{other}:// is not an FTP URL (ftp or ftpes)")),
+        };
+        let host = match url.host() {
+            Some(url::Host::Ipv6(ip)) => ip.to_string(),
+            Some(h) if !h.to_string().is_empty() => h.to_string(),
+            _ => return Err("no host name".into()),
+        };
         let mut base = url.clone();
         base.set_path("");
         base.set_query(None);
         base.set_fragment(None);
-        FtpStore {
+        Ok(FtpStore {
             login: Login {
-                host: url.host_str().unwrap_or_default().to_string(),
+                host,
                 port: url.port().unwrap_or(21),
                 user: match url.username() {
                     "" => "anonymous".to_string(),
-                    u => percent_decode(u),
+                    u => decoded(u),
                 },
-                password: percent_decode(url.password().unwrap_or("")),
+                password: decoded(url.password().unwrap_or("")),
+                tls,
             },
             shown: redact(&base).trim_end_matches('/').to_string(),
             timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
             idle: Default::default(),
-        }
+        })
     }
 
     /// Runs `op` on an idle control connection, or a new one. A reused
-    /// connection the server has dropped meanwhile is replaced once.
-    fn with_control<T>(
+    /// connection the server has dropped meanwhile is replaced once (not
+    /// one that timed out: the server is slow, and trying again would
+    /// double the wait).
+    fn with_session<T>(
         &self,
-        mut op: impl FnMut(&mut Control) -> Result<T, FtpError>,
+        mut op: impl FnMut(&mut Session) -> Result<T, FtpError>,
     ) -> Result<T, FtpError> {
         let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let (mut c, reused) = match pooled {
             Some(c) => (c, true),
-            None => (Control::connect(&self.login, self.timeout)?, false),
+            None => (Session::open(&self.login, self.timeout)?, false),
         };
         let r = match op(&mut c) {
-            Err(FtpError::Io(_)) if reused => {
-                c = Control::connect(&self.login, self.timeout)?;
+            Err(FtpError::Io(e)) if reused && !timed_out(&e) => {
+                c = Session::open(&self.login, self.timeout)?;
                 op(&mut c)
             }
             r => r,
@@ -157,6 +182,14 @@ impl FtpStore {
     }
 }
 
+/// Whether a socket call gave up after the store's timeout.
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+    )
+}
+
 /// Why an FTP exchange failed.
 #[derive(Debug)]
 enum FtpError {
@@ -166,6 +199,17 @@ enum FtpError {
     Refused(String),
     /// A transient refusal (4xx) or an unexpected answer.
     Failed(String),
+}
+
+impl FtpError {
+    /// The same error, saying which step failed (`login`, `AUTH TLS`).
+    fn context(self, step: &str) -> FtpError {
+        match self {
+            FtpError::Io(e) => FtpError::Io(std::io::Error::new(e.kind(), format!("{step}: {e}"))),
+            FtpError::Refused(s) => FtpError::Refused(format!("{step}: {s}")),
+            FtpError::Failed(s) => FtpError::Failed(format!("{step}: {s}")),
+        }
+    }
 }
 
 impl std::fmt::Display for FtpError {
@@ -181,126 +225,6 @@ impl std::fmt::Display for FtpError {
 impl From<std::io::Error> for FtpError {
     fn from(e: std::io::Error) -> Self {
         FtpError::Io(e)
-    }
-}
-
-/// One logged-in control connection.
-struct Control {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    timeout: Duration,
-}
-
-fn connect(host: &str, port: u16, timeout: Duration) -> std::io::Result<TcpStream> {
-    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
-    for addr in (host, port).to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => {
-                s.set_read_timeout(Some(timeout))?;
-                s.set_write_timeout(Some(timeout))?;
-                return Ok(s);
-            }
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
-}
-
-impl Control {
-    fn connect(login: &Login, timeout: Duration) -> Result<Control, FtpError> {
-        let stream = connect(&login.host, login.port, timeout)?;
-        let mut c = Control {
-            writer: stream.try_clone()?,
-            reader: BufReader::new(stream),
-            timeout,
-        };
-        c.expect(None, &[220])?;
-        let (code, text) = c.send(&format!("USER {}", login.user))?;
-        let (code, text) = if code == 331 {
-            c.send(&format!("PASS {}", login.password))?
-        } else {
-            (code, text)
-        };
-        if code != 230 {
-            return Err(FtpError::Refused(format!("login: {text}")));
-        }
-        c.expect(Some("TYPE I"), &[200])?;
-        Ok(c)
-    }
-
-    /// Reads one reply, multi-line ones included (`250-...` up to `250 ...`).
-    fn reply(&mut self) -> Result<(u16, String), FtpError> {
-        let mut line = String::new();
-        if self.reader.read_line(&mut line)? == 0 {
-            return Err(FtpError::Io(std::io::ErrorKind::UnexpectedEof.into()));
-        }
-        let code: u16 = line.get(..3).and_then(|c| c.parse().ok()).unwrap_or(0);
-        if line.as_bytes().get(3) == Some(&b'-') {
-            let end = format!("{code} ");
-            loop {
-                let mut more = String::new();
-                if self.reader.read_line(&mut more)? == 0 || more.starts_with(&end) {
-                    break;
-                }
-            }
-        }
-        Ok((code, line.trim_end().to_string()))
-    }
-
-    fn send(&mut self, cmd: &str) -> Result<(u16, String), FtpError> {
-        self.writer.write_all(format!("{cmd}\r\n").as_bytes())?;
-        self.reply()
-    }
-
-    /// Sends `cmd` (or only reads, for the greeting) and checks the answer.
-    fn expect(&mut self, cmd: Option<&str>, ok: &[u16]) -> Result<(u16, String), FtpError> {
-        let (code, text) = match cmd {
-            Some(c) => self.send(c)?,
-            None => self.reply()?,
-        };
-        if ok.contains(&code) {
-            Ok((code, text))
-        } else if (500..600).contains(&code) {
-            Err(FtpError::Refused(text))
-        } else {
-            Err(FtpError::Failed(text))
-        }
-    }
-
-    /// Opens a passive-mode data connection (to the control connection's
-    /// peer, whatever address the server names: it may be behind NAT).
-    fn data(&mut self) -> Result<TcpStream, FtpError> {
-        let (_, text) = self.expect(Some("PASV"), &[227])?;
-        let nums: Vec<u16> = text
-            .rsplit_once('(')
-            .map(|(_, t)| t)
-            .unwrap_or("")
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|s| !s.is_empty())
-            .filter_map(|s| s.parse().ok())
-            .collect();
-        if nums.len() < 6 {
-            return Err(FtpError::Failed(format!("unreadable PASV answer: {text}")));
-        }
-        let port = nums[4] * 256 + nums[5];
-        let host = self.writer.peer_addr()?.ip().to_string();
-        Ok(connect(&host, port, self.timeout)?)
-    }
-
-    fn stor(&mut self, path: &str, data: &[u8]) -> Result<(), FtpError> {
-        let mut conn = self.data()?;
-        self.expect(Some(&format!("STOR {path}")), &[125, 150])?;
-        conn.write_all(data)?;
-        conn.flush()?;
-        drop(conn);
-        // The server's word that the whole file arrived.
-        self.expect(None, &[226, 250])?;
-        Ok(())
-    }
-
-    fn dele(&mut self, path: &str) -> Result<(), FtpError> {
-        self.expect(Some(&format!("DELE {path}")), &[250])?;
-        Ok(())
     }
 }
 
@@ -322,7 +246,7 @@ async fn blocking<T: Send + 'static>(
 
 fn unsupported(what: &str) -> object_store::Error {
     object_store::Error::NotImplemented {
-        operation: format!("{what} on an ftp:// store (ffstream only pushes to FTP)"),
+        operation: format!("{what} on an FTP store (ffstream only pushes to FTP)"),
         implementer: "ffstream FtpStore".into(),
     }
 }
@@ -338,7 +262,7 @@ impl ObjectStore for FtpStore {
         let me = self.clone();
         let path = format!("/{location}");
         let data: bytes::Bytes = payload.into();
-        match blocking(move || me.with_control(|c| c.stor(&path, &data))).await {
+        match blocking(move || me.with_session(|c| c.stor(&path, &data))).await {
             Ok(()) => Ok(PutResult {
                 e_tag: None,
                 version: None,
@@ -372,7 +296,7 @@ impl ObjectStore for FtpStore {
                     let location = location?;
                     let path = format!("/{location}");
                     let m2 = me.clone();
-                    match blocking(move || m2.with_control(|c| c.dele(&path))).await {
+                    match blocking(move || m2.with_session(|c| c.dele(&path))).await {
                         Ok(()) => Ok(location),
                         Err(e) => Err(me.err(&location, "delete", e)),
                     }
@@ -398,16 +322,43 @@ impl ObjectStore for FtpStore {
 mod tests {
     use super::*;
 
+    fn store(url: &str) -> Result<FtpStore, String> {
+        FtpStore::new(&url::Url::parse(url).unwrap(), None)
+    }
+
     #[test]
     fn logins_are_decoded_and_passwords_never_shown() {
-        let u = url::Url::parse("ftp://us%40r:p%3Ass@example.test:2121/live/x").unwrap();
-        let s = FtpStore::new(&u, None);
+        let s = store("ftp://us%40r:p%3Ass@example.test:2121/live/x").unwrap();
         assert_eq!(s.login.user, "us@r");
         assert_eq!(s.login.password, "p:ss");
         assert_eq!(s.login.port, 2121);
+        assert!(s.login.tls.is_none());
         assert_eq!(s.to_string(), "ftp://us%40r:***@example.test:2121");
-        let anon = FtpStore::new(&url::Url::parse("ftp://example.test/x").unwrap(), None);
+        let anon = store("ftp://example.test/x").unwrap();
         assert_eq!(anon.login.user, "anonymous");
         assert_eq!(anon.login.port, 21);
+    }
+
+    #[test]
+    fn ftpes_urls_use_tls_and_other_schemes_are_refused() {
+        let s = store("ftpes://u:pw@[::1]:2121/x").unwrap();
+        assert!(s.login.tls.is_some());
+        // Connected to and checked against the certificate without brackets.
+        assert_eq!(s.login.host, "::1");
+        assert_eq!(s.to_string(), "ftpes://u:***@[::1]:2121");
+        let e = store("sftp://u:pw@example.test/x").unwrap_err();
+        assert!(e.contains("sftp") && !e.contains("pw"), "{e}");
+        let e = store("ftps://u:pw@example.test/x").unwrap_err();
+        assert!(e.contains("ftpes://") && !e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn ftp_urls_are_told_from_local_paths() {
+        for u in ["ftp://h/x.m3u8", "ftpes://h/x.m3u8", "ftps://h/x.m3u8"] {
+            assert!(is_ftp_url(u), "{u}");
+        }
+        for u in ["ftp/x.m3u8", "ftpx://h/x", "sftp://h/x", "http://h/x"] {
+            assert!(!is_ftp_url(u), "{u}");
+        }
     }
 }

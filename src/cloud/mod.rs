@@ -4,10 +4,13 @@
 //!
 //! URLs: `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix`
 //! (also `azure://`), `http(s)://host/prefix` (a WebDAV-style server that
-//! accepts PUT), and, for outputs only, `ftp://user:password@host/folder`. Credentials come from the standard environment of each
-//! provider (`AWS_*`, `GOOGLE_*`, `AZURE_*`) and are never logged.
+//! accepts PUT), and, for outputs only, `ftp://user:password@host/folder`
+//! (or `ftpes://` for FTP over explicit TLS). Credentials come from the
+//! standard environment of each provider (`AWS_*`, `GOOGLE_*`, `AZURE_*`)
+//! and are never logged.
 
 mod ftp;
+pub(crate) use ftp::is_ftp_url;
 mod reader;
 mod upload;
 
@@ -258,15 +261,13 @@ impl Store {
                     .map_err(|e| bad(e.to_string()))?;
                 (Arc::new(s), path)
             }
-            "ftp" => {
-                if host.is_empty() {
-                    return Err(bad("no host name".into()));
-                }
-                (Arc::new(ftp::FtpStore::new(&parsed, io_timeout)), path)
+            "ftp" | "ftpes" | "ftps" => {
+                let s = ftp::FtpStore::new(&parsed, io_timeout).map_err(bad)?;
+                (Arc::new(s), path)
             }
             other => {
                 return Err(bad(format!(
-                    "unsupported scheme {other}: use s3, gs, az, http(s) or ftp"
+                    "unsupported scheme {other}: use s3, gs, az, http(s), ftp or ftpes"
                 )))
             }
         };

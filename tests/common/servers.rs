@@ -1191,11 +1191,14 @@ fn ftp_python() -> PathBuf {
 }
 
 /// pyftpdlib serving a temporary directory to one user, `ffstream` with
-/// password `secret`.
+/// password `secret`; in the clear, or (`start_tls`) FTP over explicit TLS
+/// only.
 pub struct FtpServer {
     port: u16,
     process: ServerProcess,
     root: PathBuf,
+    /// With TLS: the test CA that signed the server's certificate.
+    ca: Option<PathBuf>,
     _dir: TempDir,
 }
 
@@ -1205,15 +1208,23 @@ impl FtpServer {
 
     /// A server where the user may write and delete.
     pub fn start() -> FtpServer {
-        Self::start_inner(true)
+        Self::start_inner(true, false)
     }
 
     /// A server where the user may only read: STOR is refused (550).
     pub fn start_read_only() -> FtpServer {
-        Self::start_inner(false)
+        Self::start_inner(false, false)
     }
 
-    fn start_inner(writable: bool) -> FtpServer {
+    /// A writable server that takes FTP over explicit TLS only (RFC 4217,
+    /// pyftpdlib's `TLS_FTPHandler`, needs pyOpenSSL): `AUTH TLS` before
+    /// logging in and `PROT P` before any transfer are required. Its
+    /// certificate, for 127.0.0.1, is signed by [`Self::ca`].
+    pub fn start_tls() -> FtpServer {
+        Self::start_inner(true, true)
+    }
+
+    fn start_inner(writable: bool, tls: bool) -> FtpServer {
         let python = ftp_python();
         start_with_retries("pyftpdlib FTP server", |port| {
             let dir = tempfile::Builder::new()
@@ -1232,6 +1243,15 @@ impl FtpServer {
             if writable {
                 cmd.arg("-w");
             }
+            let ca = tls.then(|| {
+                let (ca, cert, key) = test_certificates(dir.path());
+                cmd.args(["--tls", "--tls-control-required", "--tls-data-required"])
+                    .arg("--certfile")
+                    .arg(cert)
+                    .arg("--keyfile")
+                    .arg(key);
+                ca
+            });
             let mut process = ServerProcess::spawn("pyftpdlib", cmd, &dir.path().join("ftp.log"));
             // Ready when it greets a client.
             process.wait_ready(port, || {
@@ -1247,20 +1267,28 @@ impl FtpServer {
                 port,
                 process,
                 root,
+                ca,
                 _dir: dir,
             })
         })
     }
 
-    /// `ftp://ffstream:secret@127.0.0.1:PORT` (no trailing slash);
-    /// `url()/a/b.ts` is stored at `root()/a/b.ts`.
+    /// `ftp://ffstream:secret@127.0.0.1:PORT` (no trailing slash), or
+    /// `ftpes://...` for a TLS server; `url()/a/b.ts` is stored at
+    /// `root()/a/b.ts`.
     pub fn url(&self) -> String {
         format!(
-            "ftp://{}:{}@127.0.0.1:{}",
+            "{}://{}:{}@127.0.0.1:{}",
+            if self.ca.is_some() { "ftpes" } else { "ftp" },
             Self::USER,
             Self::PASSWORD,
             self.port
         )
+    }
+
+    /// The CA certificate (PEM) that signed a TLS server's certificate.
+    pub fn ca(&self) -> &Path {
+        self.ca.as_deref().expect("not a TLS server (start_tls)")
     }
 
     /// Where uploaded files arrive.
