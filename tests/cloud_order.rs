@@ -335,7 +335,7 @@ fn a_refusal_is_not_retried_and_no_store_keeps_a_manifest() {
         "--upload", &up(&refusing), "--upload", &up(&healthy),
     ]);
     let err = String::from_utf8_lossy(&r.stderr).into_owned();
-    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert_eq!(r.status.code(), Some(4), "a store failure: {err}");
     let line = err
         .lines()
         .find(|l| l.starts_with("ffstream: "))

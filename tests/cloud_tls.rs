@@ -35,7 +35,7 @@ fn a_push_to_an_untrusted_certificate_fails_at_the_first_handshake() {
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&r.stderr).into_owned();
-    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert_eq!(r.status.code(), Some(4), "a store failure: {err}");
     let lines: Vec<&str> = err
         .lines()
         .filter(|l| l.starts_with("ffstream: "))

@@ -333,7 +333,7 @@ fn hevc_into_hls_ts_is_refused_in_one_line() {
         "-o",
         master.to_str().unwrap(),
     ]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "refused as a bad option");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
@@ -584,7 +584,7 @@ fn unaligned_inputs_are_refused_in_one_line_naming_the_time() {
     let src = &ladder_inputs()[0];
     let master = dir.join("out").join("x.m3u8");
     let out = ffstream(&unaligned_args(src, odd, &master));
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "refused as a bad option");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     for part in [

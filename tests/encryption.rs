@@ -519,7 +519,7 @@ fn key_bytes_never_reach_error_messages() {
     std::fs::create_dir(dir.path().join("x_120p_0002.ts")).unwrap();
     let r = cli_hls(dir.path(), &[]);
     let err = String::from_utf8_lossy(&r.stderr).into_owned();
-    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert_eq!(r.status.code(), Some(4), "an output failure: {err}");
     assert!(err.contains("x_120p_0002.ts"), "{err}");
     let keys = key_files(dir.path(), "k.key");
     assert!(keys.len() >= 2, "{keys:?}");

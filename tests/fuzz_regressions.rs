@@ -192,7 +192,7 @@ fn known_ffmpeg_crashers_fail_cleanly() {
                 n += 1;
                 let o = run_named(&input, &args);
                 let lines: Vec<&str> = o.stderr.lines().collect();
-                let clean = o.code == Some(1)
+                let clean = o.code == Some(3)
                     && lines.len() == 1
                     && lines[0].starts_with("ffstream: cannot open input ")
                     && lines[0].contains("lists no segments");

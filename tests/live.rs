@@ -429,7 +429,7 @@ fn a_missing_capture_device_lists_what_is_there() {
         "/tmp/never/x.m3u8",
     ]);
     let err = String::from_utf8_lossy(&r.stderr).to_string();
-    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert_eq!(r.status.code(), Some(3), "a bad input: {err}");
     // libasound prints its own complaint too; ffstream's is one line.
     let ours: Vec<&str> = err
         .lines()
@@ -601,7 +601,7 @@ fn assert_unknown_source_refused(x: &Xvfb, pulse: &Pulse, dir: &Path) {
     .output()
     .unwrap();
     let err = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert_eq!(r.status.code(), Some(3), "a bad input: {err}");
     assert!(err.contains("no_such_source (pulse)"), "{err}");
     assert!(!dir.join("bad").exists());
 }

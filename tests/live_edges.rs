@@ -110,7 +110,7 @@ fn comes_back_changed(back: Picture, expect: &[&str]) {
     let _back = live_source::publish(back, "mpegts", &[], &src_url, &dir.join("src2.log"));
     let st = wait_exit(&mut run, &log);
     let text = read(&log);
-    assert_eq!(st.code(), Some(1), "{text}");
+    assert_eq!(st.code(), Some(3), "the input lost for good: {text}");
     assert!(text.contains("reconnected"), "{text}");
     let errors: Vec<&str> = text
         .lines()
@@ -360,7 +360,7 @@ fn a_push_to_an_untrusted_certificate_fails_naming_the_store() {
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&r.stderr).into_owned();
-        assert_eq!(r.status.code(), Some(1), "{env:?}: {err}");
+        assert_eq!(r.status.code(), Some(4), "a store failure: {env:?}: {err}");
         let line = err
             .lines()
             .find(|l| l.starts_with("ffstream: "))
@@ -547,7 +547,7 @@ fn a_ctrl_c_before_the_input_is_open_ends_the_run_at_once() {
     assert!(within(10, || !run.running()), "still running after SIGINT");
     let st = wait_exit(&mut run, &log);
     let text = read(&log);
-    assert_eq!(st.code(), Some(1), "{text}");
+    assert_eq!(st.code(), Some(5), "cancelled before the run started: {text}");
     let errors: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("ffstream: "))

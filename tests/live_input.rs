@@ -384,7 +384,7 @@ fn never_returns(protocol: &str) {
     src.kill();
     let st = wait_exit(&mut run, &log);
     let text = read(&log);
-    assert_eq!(st.code(), Some(1), "{protocol}: {text}");
+    assert_eq!(st.code(), Some(3), "the input lost for good: {protocol}: {text}");
     let attempts: Vec<&str> = text
         .lines()
         .filter(|l| l.contains(&format!("live input {in_url}: ")) && l.contains("reconnecting"))
@@ -474,7 +474,7 @@ fn a_dead_live_url_fails_after_its_retries_and_writes_nothing() {
         );
         let st = wait_exit(&mut run, &log);
         let text = read(&log);
-        assert_eq!(st.code(), Some(1), "{url}: {text}");
+        assert_eq!(st.code(), Some(3), "the input lost for good: {url}: {text}");
         let retries = text.matches("reconnecting in").count();
         assert_eq!(retries, 2, "{url}: {text}");
         assert!(text.contains("(attempt 2 of 2)"), "{url}: {text}");
