@@ -514,6 +514,28 @@ fn check_dash(mpd: &Path) -> Vec<(String, PathBuf)> {
     files
 }
 
+/// `--hls-playlist` beside an on-demand MPD: strict playlists whose byte
+/// ranges, after the map, cover the representation's file box by box.
+fn check_dash_hls(master: &Path) {
+    let dir = master.parent().unwrap();
+    let medias = hls::check_vod_files(master);
+    assert_eq!(medias.len(), 3, "two videos and the audio");
+    for (_, media) in medias {
+        let (uri, ranges) = hls_ranges(&media);
+        let file = dir.join(&uri);
+        let map = media.map.as_ref().expect("a map");
+        assert_eq!(map.uri, uri);
+        let r = map.byterange.expect("the map is a byte range");
+        assert_eq!(r.offset, 0);
+        assert_cover(&file, r.length, &ranges);
+        let b = boxes(&file);
+        assert!(b.boundary(r.length), "the map ends inside a box");
+        for &(o, _) in &ranges {
+            assert_eq!(b.kind_at(o), Some("moof"), "{uri}: range at {o}");
+        }
+    }
+}
+
 #[test]
 fn encoded_dash_single_files_are_indexed_by_one_sidx_each() {
     let dir = scratch("enc_dash");
@@ -531,8 +553,10 @@ fn encoded_dash_single_files_are_indexed_by_one_sidx_each() {
         "256x144:200k",
         "--seg-duration",
         "2",
+        "--hls-playlist",
     ]);
     let files = check_dash(&mpd);
+    check_dash_hls(&dir.join("master.m3u8"));
     let names: Vec<(&str, String)> = files
         .iter()
         .map(|(k, f)| {
