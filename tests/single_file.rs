@@ -801,6 +801,32 @@ fn live_single_files_are_refused_in_one_line() {
     assert!(!out.exists() && !dir.join("x_144p.ts").exists());
 }
 
+/// A window over one file that keeps every segment: the muxer would list
+/// the last ones under a wrong media sequence, or delete the file itself.
+#[test]
+fn a_playlist_window_over_a_single_file_is_refused_in_one_line() {
+    let dir = scratch("refuse_window");
+    let out = dir.join("x.m3u8");
+    let base = [
+        "hls",
+        s(input()),
+        "-o",
+        s(&out),
+        "--rep",
+        "256x144:200k",
+        "--single-file",
+    ];
+    for extra in [
+        &["--list-size", "2"][..],
+        &["--flags", "delete_segments"][..],
+    ] {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let err = refused(&args);
+        assert!(err.contains("--single-file keeps every segment"), "{err}");
+    }
+    assert!(!out.exists() && !dir.join("x_144p.ts").exists());
+}
+
 #[test]
 fn the_muxers_own_single_file_flag_points_at_the_option() {
     let dir = scratch("refuse_flag");
