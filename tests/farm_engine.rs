@@ -397,6 +397,7 @@ fn fmp4_chunks_share_one_init_segment_and_one_timeline() {
             last = Some(pts);
         }
     }
+    browser::assert_plays(dir.path(), "movie.m3u8", Player::HlsJs, 10.0);
 }
 
 #[test]
@@ -405,4 +406,28 @@ fn hls_js_plays_the_farm_output() {
     // Ten seconds cross both chunk boundaries (4 s and 8 s).
     let p = browser::assert_plays(dir.path(), "movie.m3u8", Player::HlsJs, 10.0);
     assert!(p.current_time >= 10.0, "{p:#?}");
+}
+
+#[test]
+fn dash_output_comes_from_the_same_chunks() {
+    use common::dash::{check_mpd, parse_mpd, validate_mpd_schema};
+    let dir = tempfile::tempdir().unwrap();
+    let clip = clip();
+    let mpd = dir.path().join("movie.mpd");
+    let mut args = vec!["plan", clip.to_str().unwrap(), "-o", mpd.to_str().unwrap()];
+    args.extend(LADDER);
+    args.extend(["--seg-duration", "2", "--chunk-duration", "4"]);
+    ok(&args);
+    let plan = dir.path().join("plan.json");
+    for k in 0..4 {
+        chunk(&plan, k);
+    }
+    ok(&["assemble", plan.to_str().unwrap()]);
+    validate_mpd_schema(&mpd).unwrap();
+    let parsed = parse_mpd(&mpd);
+    let problems = check_mpd(&parsed);
+    assert!(problems.is_empty(), "{problems:?}");
+    // ffmpeg's dash demuxer follows the SegmentTimeline to every frame.
+    assert_eq!(decoded_frames(&mpd), FRAMES);
+    browser::assert_plays(dir.path(), "movie.mpd", Player::DashJs, 10.0);
 }

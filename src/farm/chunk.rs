@@ -144,7 +144,7 @@ pub(crate) fn packager(plan: &FarmPlan, part: Part) -> Result<Packager<'static>>
     if l.audio_bitrate.is_none() {
         p = p.no_audio();
     }
-    if l.fmp4 || dash {
+    if (l.fmp4 || dash) && matches!(part, Part::Task(_)) {
         // No edit list: a chunk's would hold its own start, and the init
         // segments of all chunks must be the same bytes.
         p = p.option("hls_segment_options", "use_editlist=0");
