@@ -338,6 +338,14 @@ fn check_hls(master: &Path, fmp4: bool) -> Vec<PathBuf> {
         "segment files beside single files: {leftovers:?}"
     );
     check_iframes(master);
+    // BANDWIDTH counts each range's bytes, not its file's.
+    let m = hls::parse_master(&read(master)).unwrap();
+    for v in &m.variants {
+        let media = hls::parse_media(&read(&dir.join(&v.uri))).unwrap();
+        let rates = hls::segment_bitrates(&media, dir).unwrap();
+        let problems = hls::check_variant_bandwidth(v, &[rates], 0.01);
+        assert!(problems.is_empty(), "{problems:?}");
+    }
     files
 }
 
