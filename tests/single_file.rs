@@ -959,3 +959,37 @@ fn mixed_ladders_get_single_files_too() {
     assert_eq!(files.len(), 3);
     assert_same_packets(input(), &files[0].1, "v", false);
 }
+
+// --- Library ----------------------------------------------------------------
+
+/// The typed API gives what the CLI gives: `Packager::single_file` for an
+/// encoded DASH ladder, `CopyOptions::with_single_file` for a copied fMP4
+/// HLS rendition.
+#[test]
+fn the_library_writes_single_files_too() {
+    use ffstream::copy::CopyOptions;
+    use ffstream::{Bitrate, Format, Protocol, Representation, Size};
+    let dir = scratch("library");
+    let mpd = dir.join("x.mpd");
+    ffstream::input(s(input()))
+        .unwrap()
+        .dash(Format::h264())
+        .representations(vec![Representation::new(
+            Size::new(256, 144),
+            Bitrate::new(200_000, 96_000),
+        )])
+        .seg_duration(2.0)
+        .single_file(true)
+        .output(&mpd)
+        .unwrap();
+    assert_eq!(check_dash(&mpd).len(), 2);
+    let master = dir.join("y.m3u8");
+    let opts = CopyOptions::new(Protocol::Hls)
+        .with_fmp4(true)
+        .with_segment_seconds(2.0)
+        .with_single_file(true);
+    let r = ffstream::copy::package(s(input()), &master, &opts).unwrap();
+    assert_eq!(r.playlists, [dir.join("y_180p.m3u8")]);
+    let files = check_hls(&master, true);
+    assert_same_packets(input(), &files[0], "v", false);
+}
