@@ -1,5 +1,6 @@
-//! `ffstream completions SHELL` and `ffstream man`: the bash script loads in
-//! bash and completes subcommands and options; the man pages are roff that
+//! `ffstream completions SHELL` and `ffstream man`: the bash and fish
+//! scripts load and complete subcommands and options, the zsh one loads and
+//! registers itself; the man pages are roff that
 //! groff renders without a warning, and document every subcommand and
 //! option `ffstream --help` lists.
 
@@ -86,7 +87,11 @@ fn bash_completion_loads_and_completes_subcommands_and_options() {
     let dir = tempfile::tempdir().unwrap();
     let script = dir.path().join("ffstream.bash");
     std::fs::write(&script, ffstream(&["completions", "bash"]).stdout).unwrap();
-    let syntax = Command::new("bash").arg("-n").arg(&script).output().unwrap();
+    let syntax = Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .unwrap();
     assert!(
         syntax.status.success(),
         "{}",
@@ -112,6 +117,62 @@ fn bash_completion_loads_and_completes_subcommands_and_options() {
         std::fs::read(out.join("ffstream.bash")).unwrap(),
         std::fs::read(&script).unwrap()
     );
+}
+
+/// Runs `program` with `shell` (the tests' `dev.sh deps` installs zsh and
+/// fish); returns its stdout.
+fn shell(shell: &str, args: &[&str]) -> String {
+    let o = Command::new(shell)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{shell} is not installed (tests/dev.sh deps): {e}"));
+    assert!(
+        o.status.success(),
+        "{shell} {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn fish_and_zsh_completions_load_and_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let fish = dir.path().join("ffstream.fish");
+    std::fs::write(&fish, ffstream(&["completions", "fish"]).stdout).unwrap();
+    let fish = fish.to_str().unwrap();
+    shell("fish", &["--no-execute", fish]);
+    // fish answers a completion query itself: candidates, a tab, the help.
+    let query = |line: &str| -> Vec<String> {
+        shell(
+            "fish",
+            &["-c", &format!("source {fish}; complete -C '{line}'")],
+        )
+        .lines()
+        .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+        .collect()
+    };
+    let all = query("ffstream ");
+    for sub in subcommands() {
+        assert!(all.contains(&sub), "{sub} not offered: {all:?}");
+    }
+    assert_eq!(query("ffstream hls --hls-t"), ["--hls-time"]);
+
+    let zsh = dir.path().join("_ffstream");
+    std::fs::write(&zsh, ffstream(&["completions", "zsh"]).stdout).unwrap();
+    let zsh = zsh.to_str().unwrap();
+    shell("zsh", &["-n", zsh]);
+    // Loaded after compinit, the script registers its function for ffstream.
+    let registered = shell(
+        "zsh",
+        &[
+            "-f",
+            "-c",
+            &format!(
+                "autoload -U compinit; compinit -u -D; source {zsh}; print -r -- $_comps[ffstream]"
+            ),
+        ],
+    );
+    assert_eq!(registered.trim(), "_ffstream");
 }
 
 #[test]
