@@ -575,3 +575,163 @@ fn a_copy_run_reports_what_it_copied() {
         assert!(codecs.contains(c), "{c} not in {codecs}");
     }
 }
+
+/// A run that uploads: every progress line shows the upload queue, and
+/// the report's count and bytes for the store are what the store holds.
+#[test]
+fn an_uploading_run_reports_its_queue_and_what_the_store_received() {
+    let dav = common::servers::WebDavServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (report, progress) = (dir.path().join("r.json"), dir.path().join("p.jsonl"));
+    let up = format!("{}/vod/x", dav.url());
+    let out = ffstream(&[
+        "hls",
+        s(&fixtures::clip(Kind::H264Aac)),
+        "-o",
+        s(&dir.path().join("l").join("x.m3u8")),
+        "--rep",
+        "320x180:300k:64k",
+        "--hls-time",
+        "1",
+        "-x",
+        "preset=ultrafast",
+        "--upload",
+        &up,
+        "--progress-file",
+        s(&progress),
+        "--report",
+        s(&report),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&std::fs::read_to_string(&progress).unwrap());
+    check_progress(&lines, "done");
+    for l in &lines {
+        assert!(l["upload_queue"].is_u64(), "{l}");
+    }
+    let r = read_json(&report);
+    let uploads = r["uploads"].as_array().unwrap();
+    assert_eq!(uploads.len(), 1, "{r}");
+    assert_eq!(uploads[0]["store"], up.as_str());
+    let stored: Vec<u64> = walk(&dav.root().join("vod/x"))
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .collect();
+    assert_eq!(u(&uploads[0], "objects"), stored.len() as u64, "{r}");
+    assert_eq!(u(&uploads[0], "bytes"), stored.iter().sum::<u64>(), "{r}");
+}
+
+/// Every file under `dir`, recursively.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// A 20 s 160x90 MPEG-TS clip (which reads from a pipe), made once by the
+/// ffmpeg CLI.
+fn clip20_ts() -> PathBuf {
+    let path = fixtures::dir().join("machine-output-160x90-20s.ts");
+    if !path.is_file() {
+        let tmp = path.with_extension(format!("{}.tmp.ts", std::process::id()));
+        fixtures::ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x90:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "20",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "30",
+            "-c:a",
+            "aac",
+            "-shortest",
+            s(&tmp),
+        ])
+        .expect("make the clip");
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+    path
+}
+
+/// Ctrl-C during a run is a clean stop: status 0, and the report and the
+/// last progress line say `stopped`, with fewer frames than the input has
+/// and a playlist that lists them all. The input comes through a pipe that
+/// stays open (most of a 20 s clip, more than FFmpeg probes), so the run
+/// cannot finish on its own first.
+#[test]
+fn sigint_during_a_run_stops_it_cleanly_and_the_report_says_so() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (report, progress) = (dir.path().join("r.json"), dir.path().join("p.jsonl"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ffstream"))
+        .args(["hls", "-", "-o", s(&dir.path().join("x.m3u8"))])
+        .args(["--rep", "160x90:100k:64k", "-x", "preset=ultrafast"])
+        .args(["--hls-time", "1", "--progress-file", s(&progress)])
+        .args(["--report", s(&report)])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut data = std::fs::read(clip20_ts()).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    data.truncate(data.len() * 3 / 4);
+    stdin.write_all(&data).unwrap();
+    let start = Instant::now();
+    let has_progress = || {
+        std::fs::read_to_string(&progress)
+            .unwrap_or_default()
+            .contains("\"event\":\"progress\"")
+    };
+    while !has_progress() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("no progress line in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // The end of the pipe ends the read the stop may be waiting in.
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let lines = json_lines(&std::fs::read_to_string(&progress).unwrap());
+    check_progress(&lines, "stopped");
+    let r = read_json(&report);
+    assert_eq!(
+        (&r["status"], &r["exit_code"]),
+        (&"stopped".into(), &0.into())
+    );
+    let rep = &r["renditions"][0];
+    let playlist = PathBuf::from(rep["playlist"].as_str().unwrap());
+    let frames = oracle::count_video_frames(&playlist);
+    assert_eq!(u(rep, "frames"), frames, "{r}");
+    assert!(
+        frames > 0 && frames < oracle::count_video_frames(clip20_ts()),
+        "{r}"
+    );
+}
