@@ -483,3 +483,106 @@ fn examples_answer_bad_arguments_with_usage_not_a_panic() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn to_store_example_uploads_a_stream_that_decodes_once_downloaded() {
+    let s3 = common::servers::S3Server::start();
+    s3.create_bucket("cdn");
+    let out = Command::new(example("to_store"))
+        .arg(fixtures::clip(fixtures::Kind::H264Aac))
+        .arg("s3://cdn/vod/clip.m3u8")
+        .envs(s3.env())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the to_store example");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let keys = s3.list("cdn", "vod/");
+    assert!(keys.contains(&"vod/clip.m3u8".to_string()), "{keys:?}");
+    // The summary it prints counts what the store holds.
+    assert!(
+        stdout.contains(&format!("s3://cdn/vod: {} objects", keys.len())),
+        "{stdout}\n{keys:?}"
+    );
+    let down = tempfile::tempdir().unwrap();
+    for k in &keys {
+        let p = down.path().join(k.trim_start_matches("vod/"));
+        std::fs::write(&p, s3.get_object("cdn", k).expect("object listed")).unwrap();
+    }
+    let master = down.path().join("clip.m3u8");
+    let variants = variant_playlists(&master);
+    assert!(!variants.is_empty());
+    for v in variants {
+        oracle::decodes_cleanly(&v).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
+fn batch_example_packages_each_input_and_names_the_one_that_failed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = fixtures::clip(fixtures::Kind::H264Aac);
+    let b = fixtures::clip(fixtures::Kind::VideoOnly);
+    let missing = fixtures::missing_path();
+    let out = Command::new(example("batch"))
+        .args(["--jobs", "2"])
+        .arg(tmp.path())
+        .args([&a, &missing, &b])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the batch example");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // One input failed: the others are packaged, the failure named, the
+    // exit status says so.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&*missing.to_string_lossy()), "{stderr}");
+    for clip in [&a, &b] {
+        let stem = clip.file_stem().unwrap().to_string_lossy().into_owned();
+        let master = tmp.path().join(&stem).join(format!("{stem}.m3u8"));
+        let variants = variant_playlists(&master);
+        assert!(!variants.is_empty(), "{}", master.display());
+        for v in variants {
+            oracle::decodes_cleanly(&v).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+#[test]
+fn live_capture_example_stops_a_live_input_cleanly_after_its_time() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = common::live_source::free_udp_port();
+    // The ffmpeg CLI sends a live stream in real time; the example binds the
+    // port and reads it.
+    let _source = common::live_source::publish(
+        common::live_source::Picture::default(),
+        "mpegts",
+        &[],
+        &format!("udp://127.0.0.1:{port}?pkt_size=1316"),
+        &tmp.path().join("source.log"),
+    );
+    let master = tmp.path().join("live").join("live.m3u8");
+    let out = Command::new(example("live_capture"))
+        .arg(format!("udp://127.0.0.1:{port}"))
+        .arg(&master)
+        .arg("3")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the live_capture example");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("stopping"), "{stderr}");
+    let variants = variant_playlists(&master);
+    assert!(!variants.is_empty());
+    for v in variants {
+        // A stop, not a cancel: the playlists are final (ended, as asked).
+        let text = std::fs::read_to_string(&v).unwrap();
+        assert!(
+            text.contains("#EXTINF") && text.contains("#EXT-X-ENDLIST"),
+            "{text}"
+        );
+        oracle::decodes_cleanly(&v).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
