@@ -539,12 +539,14 @@ fn sigint_before_the_run_starts_exits_cancelled() {
     assert!(!out.exists());
 }
 
-/// A copy run (`--copy`) reports its rung: codecs as the master says,
-/// and the packets copied, as ffprobe counts them in the input.
+/// A copy run (`--copy`) reports its rung: codecs as the master says, the
+/// packets copied as ffprobe counts them in the input, and (even with
+/// `-q`, which hides it) the warning that its keyframes, ffprobe's, are
+/// further apart than the segments asked for.
 #[test]
 fn a_copy_run_reports_what_it_copied() {
     let dir = tempfile::tempdir().unwrap();
-    let clip = fixtures::clip(Kind::H264Aac);
+    let clip = clip4();
     let report = dir.path().join("r.json");
     let out = ffstream(&[
         "hls",
@@ -552,15 +554,15 @@ fn a_copy_run_reports_what_it_copied() {
         s(&clip),
         "-o",
         s(&dir.path().join("x.m3u8")),
+        "--hls-time",
+        "0.5",
         "--report",
         s(&report),
         "-q",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.is_empty(), "-q: {err}");
     let r = read_json(&report);
     assert_eq!((&r["copy"], &r["status"]), (&true.into(), &"done".into()));
     let reps = r["renditions"].as_array().unwrap();
@@ -574,6 +576,15 @@ fn a_copy_run_reports_what_it_copied() {
     for c in reps[0]["codecs"].as_str().unwrap().split(',') {
         assert!(codecs.contains(c), "{c} not in {codecs}");
     }
+    let keys = oracle::keyframe_times(&clip);
+    let gap = keys.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    let warnings = r["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{r}");
+    let w = warnings[0].as_str().unwrap();
+    assert!(
+        w.contains(&format!("keyframes up to {gap:.3} s apart")),
+        "{w}"
+    );
 }
 
 /// A run that uploads: every progress line shows the upload queue, and
