@@ -2,8 +2,8 @@
 //! 2800k, 480p 1400k, 360p 800k; AAC 128k; 2 s MPEG-TS segments; x264
 //! `veryfast`; an IDR forced every 2 s, scenecut on) made by
 //!
-//! - (a) ffstream, in-process (the `bench_ladder` example, or the `ffstream`
-//!   CLI with `FFSTREAM_BENCH_USE_CLI=1`);
+//! - (a) ffstream, in-process (the `bench_ladder` example in
+//!   benches/helpers, or the `ffstream` CLI with `FFSTREAM_BENCH_USE_CLI=1`);
 //! - (b) one hand-written ffmpeg command (decode once, `split=4`, one `hls`
 //!   output with `-var_stream_map`);
 //! - (c) the ffmpeg command python-ffmpeg-video-streaming (the seed) builds:

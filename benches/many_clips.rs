@@ -3,7 +3,8 @@
 //! `veryfast`), by
 //!
 //! - (a) ffstream: ONE process, clips packaged side by side through
-//!   `ffstream::batch` (the `bench_many` example; as many at once as cores);
+//!   `ffstream::batch` (the `bench_many` example in benches/helpers; as
+//!   many at once as cores);
 //! - (a1) the same process packaging one clip at a time (`--jobs 1`);
 //! - (b) one `ffmpeg` process per clip, one after another (the seed's way);
 //! - (b2) one `ffmpeg` process per clip, as many at once as cores (what a

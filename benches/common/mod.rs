@@ -40,7 +40,9 @@ pub fn target_dir() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds the given examples in release mode and returns their paths.
+/// Builds the given examples in release mode and returns their paths: the
+/// programs the benches measure, in `benches/helpers/` (declared as
+/// `[[example]]` targets in Cargo.toml, so `cargo test` keeps them compiling).
 pub fn build_examples(names: &[&str]) -> Vec<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let target = target_dir();
