@@ -17,6 +17,11 @@
 //! deletions. The server's folder must exist (STOR creates no parents).
 //! Implicit FTPS (`ftps://`, TLS from the first byte on port 990) is not
 //! supported: servers that offer it also offer explicit TLS.
+//!
+//! Logging: `suppaftp` traces every command it sends, `PASS` and the
+//! password included, at the `trace` level of its
+//! `suppaftp::sync_ftp::control` module. The CLI never logs that module
+//! beyond `debug`; a program with its own logger should do the same.
 
 mod session;
 
