@@ -25,7 +25,9 @@
 //!
 //! Outputs go under OUTPUT_ROOT only (a job's `output` is a relative folder
 //! name). Inputs are any path or URL ffstream reads: a real deployment would
-//! also restrict those to what its callers may read.
+//! also restrict those to what its callers may read, authenticate callers,
+//! and bound how many jobs run at once (each job already uses every core;
+//! a `tokio::sync::Semaphore` held by the blocking task would queue the rest).
 
 use axum::extract::State;
 use axum::http::StatusCode;
