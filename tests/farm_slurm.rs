@@ -168,3 +168,61 @@ fn farm_slurm_assemble_never_runs_after_a_failed_task() {
         std::fs::read_to_string(out.join(format!("ffstream-title-chunk-{array}_0.log"))).unwrap();
     assert!(log.contains("input.mp4"), "{log}");
 }
+
+/// A task killed while it runs and requeued (`scontrol requeue`, what Slurm
+/// does to the tasks of a failed node under `--requeue`) runs again, and
+/// the title is byte for byte the one `farm local` makes undisturbed.
+#[test]
+fn farm_slurm_requeued_task_gives_the_same_bytes() {
+    let cluster = SlurmCluster::start();
+    let root = tempfile::tempdir().unwrap();
+    let (slurm_dir, local_dir) = (root.path().join("slurm"), root.path().join("local"));
+    std::fs::create_dir_all(&slurm_dir).unwrap();
+    std::fs::create_dir_all(&local_dir).unwrap();
+    let plan = farm_jobs::plan(&slurm_dir);
+    // One task at a time, so task 1 runs alone once it starts.
+    let (array, assemble) = submit(&cluster, &plan, &["--parallel", "1"]);
+    let task = format!("{array}_1");
+    let deadline = std::time::Instant::now() + FARM_DEADLINE;
+    while cluster.job_states(&task) != ["RUNNING"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "task 1 never ran: {}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster.run("scontrol", &["requeue", &task]);
+    // Slurm holds a requeued job back for two minutes; no need here. Its
+    // start time can be changed once it is pending again.
+    while cluster.job_states(&task) != ["PENDING"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "task 1 not requeued: {}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster.run(
+        "scontrol",
+        &["update", &format!("JobId={task}"), "StartTime=now"],
+    );
+    let states = cluster.wait_job(&assemble, FARM_DEADLINE);
+    assert_eq!(states, ["COMPLETED"], "{}", cluster.logs());
+    let shown = cluster.run("scontrol", &["show", "job", "-o", &task]);
+    assert!(
+        shown.contains(" Restarts=1 "),
+        "task 1 was not requeued: {shown}"
+    );
+    farm_jobs::check_title(&slurm_dir.join("title.m3u8"));
+
+    let local_plan = farm_jobs::plan(&local_dir);
+    farm_jobs::ffstream(&["farm", "local", local_plan.to_str().unwrap(), "-q"], &[]);
+    let slurm_files = farm_jobs::files(&slurm_dir, farm_jobs::is_media);
+    let local_files = farm_jobs::files(&local_dir, farm_jobs::is_media);
+    let names = |f: &[(String, Vec<u8>)]| f.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&slurm_files), names(&local_files));
+    for ((name, a), (_, b)) in slurm_files.iter().zip(&local_files) {
+        assert!(a == b, "{name} differs after the requeue");
+    }
+}
