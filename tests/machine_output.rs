@@ -478,15 +478,17 @@ fn each_kind_of_failure_exits_with_its_documented_status() {
     // 2: an option clap does not know (its own usage error).
     let o = ffstream(&["hls", s(&clip), "--no-such-option"]);
     assert_eq!(o.status.code(), Some(2));
-    // The table is in --help.
-    let help = ffstream(&["--help"]);
-    let text = String::from_utf8_lossy(&help.stdout);
-    for line in [
-        "  3   bad input",
-        "  4   output or store failure",
-        "  6   timed out",
-    ] {
-        assert!(text.contains(line), "{line:?} not in --help: {text}");
+    // The table is in --help, and in the help of hls and dash.
+    for args in [&["--help"][..], &["hls", "--help"], &["dash", "--help"]] {
+        let help = ffstream(args);
+        let text = String::from_utf8_lossy(&help.stdout);
+        for line in [
+            "  3   bad input",
+            "  4   output or store failure",
+            "  6   timed out",
+        ] {
+            assert!(text.contains(line), "{line:?} not in {args:?}: {text}");
+        }
     }
 }
 
