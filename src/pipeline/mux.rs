@@ -74,12 +74,14 @@ struct Route {
 
 /// Runs the mux stage until every sender is gone (then writes trailers) or
 /// `abort` is set (then stops without trailers). Sends `Ok(())` on `ready`
-/// once every header is written, or the error that prevented it.
+/// once every header is written, or the error that prevented it. Counts
+/// each packet's bytes once, by source, in `written` (progress).
 pub(crate) fn run(
     specs: Vec<OutputSpec>,
     rx: Receiver<MuxMsg>,
     ready: Sender<Result<()>>,
     abort: Arc<AtomicBool>,
+    written: &super::progress::Written,
 ) -> Result<MuxStats> {
     let opened = match open_all(&specs) {
         Ok(o) => {
@@ -117,6 +119,7 @@ pub(crate) fn run(
                 )))
             }
         };
+        written.add(msg.source, msg.packet.size() as u64);
         let mut packet = Some(msg.packet);
         for (i, r) in targets.iter().enumerate() {
             let mut p = if i + 1 == targets.len() {

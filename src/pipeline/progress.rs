@@ -26,6 +26,29 @@ pub struct Progress {
     pub elapsed: Duration,
     /// Estimated time left.
     pub eta: Option<Duration>,
+    /// Bytes of encoded packets handed to the muxers so far, every
+    /// rendition and audio encode together.
+    pub bytes_written: u64,
+    /// Each video rendition's own counts (the audio encodes' for an input
+    /// without video), in the plan's order.
+    pub renditions: Vec<RenditionProgress>,
+    /// Runs that upload: output files queued and not yet taken by the
+    /// upload thread (`None` without uploads).
+    pub upload_queue: Option<u64>,
+}
+
+/// One rendition's progress, in [`Progress::renditions`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RenditionProgress {
+    /// The rendition's name, as in file names (`720p`).
+    pub name: String,
+    /// Frames encoded.
+    pub frames: u64,
+    /// Media time encoded.
+    pub time: Duration,
+    /// Bytes of encoded packets handed to the muxers.
+    pub bytes: u64,
 }
 
 /// What the monitor callback wants the run to do next.
@@ -83,6 +106,52 @@ pub(crate) struct Counter {
     pub frames: AtomicU64,
     /// Media time reached, microseconds from the start.
     pub time_us: AtomicI64,
+    /// The rendition's name (progress per rendition).
+    pub name: String,
+    /// The producer's source number at the mux (its bytes in [`Written`]).
+    pub source: usize,
+}
+
+impl Counter {
+    /// The counter of rendition `name`, mux source `source`.
+    pub fn named(name: &str, source: usize) -> Self {
+        Counter {
+            name: name.to_string(),
+            source,
+            ..Counter::default()
+        }
+    }
+}
+
+/// Bytes the mux thread has taken, per source (encoder).
+#[derive(Debug, Default)]
+pub(crate) struct Written(Vec<AtomicU64>);
+
+impl Written {
+    /// Counters for sources `0..sources`.
+    pub fn new(sources: usize) -> Self {
+        Written((0..sources).map(|_| AtomicU64::new(0)).collect())
+    }
+    /// Counts `bytes` more from `source`.
+    pub fn add(&self, source: usize, bytes: u64) {
+        if let Some(c) = self.0.get(source) {
+            c.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
+    fn of(&self, source: usize) -> u64 {
+        self.0.get(source).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+    fn total(&self) -> u64 {
+        self.0.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// What a snapshot reports besides the frame counters: bytes written and
+/// the upload queue (both optional, set once the mux and uploads run).
+#[derive(Default)]
+pub(crate) struct Gauges {
+    pub written: Option<Arc<Written>>,
+    pub upload_queue: Option<Box<dyn Fn() -> usize + Send + Sync>>,
 }
 
 /// Turns counters into [`Progress`] snapshots.
@@ -91,6 +160,7 @@ pub(crate) struct Tracker {
     pub frames_total: Option<u64>,
     pub duration: Option<Duration>,
     pub start: Instant,
+    pub gauges: Gauges,
 }
 
 impl Tracker {
@@ -132,6 +202,71 @@ impl Tracker {
             speed: time_done.as_secs_f64() / secs,
             elapsed,
             eta,
+            bytes_written: self.gauges.written.as_ref().map_or(0, |w| w.total()),
+            renditions: self.renditions(),
+            upload_queue: self.gauges.upload_queue.as_ref().map(|q| q() as u64),
         }
+    }
+
+    fn renditions(&self) -> Vec<RenditionProgress> {
+        self.counters
+            .iter()
+            .map(|c| RenditionProgress {
+                name: c.name.clone(),
+                frames: c.frames.load(Ordering::Relaxed),
+                time: Duration::from_micros(c.time_us.load(Ordering::Relaxed).max(0) as u64),
+                bytes: self.gauges.written.as_ref().map_or(0, |w| w.of(c.source)),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each rendition's counts come from its own counter and its own mux
+    /// source; the total counts every source (audio included), once.
+    #[test]
+    fn snapshots_count_bytes_per_source_and_the_upload_queue() {
+        let hi = Arc::new(Counter::named("720p", 0));
+        let lo = Arc::new(Counter::named("360p", 1));
+        hi.frames.store(30, Ordering::Relaxed);
+        hi.time_us.store(1_000_000, Ordering::Relaxed);
+        lo.frames.store(20, Ordering::Relaxed);
+        lo.time_us.store(666_667, Ordering::Relaxed);
+        let written = Arc::new(Written::new(3));
+        written.add(0, 1000);
+        written.add(1, 300);
+        written.add(2, 50); // the audio encode: no counter of its own
+        written.add(7, 9); // an unknown source is ignored
+        let t = Tracker {
+            counters: vec![hi, lo],
+            frames_total: Some(60),
+            duration: None,
+            start: Instant::now(),
+            gauges: Gauges {
+                written: Some(written),
+                upload_queue: Some(Box::new(|| 4)),
+            },
+        };
+        let p = t.snapshot();
+        assert_eq!(p.frames_done, 20);
+        assert_eq!(p.bytes_written, 1350);
+        assert_eq!(p.upload_queue, Some(4));
+        let got: Vec<(&str, u64, u64)> = p
+            .renditions
+            .iter()
+            .map(|r| (r.name.as_str(), r.frames, r.bytes))
+            .collect();
+        assert_eq!(got, [("720p", 30, 1000), ("360p", 20, 300)]);
+        assert_eq!(p.renditions[1].time, Duration::from_micros(666_667));
+        // Without gauges: nothing written yet, no uploads.
+        let t = Tracker {
+            gauges: Gauges::default(),
+            ..t
+        };
+        let p = t.snapshot();
+        assert_eq!((p.bytes_written, p.upload_queue), (0, None));
     }
 }

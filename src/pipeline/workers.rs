@@ -2,7 +2,7 @@
 
 use super::encoders::{Encoders, OpenedVideo};
 use super::input::OpenedInput;
-use super::progress::{Counter, Tracker};
+use super::progress::{Counter, Tracker, Written};
 use super::{audio, mux, video, Job, FRAME_QUEUE, PACKET_QUEUE};
 use crate::error::{Error, Result};
 use crate::ladder::Size;
@@ -56,6 +56,8 @@ pub(super) struct Mux {
     /// Set when the run fails: the mux stops without trailers, the workers
     /// stop encoding.
     pub abort: Arc<AtomicBool>,
+    /// Bytes the mux has taken, per source (progress).
+    pub written: Arc<Written>,
 }
 
 /// Starts the mux stage and waits until every header is written, so option
@@ -65,11 +67,19 @@ pub(super) fn start_mux(specs: Vec<mux::OutputSpec>) -> Result<Mux> {
     let (tx, rx) = bounded::<mux::MuxMsg>(PACKET_QUEUE);
     let (ready_tx, ready_rx) = bounded(1);
     let mux_abort = abort.clone();
+    let sources = specs
+        .iter()
+        .flat_map(|s| s.streams.iter().map(|t| t.source + 1))
+        .max();
+    let written = Arc::new(Written::new(sources.unwrap_or(0)));
+    let counted = written.clone();
     let handle = std::thread::Builder::new()
         .name("ffstream-mux".into())
         .spawn(move || {
             let stop = mux_abort.clone();
-            let r = crate::error::catch_panic("mux", || mux::run(specs, rx, ready_tx, mux_abort));
+            let r = crate::error::catch_panic("mux", || {
+                mux::run(specs, rx, ready_tx, mux_abort, &counted)
+            });
             if r.is_err() {
                 // The workers stop instead of waiting on a mux that is gone.
                 stop.store(true, Ordering::SeqCst);
@@ -78,7 +88,12 @@ pub(super) fn start_mux(specs: Vec<mux::OutputSpec>) -> Result<Mux> {
         })
         .map_err(|e| Error::Internal(format!("spawn mux thread: {e}")))?;
     match ready_rx.recv() {
-        Ok(Ok(())) => Ok(Mux { handle, tx, abort }),
+        Ok(Ok(())) => Ok(Mux {
+            handle,
+            tx,
+            abort,
+            written,
+        }),
         Ok(Err(e)) => {
             let _ = handle.join();
             Err(e)
@@ -170,7 +185,7 @@ fn start_video(
             // The copied rung: the driver sends its packets.
             continue;
         };
-        let counter = Arc::new(Counter::default());
+        let counter = Arc::new(Counter::named(&r.name, i));
         started.counters.push(counter.clone());
         let w = video::VideoWorker {
             source: i,
@@ -230,7 +245,7 @@ fn start_audio(
             ChannelLayout::default(i32::from(ia.decoder.channels())).bits()
         };
         let (tx, rx) = bounded(FRAME_QUEUE * 4);
-        let counter = Arc::new(Counter::default());
+        let counter = Arc::new(Counter::named(&a.name, plan.video.len() + k));
         if plan.video.is_empty() {
             started.counters.push(counter.clone());
         }
@@ -275,6 +290,7 @@ pub(super) fn tracker(
             frames_total: None,
             duration: job.duration,
             start,
+            gauges: Default::default(),
         };
     }
     let ictx = &src.ictx;
@@ -296,6 +312,7 @@ pub(super) fn tracker(
         },
         duration,
         start,
+        gauges: Default::default(),
     }
 }
 
@@ -308,7 +325,9 @@ pub(super) fn finish(
     send_failed: bool,
     check: &mut dyn FnMut() -> Option<Error>,
 ) -> Result<mux::MuxStats> {
-    let Mux { handle, tx, abort } = mux;
+    let Mux {
+        handle, tx, abort, ..
+    } = mux;
     // Set before the last sender goes: an aborted mux writes no trailer.
     if stop.is_some() {
         abort.store(true, Ordering::SeqCst);

@@ -212,6 +212,11 @@ impl Uploader {
         })
     }
 
+    /// Files queued and not yet taken by the upload thread (progress).
+    pub fn queued(&self) -> usize {
+        self.tx.as_ref().map_or(0, Sender::len)
+    }
+
     /// The first store that failed for good, with the reason.
     pub fn failure(&self) -> Option<Error> {
         let s = self.shared.lock().unwrap_or_else(|p| p.into_inner());
