@@ -7,7 +7,8 @@
 //! - [`AzuriteServer`]: Azurite's blob service (npm, `tests/cloud`).
 //! - [`WebDavServer`]: Debian's nginx with the DAV module (PUT/DELETE/MKCOL/
 //!   COPY/MOVE, plus PROPFIND when `libnginx-mod-http-dav-ext` is installed).
-//! - [`FtpServer`]: pyftpdlib's FTP server (`python3 -m pyftpdlib`).
+//! - [`FtpServer`]: pyftpdlib's FTP server (`python3 -m pyftpdlib`), in the
+//!   clear or FTPS only (its TLS handler, with pyOpenSSL).
 //!
 //! `start()` returns once the server answers HTTP; if it does not within
 //! [`READY_TIMEOUT`] (or exits), it panics with the server's log. Each child
@@ -24,9 +25,10 @@
 //! They panic on transport errors and unexpected statuses.
 //!
 //! Setup: `bash tests/dev.sh deps` (nginx, a Python with moto, `npm ci` in
-//! `tests/cloud`, pyftpdlib in `tests/cloud/ftp-venv`). Overrides:
+//! `tests/cloud`, pyftpdlib and pyOpenSSL in `tests/cloud/ftp-venv`). Overrides:
 //! `FFSTREAM_PYTHON` (a Python with `moto` and `flask`), `FFSTREAM_NODE`,
-//! `FFSTREAM_NGINX`, `FFSTREAM_FTP_PYTHON` (a Python with `pyftpdlib`).
+//! `FFSTREAM_NGINX`, `FFSTREAM_FTP_PYTHON` (a Python with `pyftpdlib` and
+//! `OpenSSL`).
 
 use std::fs::File;
 use std::net::{TcpListener, TcpStream};
