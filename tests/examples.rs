@@ -586,3 +586,58 @@ fn live_capture_example_stops_a_live_input_cleanly_after_its_time() {
         oracle::decodes_cleanly(&v).unwrap_or_else(|e| panic!("{e}"));
     }
 }
+
+#[test]
+fn ladder_example_cancels_on_ctrl_c_and_leaves_no_manifest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = common::live_source::free_udp_port();
+    // A source sent in real time never ends by itself: the run is still
+    // going when Ctrl-C comes.
+    let _source = common::live_source::publish(
+        common::live_source::Picture::default(),
+        "mpegts",
+        &[],
+        &format!("udp://127.0.0.1:{port}?pkt_size=1316"),
+        &tmp.path().join("source.log"),
+    );
+    let out_dir = tmp.path().join("out");
+    let mut child = Command::new(example("ladder"))
+        .arg(format!("udp://127.0.0.1:{port}"))
+        .arg(out_dir.join("live.m3u8"))
+        .arg("144")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the ladder example");
+    // Its progress line is written with carriage returns: read raw bytes.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stderr.read(&mut buf) {
+            sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        }
+    });
+    let text = || String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !text().contains(" frames ") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(text().contains(" frames "), "no progress line: {}", text());
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let status = child.wait().expect("wait for the ladder example");
+    reader.join().unwrap();
+    assert_eq!(status.code(), Some(130), "{}", text());
+    assert!(text().contains("cancelled"), "{}", text());
+    assert!(
+        m3u8_files(&out_dir).is_empty(),
+        "a cancelled run leaves no playlist: {:?}",
+        m3u8_files(&out_dir)
+    );
+}
