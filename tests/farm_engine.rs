@@ -431,3 +431,42 @@ fn dash_output_comes_from_the_same_chunks() {
     assert_eq!(decoded_frames(&mpd), FRAMES);
     browser::assert_plays(dir.path(), "movie.mpd", Player::DashJs, 10.0);
 }
+
+#[test]
+fn a_chunk_past_the_inputs_end_fails_naming_the_input_and_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.mp4");
+    std::fs::copy(clip(), &input).unwrap();
+    let out = dir.path().join("out");
+    let m = out.join("movie.m3u8");
+    let mut args = vec!["plan", input.to_str().unwrap(), "-o", m.to_str().unwrap()];
+    args.extend(LADDER);
+    args.extend(["--hls-time", "2", "--chunk-duration", "4", "--no-audio"]);
+    ok(&args);
+    // The input is replaced by its first 6 s after planning.
+    let short = dir.path().join("short.mp4");
+    fixtures::ffmpeg(&[
+        "-i",
+        input.to_str().unwrap(),
+        "-t",
+        "6",
+        "-c",
+        "copy",
+        short.to_str().unwrap(),
+    ])
+    .unwrap();
+    std::fs::rename(&short, &input).unwrap();
+    let plan = out.join("plan.json");
+    let res = ffstream(&["chunk", plan.to_str().unwrap(), "--index", "1"]);
+    let err = String::from_utf8_lossy(&res.stderr);
+    assert!(
+        !res.status.success(),
+        "a chunk of 4-8 s from a 6 s input succeeded"
+    );
+    assert!(err.contains(input.to_str().unwrap()), "{err}");
+    assert!(err.contains("4.000 s to 8.000 s"), "{err}");
+    assert!(
+        !out.join("movie.task-0001.json").exists(),
+        "a report was written"
+    );
+}

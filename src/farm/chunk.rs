@@ -36,16 +36,62 @@ pub fn run_task(plan: &FarmPlan, index: usize) -> Result<ChunkReport> {
     let res = packager(plan, Part::Task(index))
         .and_then(|p| p.output(&manifest))
         .and_then(|run| {
-            let r = report::collect(&manifest, task, plan)?;
+            let r = report::collect(&manifest, task)?;
+            check_complete(plan, index, &r)?;
             on_title_clock(plan, &work, &r, &run)?;
             // The checksums are of the files as they end up.
-            let r = report::collect(&manifest, task, plan)?;
+            let r = report::collect(&manifest, task)?;
             move_files(&work, &dir, &r).map(|()| r)
         });
     let _ = std::fs::remove_dir_all(&work);
     let r = res?;
     r.save(&dir.join(&task.report))?;
     Ok(r)
+}
+
+/// A video chunk made every segment of its range in every rendition (an
+/// input shorter than planned, or unreadable there, makes fewer): an error
+/// naming the input and the range.
+fn check_complete(plan: &FarmPlan, index: usize, r: &ChunkReport) -> Result<()> {
+    let Work::Video {
+        segments,
+        start,
+        end,
+        ..
+    } = plan.task(index)?.work
+    else {
+        return Ok(());
+    };
+    let secs = |t: i64| {
+        (t as f64) * f64::from(plan.clock.time_base_num)
+            / f64::from(plan.clock.time_base_den.max(1))
+    };
+    let made = r.renditions.iter().map(|x| x.segments.len() as u64).min();
+    // Within a frame and a half of the range (the frames are where they are).
+    let frame = 1.5 / plan.clock.frame_rate.max(1.0);
+    let lasts = |want: f64| {
+        r.renditions.iter().all(|x| {
+            let got: f64 = x.segments.iter().map(|s| s.duration).sum();
+            (got - want).abs() <= frame
+        })
+    };
+    let whole = match end {
+        Some(e) => made == Some(segments) && lasts(secs(e) - secs(start)),
+        None => made.is_some_and(|n| n > 0),
+    };
+    if whole {
+        return Ok(());
+    }
+    let to = end.map_or_else(|| "its end".to_string(), |e| format!("{:.3} s", secs(e)));
+    Err(Error::Decode {
+        input: plan.input.clone(),
+        reason: format!(
+            "task {index}: the range {:.3} s to {to} did not give its {segments} segments \
+             (the input is shorter than planned, or cannot be read there)",
+            secs(start)
+        ),
+        source: None,
+    })
 }
 
 /// fMP4 video chunks: every rendition's fragments are moved from the
@@ -58,9 +104,13 @@ fn on_title_clock(
 ) -> Result<()> {
     let origin = plan.clock.origin as f64 * f64::from(plan.clock.time_base_num)
         / f64::from(plan.clock.time_base_den.max(1));
-    for (rend, ran) in r.renditions.iter().zip(&run.renditions) {
-        let (Some(init), Some(first), "video") = (&rend.init, ran.first_pts, r.kind.as_str())
-        else {
+    for rend in &r.renditions {
+        // The run's rendition of the same media playlist.
+        let first = run.renditions.iter().find_map(|ran| {
+            let name = ran.playlist.as_deref()?.file_name()?;
+            (name.to_string_lossy() == rend.playlist.as_str()).then_some(ran.first_pts)?
+        });
+        let (Some(init), Some(first), "video") = (&rend.init, first, r.kind.as_str()) else {
             continue;
         };
         let segments: Vec<String> = rend.segments.iter().map(|s| s.uri.clone()).collect();

@@ -6,6 +6,7 @@
 //! Kubernetes node runs (its own FFmpeg state, its own crash), and a big
 //! machine can stand in for a cluster.
 
+use super::FarmPlan;
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -27,6 +28,10 @@ pub struct LocalFarm {
     pub exe: PathBuf,
     /// The plan file.
     pub plan: PathBuf,
+    /// The number of tasks in the plan.
+    pub tasks: usize,
+    /// The manifest the assembly writes (errors name it).
+    pub output: PathBuf,
     /// How many tasks run at once (at least 1).
     pub parallel: usize,
 }
@@ -58,15 +63,27 @@ pub struct LocalReport {
 }
 
 impl LocalFarm {
+    /// The farm of `plan`, which must have been loaded from its file
+    /// ([`FarmPlan::load`]), run by `exe`.
+    pub fn for_plan(exe: impl Into<PathBuf>, plan: &FarmPlan, parallel: usize) -> Result<Self> {
+        let file = plan.path.clone().ok_or_else(|| {
+            Error::Config("farm local: the plan has no file (save it, then load it)".into())
+        })?;
+        Ok(LocalFarm {
+            exe: exe.into(),
+            plan: file,
+            tasks: plan.task_count(),
+            output: plan.manifest(),
+            parallel,
+        })
+    }
+
     /// Runs tasks `0..tasks`, at most `parallel` at once, calling
     /// `on_done` as each ends (from the thread that waited for it). Every
     /// task runs even when one fails; then an error names the failed ones
     /// with the end of their error output.
-    pub fn run_tasks(
-        &self,
-        tasks: usize,
-        on_done: &(dyn Fn(&TaskRun) + Sync),
-    ) -> Result<Vec<TaskRun>> {
+    pub fn run_tasks(&self, on_done: &(dyn Fn(&TaskRun) + Sync)) -> Result<Vec<TaskRun>> {
+        let tasks = self.tasks;
         if self.parallel == 0 {
             return Err(Error::Config(
                 "farm local: --parallel must be at least 1".into(),
@@ -99,20 +116,20 @@ impl LocalFarm {
         })?;
         let mut runs = done.into_inner().map_err(|_| poisoned())?;
         runs.sort_by_key(|r| r.index);
-        failures(&self.plan, &runs)?;
+        failures(&self.output, &runs)?;
         Ok(runs)
     }
 
     /// Runs every task, then the assembly; `on_done` as in
     /// [`LocalFarm::run_tasks`].
-    pub fn run(&self, tasks: usize, on_done: &(dyn Fn(&TaskRun) + Sync)) -> Result<LocalReport> {
+    pub fn run(&self, on_done: &(dyn Fn(&TaskRun) + Sync)) -> Result<LocalReport> {
         let start = Instant::now();
-        let runs = self.run_tasks(tasks, on_done)?;
+        let runs = self.run_tasks(on_done)?;
         let tasks_elapsed = start.elapsed();
         let assemble = self.run_process(None)?;
         if !assemble.ok {
             return Err(Error::Output {
-                output: self.plan.display().to_string(),
+                output: self.output.display().to_string(),
                 reason: format!(
                     "ffstream assemble {}: {}",
                     assemble.status, assemble.error_tail
@@ -165,7 +182,7 @@ impl LocalFarm {
 }
 
 /// An error naming every failed task, or `Ok` when none failed.
-fn failures(plan: &Path, runs: &[TaskRun]) -> Result<()> {
+fn failures(output: &Path, runs: &[TaskRun]) -> Result<()> {
     let failed: Vec<&TaskRun> = runs.iter().filter(|r| !r.ok).collect();
     if failed.is_empty() {
         return Ok(());
@@ -173,9 +190,9 @@ fn failures(plan: &Path, runs: &[TaskRun]) -> Result<()> {
     let indexes: Vec<String> = failed.iter().map(|r| r.index.to_string()).collect();
     let first = failed[0];
     Err(Error::Output {
-        output: plan.display().to_string(),
+        output: output.display().to_string(),
         reason: format!(
-            "chunk task(s) {} failed; task {} {}: {}",
+            "not assembled: chunk task(s) {} failed; task {} {}: {}",
             indexes.join(", "),
             first.index,
             first.status,
@@ -223,10 +240,12 @@ fi
         exe
     }
 
-    fn farm(dir: &Path, parallel: usize) -> LocalFarm {
+    fn farm(dir: &Path, tasks: usize, parallel: usize) -> LocalFarm {
         LocalFarm {
             exe: fake_exe(dir),
             plan: dir.join("plan.json"),
+            tasks,
+            output: dir.join("title.m3u8"),
             parallel,
         }
     }
@@ -234,10 +253,10 @@ fi
     #[test]
     fn runs_every_task_with_its_index_then_assembles_within_the_limit() {
         let dir = tempfile::tempdir().unwrap();
-        let f = farm(dir.path(), 2);
+        let f = farm(dir.path(), 5, 2);
         let seen = AtomicUsize::new(0);
         let report = f
-            .run(5, &|_| {
+            .run(&|_| {
                 seen.fetch_add(1, Ordering::Relaxed);
             })
             .unwrap();
@@ -270,12 +289,12 @@ fi
     #[test]
     fn a_failed_task_is_named_and_nothing_is_assembled() {
         let dir = tempfile::tempdir().unwrap();
-        let f = farm(dir.path(), 3);
+        let f = farm(dir.path(), 4, 3);
         std::fs::write(dir.path().join("fail"), "2").unwrap();
-        let e = f.run(4, &|_| {}).unwrap_err().to_string();
+        let e = f.run(&|_| {}).unwrap_err().to_string();
         assert!(e.contains("chunk task(s) 2 failed"), "{e}");
         assert!(e.contains("line one | boom at 2"), "{e}");
-        assert!(e.contains(&f.plan.display().to_string()), "{e}");
+        assert!(e.contains(&f.output.display().to_string()), "{e}");
         let calls = std::fs::read_to_string(dir.path().join("calls")).unwrap();
         assert_eq!(calls.lines().count(), 4, "every task ran: {calls}");
         assert!(!calls.contains("assemble"), "{calls}");
@@ -286,10 +305,12 @@ fi
         let f = LocalFarm {
             exe: "x".into(),
             plan: "p".into(),
+            tasks: 3,
+            output: "o".into(),
             parallel: 0,
         };
         assert!(f
-            .run_tasks(3, &|_| {})
+            .run_tasks(&|_| {})
             .unwrap_err()
             .to_string()
             .contains("--parallel"));

@@ -229,15 +229,21 @@ impl FarmPlan {
     /// Reads a plan written by [`FarmPlan::save`] (or `ffstream plan`).
     pub fn load(path: &Path) -> Result<FarmPlan> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let mut plan: FarmPlan = serde_json::from_str(&text)
-            .map_err(|e| Error::Config(format!("{}: not a farm plan: {e}", path.display())))?;
-        if plan.version != PLAN_VERSION {
-            return Err(Error::Config(format!(
-                "{}: plan version {} (this ffstream reads version {PLAN_VERSION})",
-                path.display(),
-                plan.version
-            )));
+        let bad = |e: String| Error::Config(format!("{}: not a farm plan: {e}", path.display()));
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        // The version first: a newer plan's fields are not this build's.
+        match value.get("version").and_then(serde_json::Value::as_u64) {
+            Some(v) if v == u64::from(PLAN_VERSION) => {}
+            Some(v) => {
+                return Err(Error::Config(format!(
+                    "{}: plan version {v} (this ffstream reads version {PLAN_VERSION})",
+                    path.display()
+                )))
+            }
+            None => return Err(bad("no version".into())),
         }
+        let mut plan: FarmPlan = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
         plan.path = Some(path.to_path_buf());
         Ok(plan)
     }

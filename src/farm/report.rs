@@ -1,7 +1,7 @@
 //! A task's report: what it wrote (every segment's duration, size and
 //! checksum, per rendition), read back by the assembly.
 
-use super::{FarmPlan, Task, Work};
+use super::{Task, Work};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -106,7 +106,7 @@ fn attribute(line: &str, key: &str) -> Option<String> {
 
 /// The report of the run whose master is `manifest` (in the task's work
 /// folder): every variant of its master, with its media playlist's files.
-pub(crate) fn collect(manifest: &Path, task: &Task, plan: &FarmPlan) -> Result<ChunkReport> {
+pub(crate) fn collect(manifest: &Path, task: &Task) -> Result<ChunkReport> {
     let dir = manifest.parent().unwrap_or(Path::new("."));
     let text = std::fs::read_to_string(manifest).map_err(|e| Error::io(manifest, e))?;
     let mut renditions = Vec::new();
@@ -141,7 +141,6 @@ pub(crate) fn collect(manifest: &Path, task: &Task, plan: &FarmPlan) -> Result<C
         Work::Video { first_segment, .. } => ("video", Some(first_segment)),
         Work::Audio => ("audio", None),
     };
-    let _ = plan;
     Ok(ChunkReport {
         version: super::PLAN_VERSION,
         task: task.index,
