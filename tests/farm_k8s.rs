@@ -236,3 +236,110 @@ fn farm_k8s_commands_make_the_same_title_as_farm_local() {
         );
     }
 }
+
+/// Runs `ffstream ARGS` expecting a failure; returns its error output,
+/// checked to be one line from ffstream (no panic), besides `farm local`'s
+/// progress lines (`task K/N ...`).
+fn refusal(args: &[&str], path: Option<&str>) -> String {
+    let mut cmd = Command::new(farm_jobs::bin());
+    cmd.args(args);
+    if let Some(p) = path {
+        cmd.env("PATH", p);
+    }
+    let out = cmd.output().expect("run ffstream");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    // One of the statuses of a failure (not a panic's 101, not 70, a bug).
+    let code = out.status.code();
+    assert!(
+        matches!(code, Some(1..=6)),
+        "{args:?}: status {code:?}: {err}"
+    );
+    assert!(!err.contains("panicked"), "{args:?}: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("task ")).collect();
+    assert_eq!(lines.len(), 1, "{args:?}: one line expected: {err}");
+    assert!(lines[0].starts_with("ffstream: "), "{err}");
+    err
+}
+
+/// `farm local` runs every task even when they fail, then names the failed
+/// ones with what they said (here: the input they cannot open) and writes
+/// no manifest.
+#[test]
+fn farm_local_names_the_failed_tasks_and_assembles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("gone.mp4");
+    std::fs::copy(farm_jobs::clip(), &input).unwrap();
+    let master = dir.path().join("title.m3u8");
+    farm_jobs::ffstream(
+        &[
+            "plan",
+            input.to_str().unwrap(),
+            "-o",
+            master.to_str().unwrap(),
+            "--chunk-duration",
+            "4",
+            "--hls-time",
+            "2",
+            "--rep",
+            "320x180:200k",
+            "-q",
+        ],
+        &[],
+    );
+    let plan = dir.path().join("plan.json");
+    let tasks = farm_jobs::task_count(&plan);
+    std::fs::remove_file(&input).unwrap();
+    let err = refusal(
+        &["farm", "local", plan.to_str().unwrap(), "--parallel", "2"],
+        None,
+    );
+    let all: Vec<String> = (0..tasks).map(|k| k.to_string()).collect();
+    assert!(
+        err.contains(&format!("chunk task(s) {} failed", all.join(", "))),
+        "{err}"
+    );
+    assert!(err.contains("gone.mp4"), "{err}");
+    assert!(err.contains("title.m3u8: not assembled"), "{err}");
+    assert!(!master.exists(), "a master playlist was written");
+}
+
+/// Bad plans and options are refused in one line that names them.
+#[test]
+fn farm_commands_refuse_bad_input_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere/plan.json");
+    for engine in ["slurm", "local"] {
+        let err = refusal(&["farm", engine, missing.to_str().unwrap()], None);
+        assert!(err.contains(missing.to_str().unwrap()), "{err}");
+    }
+    let not_plan = dir.path().join("other.json");
+    std::fs::write(&not_plan, "{\"hello\": 1}").unwrap();
+    let err = refusal(
+        &["farm", "k8s", not_plan.to_str().unwrap(), "--image", "x"],
+        None,
+    );
+    assert!(
+        err.contains("other.json") && err.contains("not a farm plan"),
+        "{err}"
+    );
+
+    let plan = farm_jobs::plan(dir.path());
+    let p = plan.to_str().unwrap();
+    let err = refusal(&["farm", "slurm", p, "--parallel", "0"], None);
+    assert!(err.contains("--parallel must be at least 1"), "{err}");
+    let err = refusal(
+        &["farm", "k8s", p, "--image", "x", "--name", "Bad_Name"],
+        None,
+    );
+    assert!(err.contains("\"Bad_Name\""), "{err}");
+    let err = refusal(
+        &["farm", "k8s", p, "--image", "x", "--store-env", "NOEQUALS"],
+        None,
+    );
+    assert!(err.contains("--store-env \"NOEQUALS\""), "{err}");
+    // No sbatch on PATH: said so, and nothing was submitted.
+    let empty = dir.path().join("empty-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let err = refusal(&["farm", "slurm", p, "--submit"], empty.to_str());
+    assert!(err.contains("cannot run sbatch"), "{err}");
+}

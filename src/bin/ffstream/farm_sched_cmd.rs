@@ -280,13 +280,9 @@ fn run_k8s(a: K8sArgs, quiet: bool) -> Result<(), Error> {
 fn run_local(a: &LocalArgs, quiet: bool) -> Result<(), Error> {
     let l = load(&a.common)?;
     let exe = std::env::current_exe().map_err(|e| Error::io("ffstream (the running binary)", e))?;
-    let farm = local::LocalFarm {
-        exe,
-        plan: l.path,
-        parallel: a.parallel,
-    };
-    let tasks = l.plan.task_count();
-    let report = farm.run(tasks, &|t| {
+    let farm = local::LocalFarm::for_plan(exe, &l.plan, a.parallel)?;
+    let tasks = farm.tasks;
+    let report = farm.run(&|t| {
         if !quiet {
             let how = if t.ok { "done" } else { "FAILED" };
             eprintln!(
@@ -302,7 +298,7 @@ fn run_local(a: &LocalArgs, quiet: bool) -> Result<(), Error> {
             report.tasks_elapsed.as_secs_f64(),
             a.parallel,
             report.assemble_elapsed.as_secs_f64(),
-            l.plan.output.display()
+            farm.output.display()
         );
     }
     Ok(())
