@@ -188,6 +188,13 @@ fn farm_output_has_the_single_runs_segments_and_frames() {
     let farm = check_vod_files(master);
     check_vod_files(single_master);
     assert_eq!(farm.len(), 3, "two video renditions and the audio");
+    // Trick play: an I-frame playlist per video rendition, in the master.
+    let m = common::hls::parse_master(&std::fs::read_to_string(master).unwrap()).unwrap();
+    let iframes: Vec<&str> = m.iframe_variants.iter().map(|v| v.uri.as_str()).collect();
+    assert_eq!(
+        iframes,
+        ["movie_360p_iframes.m3u8", "movie_180p_iframes.m3u8"]
+    );
     for name in ["movie_360p.m3u8", "movie_180p.m3u8"] {
         let (f, s) = (media(farm_dir.path(), name), media(single_dir.path(), name));
         assert_eq!(f.segments.len(), s.segments.len(), "{name}: segment count");

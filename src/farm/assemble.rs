@@ -33,7 +33,11 @@ pub fn assemble(plan: &FarmPlan) -> Result<PathBuf> {
             for r in joined.video.iter().chain(&joined.audio) {
                 write_media_playlist(&dir.join(&r.playlist), r, plan.ladder.segment_seconds)?;
             }
-            master(&joined).save(&plan.manifest())?;
+            let mut m = master(&joined);
+            if plan.ladder.iframe_playlists {
+                m.i_frames = iframe_playlists(&dir, &joined)?;
+            }
+            m.save(&plan.manifest())?;
         }
         Output::Dash => super::mpd::write(plan, &joined)?,
     }
@@ -129,6 +133,20 @@ fn same_init(whole: &Rendition, part: &Rendition, task: usize) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Each video rendition's I-frame playlist, written from its media playlist
+/// and segments, and its master entry.
+fn iframe_playlists(dir: &Path, j: &Joined) -> Result<Vec<crate::hls::IFrameVariant>> {
+    let mut out = Vec::new();
+    for v in &j.video {
+        let playlist = dir.join(&v.playlist);
+        let path = crate::hls::iframe_path(&playlist);
+        if let Some(e) = crate::hls::iframe_variant(&playlist, &path, &v.codecs, v.resolution)? {
+            out.push(e);
+        }
+    }
+    Ok(out)
 }
 
 /// A VOD media playlist of `r`'s segments.

@@ -45,6 +45,9 @@ pub struct K8sJob {
     pub parallel: Option<usize>,
     /// Retries of each index before it counts as failed.
     pub backoff_per_index: u32,
+    /// CPUs each chunk pod requests (`resources.requests.cpu`); `None`:
+    /// no request. A task runs one encoder thread per rendition by default.
+    pub cpus: Option<usize>,
     /// Environment variables of every container (a store's endpoint,
     /// region...), as `NAME=VALUE`.
     pub env: Vec<(String, String)>,
@@ -95,6 +98,9 @@ fn check(job: &K8sJob) -> Result<()> {
     }
     if job.parallel == Some(0) {
         return bad("--parallel must be at least 1".into());
+    }
+    if job.cpus == Some(0) {
+        return bad("--cpus must be at least 1".into());
     }
     if !is_dns_label(&job.name) || job.name.len() > 50 {
         return bad(format!(
@@ -168,6 +174,12 @@ fn pod(job: &K8sJob, verb: &str) -> Value {
             .map(|(k, v)| json!({ "name": k, "value": v }))
             .collect();
         container.insert("env".into(), Value::Array(env));
+    }
+    if let (Some(n), "chunk") = (job.cpus, verb) {
+        container.insert(
+            "resources".into(),
+            json!({ "requests": { "cpu": n.to_string() } }),
+        );
     }
     if let Some(secret) = &job.secret {
         container.insert(
@@ -280,6 +292,7 @@ mod tests {
             tasks: 8,
             parallel: Some(3),
             backoff_per_index: 2,
+            cpus: Some(2),
             env: vec![("AWS_REGION".into(), "eu-west-1".into())],
             secret: Some("store-credentials".into()),
             claim: Some(("shared".into(), "/shared".into())),
@@ -316,6 +329,14 @@ mod tests {
             m.assemble
         );
         assert!(!m.assemble.contains("Indexed"), "{}", m.assemble);
+        assert!(
+            m.chunks.contains(
+                "          resources:\n            requests:\n              cpu: \"2\"\n"
+            ),
+            "{}",
+            m.chunks
+        );
+        assert!(!m.assemble.contains("resources"), "{}", m.assemble);
         let all = K8sJob {
             parallel: None,
             ..job()
@@ -332,6 +353,10 @@ mod tests {
             K8sJob { tasks: 0, ..job() },
             K8sJob {
                 parallel: Some(0),
+                ..job()
+            },
+            K8sJob {
+                cpus: Some(0),
                 ..job()
             },
             K8sJob {

@@ -98,6 +98,10 @@ pub struct Ladder {
     /// Keep the source's channel layout instead of downmixing to stereo.
     #[serde(default)]
     pub keep_channels: bool,
+    /// HLS: an I-frame playlist (trick play) beside each video rendition,
+    /// written by the assembly (default on).
+    #[serde(default = "yes")]
+    pub iframe_playlists: bool,
     /// Threads per task (`None`: one per encoder, which makes a rerun task
     /// give the same bytes; libx264's rate control with several threads
     /// does not). A farm's parallelism comes from running tasks side by side.
@@ -124,9 +128,15 @@ impl Ladder {
             fmp4: false,
             audio_bitrate: Some(crate::ladder::DEFAULT_AUDIO_BITRATE),
             keep_channels: false,
+            iframe_playlists: true,
             threads: None,
         }
     }
+}
+
+/// serde's default for fields that are on unless said otherwise.
+fn yes() -> bool {
+    true
 }
 
 /// The output protocol of a farm.

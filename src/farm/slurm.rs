@@ -32,6 +32,10 @@ pub struct SlurmJob {
     pub parallel: Option<usize>,
     /// The partition (queue) to run in; `None`: the cluster's default.
     pub partition: Option<String>,
+    /// CPUs each chunk task asks for (`--cpus-per-task`); `None`: the
+    /// cluster's default (one). A task runs one encoder thread per
+    /// rendition by default.
+    pub cpus_per_task: Option<usize>,
     /// The jobs' working folder, where Slurm writes their logs.
     pub dir: PathBuf,
     /// The name the jobs get, such as `ffstream-title`.
@@ -111,6 +115,11 @@ fn check(job: &SlurmJob) -> Result<()> {
             "farm slurm: --parallel must be at least 1".into(),
         ));
     }
+    if job.cpus_per_task == Some(0) {
+        return Err(Error::Config(
+            "farm slurm: --cpus-per-task must be at least 1".into(),
+        ));
+    }
     if job.name.is_empty()
         || !job
             .name
@@ -154,13 +163,17 @@ fn header(job: &SlurmJob, what: &str) -> String {
 /// requeued when a node fails, one log per task.
 fn array_lines(job: &SlurmJob) -> String {
     let throttle = job.parallel.map(|p| format!("%{p}")).unwrap_or_default();
-    format!(
+    let mut s = format!(
         "#SBATCH --job-name={}-chunks\n#SBATCH --array=0-{}{throttle}\n#SBATCH --requeue\n\
          #SBATCH --output={}\n",
         job.name,
         job.tasks - 1,
         sbatch_path(&job.dir.join(format!("{}-chunk-%A_%a.log", job.name)))
-    )
+    );
+    if let Some(n) = job.cpus_per_task {
+        s.push_str(&format!("#SBATCH --cpus-per-task={n}\n"));
+    }
+    s
 }
 
 fn submit_script(dir: &Path) -> String {
@@ -205,6 +218,7 @@ mod tests {
             tasks: 8,
             parallel: Some(3),
             partition: Some("encode".into()),
+            cpus_per_task: Some(2),
             dir: dir.join("jobs"),
             name: "ffstream-title".into(),
         }
@@ -225,6 +239,7 @@ mod tests {
         assert!(o.contains(&"--array=0-7%3"), "{o:?}");
         assert!(o.contains(&"--requeue"), "{o:?}");
         assert!(o.contains(&"--partition=encode"), "{o:?}");
+        assert!(o.contains(&"--cpus-per-task=2"), "{o:?}");
         assert!(o.contains(&"--chdir=\"/farm/jobs\""), "{o:?}");
         assert!(o.contains(&"--output=\"/farm/jobs/ffstream-title-chunk-%A_%a.log\""));
         let a = options(&s.assemble);
@@ -356,6 +371,10 @@ mod tests {
             },
             SlurmJob {
                 dir: "/a\"b".into(),
+                ..base.clone()
+            },
+            SlurmJob {
+                cpus_per_task: Some(0),
                 ..base.clone()
             },
         ];

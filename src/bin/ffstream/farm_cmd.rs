@@ -48,6 +48,9 @@ pub struct PlanArgs {
     /// Drop audio.
     #[arg(long)]
     no_audio: bool,
+    /// HLS: no I-frame playlists (trick play) beside the video renditions.
+    #[arg(long)]
+    no_iframe_playlists: bool,
     /// Keep the source's channel layout instead of downmixing to stereo.
     #[arg(long)]
     keep_channels: bool,
@@ -137,6 +140,7 @@ fn ladder(a: &PlanArgs) -> Result<Ladder, Error> {
         fmp4: a.fmp4,
         audio_bitrate: (!a.no_audio).then_some(audio_bitrate),
         keep_channels: a.keep_channels,
+        iframe_playlists: !a.no_iframe_playlists,
         threads: a.threads,
     })
 }
