@@ -102,6 +102,8 @@ fn farm_k8s_manifests_validate_against_batch_v1() {
             "store-credentials",
             "--claim",
             "shared-media",
+            "--cpus",
+            "2",
         ],
     );
     for version in ["1.30.0", "1.37.0"] {
@@ -131,6 +133,7 @@ fn farm_k8s_manifests_validate_against_batch_v1() {
     );
     assert_eq!(c["env"][1]["value"], "http://store:9000");
     assert_eq!(c["envFrom"][0]["secretRef"]["name"], "store-credentials");
+    assert_eq!(c["resources"]["requests"]["cpu"], "2");
     // The claim is mounted where the plan is.
     assert_eq!(
         pod["volumes"][0]["persistentVolumeClaim"]["claimName"],

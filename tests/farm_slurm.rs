@@ -106,7 +106,14 @@ fn farm_slurm_submit_encodes_the_title_on_the_cluster() {
     let (array, assemble) = submit(
         &cluster,
         &plan,
-        &["--parallel", "2", "--partition", slurm::PARTITION],
+        &[
+            "--parallel",
+            "2",
+            "--partition",
+            slurm::PARTITION,
+            "--cpus-per-task",
+            "1",
+        ],
     );
     let states = cluster.wait_job(&assemble, FARM_DEADLINE);
     let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();

@@ -51,6 +51,10 @@ struct SlurmArgs {
     /// The partition to run in (default: the cluster's).
     #[arg(long)]
     partition: Option<String>,
+    /// CPUs each chunk task asks for (default: the cluster's, one); a task
+    /// runs one encoder thread per rendition.
+    #[arg(long, value_name = "N")]
+    cpus_per_task: Option<usize>,
     /// The ffstream binary as the nodes see it (default: this one).
     #[arg(long, value_name = "PATH")]
     exe: Option<PathBuf>,
@@ -75,6 +79,10 @@ struct K8sArgs {
     /// The namespace of the Jobs (default: kubectl's).
     #[arg(long)]
     namespace: Option<String>,
+    /// CPUs each chunk pod requests (default: no request); a task runs one
+    /// encoder thread per rendition.
+    #[arg(long, value_name = "N")]
+    cpus: Option<usize>,
     /// Retries of each task before it counts as failed.
     #[arg(long, value_name = "N", default_value_t = k8s::DEFAULT_BACKOFF_PER_INDEX)]
     backoff_per_index: u32,
@@ -173,6 +181,7 @@ fn run_slurm(a: SlurmArgs, quiet: bool) -> Result<(), Error> {
         tasks: l.plan.task_count(),
         parallel: a.parallel,
         partition: a.partition,
+        cpus_per_task: a.cpus_per_task,
         dir: l.dir.clone(),
         name: l.name,
     };
@@ -254,6 +263,7 @@ fn run_k8s(a: K8sArgs, quiet: bool) -> Result<(), Error> {
         tasks: l.plan.task_count(),
         parallel: a.parallel,
         backoff_per_index: a.backoff_per_index,
+        cpus: a.cpus,
         env,
         secret: a.store_secret,
         claim,
