@@ -99,8 +99,11 @@ fn submit(cluster: &SlurmCluster, plan: &Path, extra: &[&str]) -> (String, Strin
 #[test]
 fn farm_slurm_submit_encodes_the_title_on_the_cluster() {
     let cluster = SlurmCluster::start();
-    let dir = tempfile::tempdir().unwrap();
-    let plan = farm_jobs::plan(dir.path());
+    let root = tempfile::tempdir().unwrap();
+    // A folder name with a space and a quote, which the scripts must quote.
+    let dir = root.path().join("it's a title");
+    std::fs::create_dir(&dir).unwrap();
+    let plan = farm_jobs::plan(&dir);
     let tasks = farm_jobs::task_count(&plan);
     assert!(tasks >= 4, "the plan has {tasks} tasks");
     let (array, assemble) = submit(
@@ -116,7 +119,7 @@ fn farm_slurm_submit_encodes_the_title_on_the_cluster() {
         ],
     );
     let states = cluster.wait_job(&assemble, FARM_DEADLINE);
-    let log = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    let log = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
     let assemble_log = log(&format!("ffstream-title-assemble-{assemble}.log"));
     assert_eq!(
         states,
@@ -128,12 +131,10 @@ fn farm_slurm_submit_encodes_the_title_on_the_cluster() {
     let array_states = cluster.wait_job(&array, Duration::from_secs(5));
     assert_eq!(array_states, vec!["COMPLETED"; tasks]);
     for k in 0..tasks {
-        let task_log = dir
-            .path()
-            .join(format!("ffstream-title-chunk-{array}_{k}.log"));
+        let task_log = dir.join(format!("ffstream-title-chunk-{array}_{k}.log"));
         assert!(task_log.is_file(), "no Slurm log of task {k}");
     }
-    farm_jobs::check_title(&dir.path().join("title.m3u8"));
+    farm_jobs::check_title(&dir.join("title.m3u8"));
 }
 
 /// A task that fails for good (its input is gone) fails its array task, and
