@@ -40,10 +40,9 @@ pub fn plan(input: &str, output: &Path, ladder: &Ladder, chunk_seconds: f64) -> 
                     segments: last - first,
                     start: boundary(&clock, seg, first),
                     end: (c + 1 < chunks).then(|| boundary(&clock, seg, last)),
-                    warmup: if first == 0 {
-                        0
-                    } else {
-                        boundary(&clock, seg, first) - boundary(&clock, seg, first - 1)
+                    warmup: {
+                        let from = first.saturating_sub(u64::from(ladder.warmup_segments));
+                        boundary(&clock, seg, first) - boundary(&clock, seg, from)
                     },
                     cooldown: if c + 1 < chunks {
                         ticks(&clock, COOLDOWN)

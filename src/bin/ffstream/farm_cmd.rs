@@ -48,6 +48,11 @@ pub struct PlanArgs {
     /// Drop audio.
     #[arg(long)]
     no_audio: bool,
+    /// Segments encoded before each chunk and dropped, so the encoders'
+    /// rate control starts it settled (default 1; 0 is cheaper, and a
+    /// chunk's first segment then gets fewer bits than in a single run).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    warmup_segments: u32,
     /// HLS: no I-frame playlists (trick play) beside the video renditions.
     #[arg(long)]
     no_iframe_playlists: bool,
@@ -141,6 +146,7 @@ fn ladder(a: &PlanArgs) -> Result<Ladder, Error> {
         audio_bitrate: (!a.no_audio).then_some(audio_bitrate),
         keep_channels: a.keep_channels,
         iframe_playlists: !a.no_iframe_playlists,
+        warmup_segments: a.warmup_segments,
         threads: a.threads,
     })
 }
