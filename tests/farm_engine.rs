@@ -477,3 +477,54 @@ fn a_chunk_past_the_inputs_end_fails_naming_the_input_and_range() {
         "a report was written"
     );
 }
+
+#[test]
+fn a_task_killed_half_way_leaves_no_report_and_its_rerun_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(dir.path(), &["--no-audio"]);
+    let read = |name: &str| std::fs::read(dir.path().join(name)).ok();
+    let names = [
+        "movie_360p_0002.ts",
+        "movie_360p_0003.ts",
+        "movie_180p_0002.ts",
+        "movie_180p_0003.ts",
+    ];
+    chunk(&plan, 1);
+    let undisturbed: Vec<Option<Vec<u8>>> = names.iter().map(|n| read(n)).collect();
+    for n in names.iter().chain(&["movie.task-0001.json"]) {
+        std::fs::remove_file(dir.path().join(n)).unwrap();
+    }
+    let work = dir.path().join(".movie.task-0001.work");
+    // Killed once its first segment exists in its work folder (tried again
+    // if it finished first, which a loaded machine may allow).
+    let mut killed = false;
+    for _ in 0..5 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ffstream"))
+            .args(["chunk", plan.to_str().unwrap(), "--index", "1"])
+            .spawn()
+            .unwrap();
+        while child.try_wait().unwrap().is_none() {
+            let started = std::fs::read_dir(&work).is_ok_and(|mut d| d.next().is_some());
+            if started {
+                killed = child.kill().is_ok() && child.wait().is_ok_and(|s| !s.success());
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let _ = child.wait();
+        if killed {
+            break;
+        }
+        let _ = std::fs::remove_file(dir.path().join("movie.task-0001.json"));
+    }
+    assert!(killed, "the task always finished before it could be killed");
+    assert!(
+        read("movie.task-0001.json").is_none(),
+        "a killed task left a report"
+    );
+    // The scheduler's retry writes what the undisturbed run wrote.
+    chunk(&plan, 1);
+    let rerun: Vec<Option<Vec<u8>>> = names.iter().map(|n| read(n)).collect();
+    assert!(rerun == undisturbed, "the rerun's segments differ");
+    assert!(!work.exists(), "the work folder was left behind");
+}
