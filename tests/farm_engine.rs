@@ -437,6 +437,7 @@ fn dash_output_comes_from_the_same_chunks() {
     // ffmpeg's dash demuxer follows the SegmentTimeline to every frame.
     assert_eq!(decoded_frames(&mpd), FRAMES);
     browser::assert_plays(dir.path(), "movie.mpd", Player::DashJs, 10.0);
+    browser::assert_plays(dir.path(), "movie.mpd", Player::Shaka, 10.0);
 }
 
 #[test]

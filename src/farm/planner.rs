@@ -152,11 +152,9 @@ fn boundary(clock: &Clock, seg: f64, n: u64) -> i64 {
 
 /// The input's video clock, and whether it has audio.
 fn probe(input: &str) -> Result<(Clock, bool)> {
-    let ictx = ffmpeg_next::format::input(&input).map_err(|e| Error::Decode {
-        input: input.to_string(),
-        reason: crate::ffi::log::explain(e),
-        source: Some(Box::new(e)),
-    })?;
+    // Opened as a run opens it: store URLs (s3://, gs://, az://) with
+    // ranged reads, FFmpeg's protocols, files.
+    let ictx = crate::pipeline::Source::Url(input.to_string()).open()?;
     let has_audio = ictx
         .streams()
         .any(|s| s.parameters().medium() == ffmpeg_next::media::Type::Audio);
