@@ -151,7 +151,7 @@ pub(crate) fn packager(plan: &FarmPlan, part: Part) -> Result<Packager<'static>>
         VideoCodec::Hevc => Format::hevc(),
         _ => {
             return Err(Error::Config(format!(
-                "--codec {}: a farm encodes h264 or hevc",
+                "--codec {}: a farm encodes h264",
                 l.codec
             )))
         }

@@ -81,7 +81,7 @@ pub struct Rung {
 /// What to encode: the ladder and the settings every task shares.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ladder {
-    /// Video codec: `h264` or `hevc` (`hevc` needs `fmp4`).
+    /// Video codec: `h264` (HEVC chunks do not yet join cleanly).
     pub codec: String,
     /// Encoder options (`-x key=value`), given to every rendition.
     #[serde(default)]

@@ -30,7 +30,7 @@ pub struct PlanArgs {
     /// A rendition WxH:VIDEO[:AUDIO], e.g. 1280x720:2500k. Repeatable.
     #[arg(long = "rep")]
     reps: Vec<String>,
-    /// Video codec: h264 or hevc.
+    /// Video codec: h264 (the only one a farm encodes for now).
     #[arg(long, default_value = "h264")]
     codec: String,
     /// fMP4 segments for HLS (DASH always uses them).
