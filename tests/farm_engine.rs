@@ -210,6 +210,18 @@ fn farm_output_has_the_single_runs_segments_and_frames() {
         }
         let path = farm_dir.path().join(name);
         assert_eq!(decoded_frames(&path), FRAMES, "{name}: farm frames");
+        // Not one complaint from the decoder across the seams.
+        let out = Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-i"])
+            .arg(&path)
+            .args(["-f", "null", "-"])
+            .output()
+            .unwrap();
+        let complaints = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && complaints.trim().is_empty(),
+            "{name}: {complaints}"
+        );
         assert_eq!(
             decoded_frames(&single_dir.path().join(name)),
             FRAMES,
