@@ -547,7 +547,11 @@ fn a_ctrl_c_before_the_input_is_open_ends_the_run_at_once() {
     assert!(within(10, || !run.running()), "still running after SIGINT");
     let st = wait_exit(&mut run, &log);
     let text = read(&log);
-    assert_eq!(st.code(), Some(5), "cancelled before the run started: {text}");
+    assert_eq!(
+        st.code(),
+        Some(5),
+        "cancelled before the run started: {text}"
+    );
     let errors: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("ffstream: "))

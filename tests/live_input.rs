@@ -384,7 +384,11 @@ fn never_returns(protocol: &str) {
     src.kill();
     let st = wait_exit(&mut run, &log);
     let text = read(&log);
-    assert_eq!(st.code(), Some(3), "the input lost for good: {protocol}: {text}");
+    assert_eq!(
+        st.code(),
+        Some(3),
+        "the input lost for good: {protocol}: {text}"
+    );
     let attempts: Vec<&str> = text
         .lines()
         .filter(|l| l.contains(&format!("live input {in_url}: ")) && l.contains("reconnecting"))

@@ -386,7 +386,10 @@ fn what_the_minimal_build_lacks_is_named() {
         let err = String::from_utf8_lossy(&out.stderr);
         let code = out.status.code();
         // One of the documented failure statuses (README, "Exit status").
-        assert!(matches!(code, Some(1..=6)), "{args:?}: exit status {code:?}: {err}");
+        assert!(
+            matches!(code, Some(1..=6)),
+            "{args:?}: exit status {code:?}: {err}"
+        );
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains(want), "{args:?}: {err}");
         let o = args[args.iter().position(|a| *a == "-o").unwrap() + 1];
