@@ -57,9 +57,10 @@ fn frames(file: &Path) -> Vec<(u8, String)> {
         .collect()
 }
 
-/// Every check of the I-frame playlists of `master`; returns how many
-/// entries each has.
-fn check(master: &Path) -> Vec<usize> {
+/// Every check of the I-frame playlists of `master` (VOD ones end with
+/// `EXT-X-ENDLIST`; a live window's do not); returns how many entries each
+/// has.
+fn check(master: &Path, vod: bool) -> Vec<usize> {
     let dir = master.parent().unwrap();
     let m = hls::parse_master(&read(master)).unwrap();
     assert!(
@@ -80,7 +81,8 @@ fn check(master: &Path) -> Vec<usize> {
         assert_eq!(iv.codecs.as_deref(), Some(video));
         let p = hls::parse_media(&read(&dir.join(&iv.uri))).unwrap();
         assert!(p.i_frames_only, "{}: EXT-X-I-FRAMES-ONLY", iv.uri);
-        let problems = hls::check_media_rfc8216(&p, true);
+        let problems = hls::check_media_rfc8216(&p, vod);
+        assert_eq!(p.endlist, vod, "{}: EXT-X-ENDLIST", iv.uri);
         assert!(problems.is_empty(), "{}: {problems:?}", iv.uri);
         let media = hls::parse_media(&read(&dir.join(&v.uri))).unwrap();
         let total: f64 = media.segments.iter().map(|s| s.duration).sum();
@@ -126,7 +128,7 @@ fn encoded_ts_and_fmp4_renditions_get_iframe_playlists() {
         args.extend(extra);
         ffstream(&args);
         // A 2 s clip in 1 s segments, a keyframe starting each.
-        assert_eq!(check(&out), [2, 2], "{name}");
+        assert_eq!(check(&out, true), [2, 2], "{name}");
     }
 }
 
@@ -184,7 +186,7 @@ fn copied_renditions_get_iframe_playlists_too() {
         out.to_str().unwrap(),
         "-q",
     ]);
-    let counts = check(&out);
+    let counts = check(&out, true);
     assert_eq!(counts.len(), 1);
     assert!(counts[0] >= 1);
 }
@@ -239,4 +241,78 @@ fn height(file: &Path) -> u32 {
     text.trim()
         .parse()
         .unwrap_or_else(|e| panic!("height {text:?}: {e}"))
+}
+
+/// A live run keeps an I-frame playlist beside each media playlist whose
+/// window slides with it: while the run goes, every entry names a segment
+/// still on disk, and at the end the I-frame playlist covers the media
+/// playlist's last window exactly (the master lists it).
+#[test]
+fn live_iframe_playlists_follow_the_window() {
+    use common::live_source::{free_udp_port, publish, wait_exit, wait_for, Picture};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_udp_port();
+    let pic = Picture {
+        channels: 1,
+        ..Picture::default()
+    };
+    let url = format!("udp://127.0.0.1:{port}");
+    let source_log = dir.path().join("source.log");
+    let _src = publish(
+        pic,
+        "mpegts",
+        &[],
+        &format!("{url}?pkt_size=1316"),
+        &source_log,
+    );
+    let out = dir.path().join("live.m3u8");
+    let log = dir.path().join("ffstream.log");
+    let args = [
+        "hls",
+        &url,
+        "--live",
+        "-o",
+        out.to_str().unwrap(),
+        "--auto",
+        "180",
+        "--hls-time",
+        "1",
+        "--list-size",
+        "3",
+        "--flags",
+        "delete_segments",
+        "--duration",
+        "8",
+        "-x",
+        "preset=ultrafast",
+    ];
+    let mut run = common::live_source::ffstream(&args, &log, &[]);
+    let iframes = dir.path().join("live_180p_iframes.m3u8");
+    let moved = || {
+        let Ok(text) = std::fs::read_to_string(&iframes) else {
+            return false;
+        };
+        let p = hls::parse_media(&text).unwrap();
+        for s in &p.segments {
+            assert!(
+                dir.path().join(&s.uri).exists(),
+                "{} is gone:\n{text}",
+                s.uri
+            );
+        }
+        p.media_sequence >= 2
+    };
+    wait_for("the I-frame window to move", moved, &log);
+    assert!(wait_exit(&mut run, &log).success(), "{}", read(&log));
+    let p = hls::parse_media(&read(&iframes)).unwrap();
+    assert!(p.playlist_type.is_none(), "a live I-frame playlist");
+    let media = hls::parse_media(&read(&dir.path().join("live_180p.m3u8"))).unwrap();
+    let first = |uris: Vec<&str>| uris.first().map(|u| u.to_string());
+    assert_eq!(
+        first(p.segments.iter().map(|s| s.uri.as_str()).collect()),
+        first(media.segments.iter().map(|s| s.uri.as_str()).collect()),
+        "the two windows start at the same segment"
+    );
+    assert!(!media.endlist, "the run ended as a live window");
+    assert_eq!(check(&out, false), [media.segments.len()]);
 }

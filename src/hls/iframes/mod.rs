@@ -21,10 +21,13 @@
 //! (read back from the previous I-frame playlist), as players that reload
 //! it need.
 
+mod live;
 mod mp4;
 #[cfg(test)]
 mod tests;
 mod ts;
+
+pub(crate) use live::LiveIFrames;
 
 use crate::error::{Error, Result};
 use std::fmt::Write as _;
@@ -392,6 +395,16 @@ pub(crate) fn write_iframe_playlist(
     out: &Path,
 ) -> Result<Option<IFramePlaylist>> {
     let text = std::fs::read_to_string(media_playlist).map_err(|e| Error::io(media_playlist, e))?;
+    write_from_text(&text, media_playlist, out)
+}
+
+/// [`write_iframe_playlist`] from the media playlist's text, as the muxer
+/// wrote it (a live window may still be on its way to `media_playlist`).
+pub(crate) fn write_from_text(
+    text: &str,
+    media_playlist: &Path,
+    out: &Path,
+) -> Result<Option<IFramePlaylist>> {
     let dir = media_playlist.parent().unwrap_or(Path::new(""));
     if out.parent().unwrap_or(Path::new("")) != dir {
         return Err(Error::Config(format!(
@@ -400,7 +413,7 @@ pub(crate) fn write_iframe_playlist(
             media_playlist.display()
         )));
     }
-    let src = parse_source(&text);
+    let src = parse_source(text);
     if src.encrypted {
         return Ok(None);
     }
