@@ -15,13 +15,17 @@ cd "$(dirname "$0")/.."
 # tests, the independent oracles (ffmpeg/ffprobe CLI, xmllint, Chromium) and the
 # local storage servers of the cloud tests (nginx WebDAV; Python for moto's S3),
 # plus Xvfb and a PulseAudio server for the live capture tests, util-linux's
-# setpriv and procps' kill (test servers die with the tests), and GNU time
-# (the benches' CPU and peak RSS of each child).
+# setpriv and procps' kill (test servers die with the tests), GNU time
+# (the benches' CPU and peak RSS of each child), and MUNGE and Slurm's
+# controller, node daemon and commands for the farm's single-node cluster
+# (tests/common/slurm.rs), and zsh and fish, which load the generated shell
+# completions (tests/shell_cmd.rs).
 BUILD_PKGS=(pkg-config clang libclang-dev libavformat-dev libavcodec-dev libavutil-dev
   libswscale-dev libswresample-dev libavfilter-dev libavdevice-dev)
 TEST_PKGS=(ffmpeg libxml2-utils chromium nodejs npm
   nginx libnginx-mod-http-dav-ext python3 python3-venv xvfb pulseaudio
-  util-linux procps time espeak-ng)
+  util-linux procps time espeak-ng munge slurmctld slurmd slurm-client
+  zsh fish)
 
 # The static build (vendor/build-ffmpeg.sh): an assembler for FFmpeg's x86
 # code and the static codec and TLS libraries it links.
@@ -32,8 +36,9 @@ STATIC_PKGS=(nasm make gcc xz-utils libx264-dev libmbedtls-dev zlib1g-dev)
 # about twice the size and three times the install time).
 MOTO_PIP=('moto[s3]==5.2.5' 'flask==3.1.3' 'flask-cors==6.0.5')
 MOTO_VENV=tests/cloud/venv
-# pyftpdlib's FTP server for the push tests (tests/live_push.rs), in its own venv.
-FTP_PIP=('pyftpdlib==2.2.0')
+# pyftpdlib's FTP server for the push tests (tests/live_push.rs), in its own venv;
+# pyOpenSSL for its FTPS handler (TLS_FTPHandler, the ftpes:// tests).
+FTP_PIP=('pyftpdlib==2.2.0' 'pyOpenSSL==26.4.0')
 FTP_VENV=tests/cloud/ftp-venv
 
 as_root() {
@@ -83,18 +88,30 @@ moto_deps() {
   "$MOTO_VENV/bin/pip" install --quiet --disable-pip-version-check "${MOTO_PIP[@]}"
 }
 
-has_ftpd() { "$1" -c 'import pyftpdlib' 2>/dev/null; }
+has_ftpd() { "$1" -c 'import pyftpdlib, OpenSSL' 2>/dev/null; }
 
 ftp_deps() {
   if [ -n "${FFSTREAM_FTP_PYTHON:-}" ]; then
     has_ftpd "$FFSTREAM_FTP_PYTHON" && return
-    echo "ffstream: FFSTREAM_FTP_PYTHON=$FFSTREAM_FTP_PYTHON cannot import pyftpdlib" >&2; exit 1
+    echo "ffstream: FFSTREAM_FTP_PYTHON=$FFSTREAM_FTP_PYTHON cannot import pyftpdlib and OpenSSL (pyOpenSSL)" >&2; exit 1
   fi
   has_ftpd "$FTP_VENV/bin/python3" && return
   echo "ffstream: installing ${FTP_PIP[*]} into $FTP_VENV" >&2
   rm -rf "$FTP_VENV"
   python3 -m venv "$FTP_VENV"
   "$FTP_VENV/bin/pip" install --quiet --disable-pip-version-check "${FTP_PIP[@]}"
+}
+
+# kubernetes-validate, which checks the farm's Kubernetes manifests offline
+# against the published batch/v1 schemas (tests/farm_k8s.rs), in its own venv.
+K8S_PIP=('kubernetes-validate==1.37.0')
+K8S_VENV=tests/farm/k8s-venv
+k8s_deps() {
+  "$K8S_VENV/bin/kubernetes-validate" --version >/dev/null 2>&1 && return
+  echo "ffstream: installing ${K8S_PIP[*]} into $K8S_VENV" >&2
+  rm -rf "$K8S_VENV"
+  python3 -m venv "$K8S_VENV"
+  "$K8S_VENV/bin/pip" install --quiet --disable-pip-version-check "${K8S_PIP[@]}"
 }
 
 # The copy bench's peers (benches/copy.rs): PyPI's static Shaka Packager
@@ -145,6 +162,7 @@ test_deps() {
   npm_deps tests/cloud    # Azurite
   moto_deps
   ftp_deps
+  k8s_deps
 }
 
 static_check() {

@@ -194,6 +194,7 @@ fn ftp_push_of_vod_hls_and_dash_delivers_files_that_decode_and_play() {
         "{}",
         ftp.log()
     );
+    assert_control_connections_were_reused(&ftp.log());
     browser::assert_plays(&root, "out.m3u8", Player::HlsJs, 1.5);
 
     let url = format!("{}/vod/dash/out.mpd", ftp.url());
@@ -239,7 +240,7 @@ fn ftp_refusals_name_the_server_without_the_password() {
         let a = args(url);
         let r = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
         let err = String::from_utf8_lossy(&r.stderr).into_owned();
-        assert_eq!(r.status.code(), Some(1), "{err}");
+        assert_eq!(r.status.code(), Some(4), "a store failure: {err}");
         let line = err
             .lines()
             .find(|l| l.starts_with("ffstream: "))
@@ -267,6 +268,209 @@ fn ftp_refusals_name_the_server_without_the_password() {
     // No server at all.
     let url = format!("ftp://u:p@127.0.0.1:{}/live/out.m3u8", closed_port());
     check(&url, &["127.0.0.1"]);
+}
+
+/// Logged-in control connections are kept and reused: ffstream has at most
+/// 4 uploads in flight per store, so it never needs more than 4 logins
+/// however many files it stores (each login is a `USER ... logged in.` line
+/// of the server's log, each upload a `STOR ... completed=1` line).
+fn assert_control_connections_were_reused(log: &str) {
+    let logins = log.lines().filter(|l| l.contains("logged in.")).count();
+    let stored = log
+        .lines()
+        .filter(|l| l.contains(" STOR ") && l.contains("completed=1"))
+        .count();
+    eprintln!("{stored} uploads over {logins} logins");
+    assert!(
+        stored > 4 && (1..=4).contains(&logins),
+        "{stored} uploads over {logins} logins:\n{log}"
+    );
+}
+
+/// The FTP client's own trace shows every command it sends, `PASS` too:
+/// even with `RUST_LOG=trace` and `-vvv` the CLI logs it at debug at most.
+#[test]
+fn ftp_password_stays_out_of_the_most_verbose_log() {
+    let _serial = serial();
+    let ftp = FtpServer::start();
+    std::fs::create_dir_all(ftp.root().join("vod")).unwrap();
+    let clip = fixtures::clip(Kind::H264Aac);
+    let url = format!("{}/vod/out.m3u8", ftp.url());
+    let r = Command::new(env!("CARGO_BIN_EXE_ffstream"))
+        .args(["-vvv", "hls", clip.to_str().unwrap(), "-o", &url])
+        .args(["--rep", "256x144:150k:64k", "--hls-time", "2"])
+        .env("RUST_LOG", "trace")
+        .output()
+        .expect("run ffstream");
+    let err = ok(&r);
+    // The FTP client's log was on, and the login went through.
+    assert!(err.contains("suppaftp"), "{err}");
+    assert!(ftp.log().contains("logged in."), "{}", ftp.log());
+    assert!(ftp.root().join("vod/out.m3u8").is_file());
+    assert!(!err.contains(FtpServer::PASSWORD), "password in the log");
+}
+
+/// ftpes:// (FTP over explicit TLS) against a server that takes nothing in
+/// the clear: the server's certificate is checked (trusted only through
+/// `SSL_CERT_FILE`, a refusal is one line naming the server without its
+/// password), and once trusted every file arrives whole over TLS.
+#[test]
+fn ftpes_push_goes_over_tls_to_a_trusted_server_only() {
+    let _serial = serial();
+    let ftp = FtpServer::start_tls();
+    let root = ftp.root().join("vod");
+    std::fs::create_dir_all(&root).unwrap();
+    let clip = fixtures::clip(Kind::H264Aac);
+    let url = format!("{}/vod/out.m3u8", ftp.url());
+    assert!(url.starts_with("ftpes://"), "{url}");
+    let shown = format!("ftpes://ffstream:***@127.0.0.1:{}/vod", ftp.port());
+    let push = |url: &str, ca: Option<&Path>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ffstream"));
+        cmd.args(["hls", clip.to_str().unwrap(), "-o", url])
+            .args(["--rep", "320x180:300k:64k", "--rep", "256x144:200k:64k"])
+            .args(["--hls-time", "1"])
+            .env_remove("SSL_CERT_FILE")
+            .env_remove("SSL_CERT_DIR");
+        if let Some(ca) = ca {
+            cmd.env("SSL_CERT_FILE", ca);
+        }
+        cmd.output().expect("run ffstream")
+    };
+    let error_line = |r: &Output| {
+        let err = String::from_utf8_lossy(&r.stderr).into_owned();
+        assert_eq!(r.status.code(), Some(4), "a store failure: {err}");
+        assert!(!err.contains(FtpServer::PASSWORD), "password shown: {err}");
+        err.lines()
+            .find(|l| l.starts_with("ffstream: "))
+            .unwrap_or_else(|| panic!("no error line: {err}"))
+            .to_string()
+    };
+    // The test CA is not among the machine's roots.
+    let line = error_line(&push(&url, None));
+    assert!(
+        line.contains(&shown) && line.contains("certificate"),
+        "{line}"
+    );
+    // The server takes no FTP in the clear.
+    let line = error_line(&push(&url.replacen("ftpes://", "ftp://", 1), None));
+    assert!(line.contains("SSL/TLS required"), "{line}");
+    assert!(files(&root, "").is_empty(), "{:?}", files(&root, ""));
+
+    let r = push(&url, Some(ftp.ca()));
+    ok(&r);
+    assert!(!String::from_utf8_lossy(&r.stdout).contains(FtpServer::PASSWORD));
+    let master = hls::parse_master(&std::fs::read_to_string(root.join("out.m3u8")).unwrap())
+        .expect("master pushed");
+    assert_eq!(master.variants.len(), 2);
+    for v in &master.variants {
+        let media = hls::parse_media(&std::fs::read_to_string(root.join(&v.uri)).unwrap())
+            .expect("variant playlist pushed");
+        assert!(media.endlist && !media.segments.is_empty(), "{media:?}");
+        for s in &media.segments {
+            oracle::decodes_cleanly(root.join(&s.uri)).unwrap_or_else(|e| panic!("{}: {e}", s.uri));
+        }
+        assert_eq!(
+            oracle::count_video_frames(root.join(&v.uri)),
+            oracle::count_video_frames(&clip),
+            "{}",
+            v.uri
+        );
+    }
+    assert_control_connections_were_reused(&ftp.log());
+}
+
+/// An FTP server of the test's own that logs anyone in and takes uploads
+/// but never confirms one (no 226 after the data connection closes);
+/// records the STOR commands it gets.
+fn start_ftp_server_that_never_confirms() -> (u16, Arc<std::sync::Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let seen = seen2.clone();
+            std::thread::spawn(move || serve_without_confirming(s, &seen));
+        }
+    });
+    (port, seen)
+}
+
+fn serve_without_confirming(s: std::net::TcpStream, seen: &std::sync::Mutex<Vec<String>>) {
+    let mut w = s.try_clone().unwrap();
+    let mut r = std::io::BufReader::new(s);
+    let _ = w.write_all(b"220 ready\r\n");
+    let mut data: Option<TcpListener> = None;
+    let mut line = String::new();
+    while matches!(std::io::BufRead::read_line(&mut r, &mut line), Ok(n) if n > 0) {
+        let cmd = line.trim_end().to_string();
+        line.clear();
+        let reply = match cmd.split(' ').next().unwrap_or_default() {
+            "USER" => "331 password please".to_string(),
+            "PASS" => "230 logged in".to_string(),
+            "TYPE" => "200 binary".to_string(),
+            "PASV" => {
+                let d = TcpListener::bind("127.0.0.1:0").unwrap();
+                let p = d.local_addr().unwrap().port();
+                data = Some(d);
+                format!(
+                    "227 Entering Passive Mode (127,0,0,1,{},{})",
+                    p / 256,
+                    p % 256
+                )
+            }
+            "STOR" => {
+                seen.lock().unwrap().push(cmd.clone());
+                let _ = w.write_all(b"150 go ahead\r\n");
+                if let Some((mut c, _)) = data.take().and_then(|d| d.accept().ok()) {
+                    let _ = c.read_to_end(&mut Vec::new());
+                }
+                // The file arrived; the 226 never comes.
+                continue;
+            }
+            _ => "502 not here".to_string(),
+        };
+        let _ = w.write_all(format!("{reply}\r\n").as_bytes());
+    }
+}
+
+/// A live push waits for the server's word that each file arrived: to a
+/// server that takes the bytes but never says so, no upload counts as done,
+/// each is given up after the I/O timeout (about a segment) and not
+/// retried, and the run ends on time saying so without the password.
+#[test]
+fn live_ftp_push_waits_for_each_transfer_to_complete() {
+    let _serial = serial();
+    let x = Xvfb::start();
+    let (port, seen) = start_ftp_server_that_never_confirms();
+    let url = format!("ftp://u:never-shown-pw@127.0.0.1:{port}/live/out.m3u8");
+    // (`live_hls` fails the test if the run hangs.)
+    let r = live_hls(&x, &url, "6", &[]);
+    let err = String::from_utf8_lossy(&r.stderr).into_owned();
+    assert_eq!(r.status.code(), Some(4), "a store failure: {err}");
+    assert!(!err.contains("never-shown-pw"), "password shown: {err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("ffstream: "))
+        .unwrap_or_else(|| panic!("no error line: {err}"));
+    assert!(
+        line.contains(&format!("ftp://u:***@127.0.0.1:{port}/live"))
+            && line.contains("uploads succeeded"),
+        "{line}"
+    );
+    // Each segment was sent once (playlists are sent again as they change).
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|c| c.ends_with("/out_240p_0000.ts")),
+        "{seen:?}"
+    );
+    for c in seen.iter().filter(|c| c.ends_with(".ts")) {
+        assert_eq!(
+            seen.iter().filter(|x| *x == c).count(),
+            1,
+            "{c} retried: {seen:?}"
+        );
+    }
 }
 
 fn closed_port() -> u16 {
@@ -394,7 +598,7 @@ fn push_to_a_stalled_server() -> (u16, String, Vec<String>) {
     // -vv: every failed upload on its own line (the default rate-limits them).
     let r = live_hls(&x, &url, "6", &["-vv"]);
     let err = String::from_utf8_lossy(&r.stderr).into_owned();
-    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert_eq!(r.status.code(), Some(4), "a store failure: {err}");
     let seen = seen.lock().unwrap().clone();
     (port, err, seen)
 }
@@ -506,7 +710,7 @@ fn live_push_to_a_server_refusing_put_fails_at_the_first_attempt() {
     let url = format!("http://127.0.0.1:{port}/live/out.m3u8");
     let r = live_hls(&x, &url, "30", &[]);
     let err = String::from_utf8_lossy(&r.stderr).into_owned();
-    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert_eq!(r.status.code(), Some(4), "a store failure: {err}");
     let line = err
         .lines()
         .find(|l| l.starts_with("ffstream: "))

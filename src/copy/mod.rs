@@ -22,6 +22,7 @@ mod ladder;
 mod mpd;
 mod mux;
 
+pub(crate) use codecs::refuse_copied_video;
 pub use ladder::{package_ladder, LadderReport};
 
 use crate::hls::{MasterPlaylist, Variant};
@@ -52,6 +53,10 @@ pub struct CopyOptions {
     /// keyframes are not at the same times, instead of refusing. Default
     /// false.
     pub allow_unaligned: bool,
+    /// Single-file layouts: one media file per rendition, HLS byte ranges
+    /// (`<stem>_<height>p.ts`, or `.mp4` with `fmp4`) or DASH's on-demand
+    /// profile (`<stem>_<id>.mp4` with a `sidx`). Default false.
+    pub single_file: bool,
 }
 
 impl Default for CopyOptions {
@@ -62,6 +67,7 @@ impl Default for CopyOptions {
             fmp4: false,
             network_timeout: Duration::from_secs(30),
             allow_unaligned: false,
+            single_file: false,
         }
     }
 }
@@ -84,6 +90,12 @@ impl CopyOptions {
     /// Sets fragmented MP4 segments for HLS.
     pub fn with_fmp4(mut self, fmp4: bool) -> Self {
         self.fmp4 = fmp4;
+        self
+    }
+
+    /// Sets single-file layouts (HLS byte ranges, DASH on-demand profile).
+    pub fn with_single_file(mut self, on: bool) -> Self {
+        self.single_file = on;
         self
     }
 
@@ -147,7 +159,11 @@ pub fn package(input: &str, output: &Path, opts: &CopyOptions) -> Result<CopyRep
     let mut written = vec![target.clone()];
     let res = (|| {
         let muxer = mux::muxer_options(opts, &names, &name);
+        written.extend(mux::media_files(opts, &names, &name, 2));
         let stats = mux::run(&mut ictx, input, &target, &streams, &muxer)?;
+        if opts.single_file && opts.protocol == Protocol::Dash {
+            crate::dash::on_demand::rewrite(&target)?;
+        }
         warn_keyframes(input, stats.longest_keyframe_interval, opts.segment_seconds);
         let codecs = codecs::rfc6381(&ictx, &streams)?;
         let resolution = codecs::resolution(&ictx, &streams);
@@ -199,7 +215,7 @@ fn rendition_name(ictx: &ffmpeg_next::format::context::Input, s: &mux::Selected)
 /// Warns, once, when the source's keyframes are further apart than the
 /// asked segment duration: segments then last as long as the keyframe
 /// interval.
-fn warn_keyframes(input: &str, longest: Option<f64>, asked: f64) {
+pub(crate) fn warn_keyframes(input: &str, longest: Option<f64>, asked: f64) {
     if let Some(k) = longest.filter(|&k| k > asked + 1e-3) {
         log::warn!(
             "{input}: keyframes up to {k:.3} s apart, longer than the asked segment duration \

@@ -252,6 +252,9 @@ pub struct Packager<'a> {
     end_list: bool,
     live: bool,
     reconnect: Option<crate::live::Reconnect>,
+    /// A farm task's part of the title (`crate::farm`).
+    window: Option<pipeline::Window>,
+    single_file: bool,
 }
 
 /// A store to mirror the output to, as given.
@@ -295,6 +298,8 @@ impl<'a> Packager<'a> {
             end_list: false,
             live: media.live,
             reconnect: None,
+            window: None,
+            single_file: false,
             media,
         }
     }
@@ -363,6 +368,15 @@ impl<'a> Packager<'a> {
     /// which cannot be read by byte range).
     pub fn iframe_playlists(mut self, on: bool) -> Self {
         self.hls.iframe_playlists = on;
+        self
+    }
+    /// Single-file layouts (`--single-file`): one media file per rendition,
+    /// HLS playlists of `EXT-X-BYTERANGE`s into it (TS, or fMP4 with its
+    /// init section inside), or DASH's on-demand profile (one fragmented
+    /// MP4 per representation with a `sidx`, `SegmentBase indexRange`).
+    /// Not for live runs or AES-128 encryption. Default off.
+    pub fn single_file(mut self, on: bool) -> Self {
+        self.single_file = on;
         self
     }
     /// Muxer flags, such as `["delete_segments"]` (the seed's `flags(...)`).
@@ -530,13 +544,27 @@ impl<'a> Packager<'a> {
         self.cancel.clone()
     }
 
+    /// A farm task: encode only this part of the title (`crate::farm`).
+    pub(crate) fn window(mut self, w: pipeline::Window) -> Self {
+        self.window = Some(w);
+        self
+    }
+
     /// The renditions this job will encode (resolving the auto ladder).
     pub fn resolved_representations(&self) -> Result<Vec<Representation>> {
         let Some(src) = self.media.source else {
             return Ok(Vec::new());
         };
         if let Some(r) = &self.reps {
-            return Ok(r.clone());
+            // A copied rung is the source's own size.
+            let display = src.display;
+            return Ok(r
+                .iter()
+                .map(|r| Representation {
+                    size: if r.copy { display } else { r.size },
+                    ..r.clone()
+                })
+                .collect());
         }
         let (h, b, orig) = self.auto.clone().unwrap_or((None, None, false));
         ladder::auto_ladder(&src, h.as_deref(), b.as_deref(), orig, self.audio_bitrate)

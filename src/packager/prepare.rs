@@ -34,6 +34,13 @@ impl<'a> Packager<'a> {
                 ));
             }
             e.validate()?;
+            if self.single_file {
+                return Err(Error::Config(
+                    "--single-file cannot be encrypted: AES-128 encrypts whole segment files, \
+                     and a single file is read by byte range"
+                        .into(),
+                ));
+            }
         }
         let seg = match self.protocol {
             Protocol::Hls => self.hls.hls_time,
@@ -56,7 +63,8 @@ impl<'a> Packager<'a> {
                  target duration is whole seconds"
             )));
         }
-        for r in reps {
+        check_copied(reps, self.live)?;
+        for r in reps.iter().filter(|r| !r.copy) {
             if r.size.width == 0
                 || r.size.height == 0
                 || r.size.width % 2 == 1
@@ -133,7 +141,7 @@ impl<'a> Packager<'a> {
         let remote = crate::cloud::is_store_url(&as_str)
             || as_str.starts_with("http://")
             || as_str.starts_with("https://")
-            || as_str.starts_with("ftp://");
+            || crate::cloud::is_ftp_url(&as_str);
         if !remote {
             return Ok(Outputs {
                 stores,
@@ -214,6 +222,7 @@ impl<'a> Packager<'a> {
             end_list: self.end_list,
             audio: self.audio,
             subtitles: self.subtitles,
+            single_file: self.single_file,
         };
         crate::plan::check(&settings)?;
         let job = Job {
@@ -230,6 +239,7 @@ impl<'a> Packager<'a> {
             limits: self.limits,
             encryption: self.encryption,
             uploads: stores,
+            window: self.window,
         };
         Ok(Prepared {
             job,
@@ -239,6 +249,25 @@ impl<'a> Packager<'a> {
             cancel: self.cancel,
         })
     }
+}
+
+/// A mixed ladder has one copied rung at most (the source once), and only
+/// from a file: a live input's reconnections may change its stream.
+fn check_copied(reps: &[Representation], live: bool) -> Result<()> {
+    let copied = reps.iter().filter(|r| r.copy).count();
+    if copied > 1 {
+        return Err(Error::Config(format!(
+            "--rep copy is given {copied} times: the source can be the ladder's copied rung once"
+        )));
+    }
+    if copied == 1 && live {
+        return Err(Error::Config(
+            "--rep copy is for files: a live input is re-encoded (its stream may change at a \
+             reconnection)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Where a run writes: the stores to upload to, the local manifest, and the

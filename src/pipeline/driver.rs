@@ -103,9 +103,12 @@ impl<'a> Driver<'a> {
         job: &'a Job,
         cancel: &'a CancelHandle,
         src: &'a mut OpenedInput,
-        tx: Senders,
+        mut tx: Senders,
         start: Instant,
     ) -> Result<Self> {
+        if let (Some(c), Some(v)) = (tx.copy.as_mut(), src.video.as_mut()) {
+            v.starts = c.starts.take();
+        }
         let rot = match &src.video {
             Some(v) => rotation_graph(v)?,
             None => None,
@@ -159,6 +162,10 @@ impl<'a> Driver<'a> {
     ) -> Result<Ended> {
         self.read_all(watch, monitor)?;
         drop(self.device.take());
+        if let Some(s) = self.src.video.as_ref().and_then(|v| v.starts.as_ref()) {
+            let asked = self.job.settings.segment_seconds();
+            crate::copy::warn_keyframes(&self.src.name, s.longest_interval(), asked);
+        }
         if self.ended.stop.is_none() && !self.ended.send_failed {
             if !self.sidecars_to(None) {
                 return Ok(self.ended);
@@ -400,7 +407,7 @@ impl<'a> Driver<'a> {
     /// (every frame shown before the end was decoded before it).
     fn past_window(&self, packet: &Packet) -> bool {
         let w = self.src.video.as_ref().and_then(|v| v.window);
-        match (w.and_then(|w| w.end.map(|e| w.origin + e)), packet.dts()) {
+        match (w.and_then(|w| w.read_end()), packet.dts()) {
             (Some(end), Some(dts)) => dts >= end,
             _ => false,
         }
@@ -410,6 +417,21 @@ impl<'a> Driver<'a> {
         let Some(v) = self.src.video.as_mut() else {
             return Ok(true);
         };
+        if let Some(c) = self.tx.copy.as_ref() {
+            // A mixed ladder's copied rung gets the packet as it is, and its
+            // muxer's cut is worked out before the packet is decoded.
+            if let Some(s) = v.starts.as_mut() {
+                s.packet(packet.pts(), packet.is_key());
+            }
+            let msg = super::mux::MuxMsg {
+                source: c.source,
+                packet: packet.clone(),
+            };
+            if c.tx.send(msg).is_err() {
+                self.ended.send_failed = true;
+                return Ok(false);
+            }
+        }
         if let Err(e) = v.decoder.send_packet(packet) {
             if super::encoders::is_again(&e) {
             } else if super::input::Damage::survivable(&e) {

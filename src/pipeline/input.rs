@@ -25,6 +25,11 @@ pub(super) struct InputVideo {
     pub(super) warned: bool,
     /// Damaged packets or frames skipped, and frames decoded.
     pub(super) damage: Damage,
+    /// A mixed ladder: where the copied rung's segments start, so the
+    /// frames there are marked for an IDR in every encoded rung.
+    pub(super) starts: Option<super::segment_starts::SegmentStarts>,
+    /// A farm task: the frames to keep (`crate::farm`).
+    pub(super) window: Option<super::Window>,
 }
 
 pub(super) struct InputAudio {
@@ -98,6 +103,8 @@ pub(super) fn open_video(
         last_pts: None,
         guard: false,
         warned: false,
+        window: None,
+        starts: None,
     })
 }
 
@@ -501,10 +508,13 @@ pub(super) fn open(job: &Job, cancel: &super::CancelHandle) -> Result<OpenedInpu
         });
     }
     let cores = job.settings.threads.max(1);
-    let video = match picked.video {
+    let mut video = match picked.video {
         Some(i) => Some(open_video(&ictx, i, cores, &name, &job.limits)?),
         None => None,
     };
+    if let (Some(v), Some(w)) = (video.as_mut(), job.window) {
+        seek_to_window(&mut ictx, v, w, &name)?;
+    }
     let mut audio = Vec::new();
     for &i in &picked.audio {
         audio.push(open_audio(&ictx, i, &name, &job.limits)?);
@@ -525,6 +535,28 @@ pub(super) fn open(job: &Job, cancel: &super::CancelHandle) -> Result<OpenedInpu
         subtitles: picked.subtitles,
         device,
         sidecars,
+    })
+}
+
+/// A farm task: seeks to the keyframe at or before the window's start (the
+/// frames before it are decoded and dropped) and keeps the window.
+fn seek_to_window(
+    ictx: &mut format::context::Input,
+    v: &mut InputVideo,
+    w: super::Window,
+    input: &str,
+) -> Result<()> {
+    v.window = Some(w);
+    let from = w.start - w.warmup;
+    if from <= 0 {
+        return Ok(());
+    }
+    let us = Micros::of(w.origin + from, v.time_base).0;
+    ictx.seek(us, ..us).map_err(|e| {
+        open_err(
+            input,
+            format!("cannot seek to {:.3} s: {e}", us as f64 / 1e6),
+        )
     })
 }
 

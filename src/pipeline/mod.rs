@@ -9,6 +9,7 @@
 //! [`fanout`]). The manifests are written last ([`outputs`]).
 
 mod audio;
+mod copied;
 mod driver;
 mod encoders;
 mod fanout;
@@ -18,6 +19,7 @@ mod mux;
 mod outputs;
 pub mod progress;
 mod renditions;
+mod segment_starts;
 mod sidecar;
 mod tracks;
 mod video;
@@ -69,6 +71,55 @@ pub(crate) struct Job {
     pub encryption: Option<crate::encryption::Encryption>,
     /// Stores every output file is uploaded to as soon as it is complete.
     pub uploads: Vec<crate::cloud::Store>,
+    /// A farm task: the part of the title to encode (`crate::farm`).
+    pub window: Option<Window>,
+}
+
+/// A farm task's part of the title (see `crate::farm`): the frames from
+/// `start` to `end`, on the whole title's keyframe clock, with the
+/// timestamp offset every task of the farm shares.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Window {
+    /// The title's first video timestamp (the keyframe clock's origin), in
+    /// the video stream's time base.
+    pub origin: i64,
+    /// The first frame kept: ticks after `origin` (the input is sought to
+    /// the keyframe before it; earlier frames are decoded and dropped).
+    pub start: i64,
+    /// Frames from here on are dropped and reading stops: ticks after
+    /// `origin` (`None`: the end of the input).
+    pub end: Option<i64>,
+    /// Ticks before `start` that are encoded and whose packets are dropped:
+    /// the encoders' rate control starts warm, as in a single run, instead
+    /// of starving the chunk's first segment.
+    pub warmup: i64,
+    /// Ticks after `end` encoded and dropped the same way, so the last
+    /// frames are coded as a single run codes them (not as a stream's end).
+    pub cooldown: i64,
+    /// The offset added to every output timestamp (the same in every task,
+    /// so audio and video chunks play in sync).
+    pub offset: Duration,
+}
+
+impl Window {
+    /// Whether the frame at `pts` is encoded (the warm-up included).
+    pub fn keeps(&self, pts: i64) -> bool {
+        let rel = pts - self.origin;
+        rel >= self.start - self.warmup && self.end.is_none_or(|e| rel < e + self.cooldown)
+    }
+
+    /// Where reading stops: ticks of the input's clock (`None`: its end).
+    pub fn read_end(&self) -> Option<i64> {
+        self.end.map(|e| self.origin + e + self.cooldown)
+    }
+
+    /// Whether a packet at `pts` is written (the warm-up's are not).
+    pub fn writes(&self, pts: Option<i64>) -> bool {
+        pts.is_none_or(|p| {
+            let rel = p - self.origin;
+            rel >= self.start && self.end.is_none_or(|e| rel < e)
+        })
+    }
 }
 
 /// The monitor callback type.
@@ -90,6 +141,9 @@ pub struct RenditionReport {
     pub bytes: u64,
     /// The HLS variant playlist, when there is one.
     pub playlist: Option<PathBuf>,
+    /// When its first packet is shown, on the input's clock (before any
+    /// offset the muxers add), when it wrote one (HLS).
+    pub first_pts: Option<Duration>,
 }
 
 /// The result of a completed run.
@@ -116,7 +170,9 @@ pub struct Report {
 pub(crate) fn dry_run(job: &Job) -> Result<crate::plan::RunPlan> {
     let cancel = CancelHandle::default();
     let src = input::open(job, &cancel)?;
-    crate::plan::build(&job.settings, &describe(job, &src)?, &job.options)
+    let plan = crate::plan::build(&job.settings, &describe(job, &src)?, &job.options)?;
+    copied::check(job, &plan, &src)?;
+    Ok(plan)
 }
 
 /// What the plan is told about the input: its streams used, and the
@@ -212,17 +268,23 @@ fn run_inner(
     let start = Instant::now();
     let mut src = input::open(job, cancel)?;
     let plan = crate::plan::build(&job.settings, &describe(job, &src)?, &job.options)?;
+    copied::check(job, &plan, &src)?;
     let cues = renditions::read_subtitles(&plan, &src.name, video_start(&src))?;
     manifests.files.clone_from(&plan.manifests);
     manifests.create_dir(&plan.dir)?;
-    let encoders = encoders::open(&plan)?;
+    let encoders = encoders::open(&plan, &src)?;
     let built = outputs::build(job, &plan, &encoders, uploader.as_ref())?;
     if plan.live && plan.protocol == crate::Protocol::Hls {
         outputs::write_live_master(job, &plan, &built.codecs, uploader.as_deref())?;
     }
     let mux = workers::start_mux(built.specs)?;
     let (started, senders) = workers::start(&plan, encoders, &src, &mux)?;
-    let tracker = workers::tracker(job, &plan, &src, start, started.counters.clone());
+    let mut tracker = workers::tracker(job, &plan, &src, start, started.counters.clone());
+    tracker.gauges.written = Some(mux.written.clone());
+    if let Some(u) = uploader.as_ref().map(Arc::downgrade) {
+        // Weak: the uploader is unwrapped once the run is over.
+        tracker.gauges.upload_queue = Some(Box::new(move || u.upgrade().map_or(0, |u| u.queued())));
+    }
     let mut watch = driver::Watch::new(job, cancel, &tracker);
     let ended = driver::Driver::new(job, cancel, &mut src, senders, start)?
         .run(&mut watch, &mut monitor)?;

@@ -5,7 +5,7 @@ use super::encoders::Encoders;
 use super::{mux, Job, RenditionReport};
 use crate::error::{Error, Result};
 use crate::ffi::io::Interceptor;
-use crate::options::{Protocol, VideoCodec};
+use crate::options::Protocol;
 use crate::plan::{RunPlan, StreamRef, VariantPlan};
 use ffmpeg_next::{codec, Rational};
 use std::path::{Path, PathBuf};
@@ -107,6 +107,7 @@ pub(super) fn build(
             }
             _ => None,
         };
+        let interceptor = live_iframes(plan, id, ring.is_some(), interceptor, uploader);
         let interceptor = match uploader {
             Some(u) => Some(Arc::new(crate::cloud::UploadInterceptor {
                 inner: interceptor,
@@ -115,6 +116,7 @@ pub(super) fn build(
             }) as Arc<dyn Interceptor>),
             None => interceptor,
         };
+        let interceptor = own_io_for(interceptor, &o.media_files);
         specs.push(mux::OutputSpec {
             url: o.path.to_string_lossy().into(),
             format: o.muxer,
@@ -122,10 +124,10 @@ pub(super) fn build(
             streams: o
                 .streams
                 .iter()
-                .map(|s| stream_spec(job, plan, enc, *s))
+                .map(|s| stream_spec(plan, enc, *s))
                 .collect(),
             interceptor,
-            offset: shared_offset(plan),
+            offset: job.window.map_or_else(|| shared_offset(plan), |w| w.offset),
         });
     }
     Ok(Built {
@@ -136,11 +138,94 @@ pub(super) fn build(
     })
 }
 
+/// Live HLS: output `id`'s I-frame playlist follows its media playlist's
+/// window (VOD runs write it once, at the end). Encrypted segments cannot be
+/// read by range, so an encrypted run has none.
+fn live_iframes(
+    plan: &RunPlan,
+    id: usize,
+    encrypted: bool,
+    inner: Option<Arc<dyn Interceptor>>,
+    uploader: Option<&Arc<crate::cloud::Uploader>>,
+) -> Option<Arc<dyn Interceptor>> {
+    let out = plan
+        .variants
+        .iter()
+        .find(|v| v.output == id)
+        .and_then(|v| v.iframes.clone())
+        .filter(|_| plan.live && !encrypted);
+    let Some(out) = out else {
+        return inner;
+    };
+    Some(Arc::new(crate::hls::iframes::LiveIFrames {
+        inner,
+        playlist: plan.outputs[id].path.clone(),
+        out,
+        upload: uploader.map(|u| (u.clone(), plan.dir.clone())),
+    }))
+}
+
+/// Single-file layouts: the media files go to FFmpeg's own (seekable) I/O,
+/// which the dash muxer needs to put the `sidx` in front of the fragments;
+/// they are uploaded whole at the end ([`finish_single_files`]).
+fn own_io_for(
+    inner: Option<Arc<dyn Interceptor>>,
+    media_files: &[PathBuf],
+) -> Option<Arc<dyn Interceptor>> {
+    match inner {
+        Some(inner) if !media_files.is_empty() => Some(Arc::new(OwnIo {
+            inner,
+            files: media_files.to_vec(),
+        })),
+        other => other,
+    }
+}
+
+/// Leaves `files` to FFmpeg's I/O, hands every other file to `inner`.
+struct OwnIo {
+    inner: Arc<dyn Interceptor>,
+    files: Vec<PathBuf>,
+}
+
+impl Interceptor for OwnIo {
+    fn open_write(&self, url: &str) -> std::io::Result<Option<Box<dyn crate::ffi::io::Sink>>> {
+        // Every file of a run is in its folder: the names tell them apart
+        // (the muxer may write `./x_0.mp4` as `x_0.mp4`).
+        let name = Path::new(url).file_name();
+        if self.files.iter().any(|f| f.file_name() == name) {
+            return Ok(None);
+        }
+        self.inner.open_write(url)
+    }
+}
+
+/// Single-file layouts, once the muxers are done: the DASH MPD in the
+/// on-demand profile, then every media file uploaded (and the MPD again).
+fn finish_single_files(plan: &RunPlan, uploader: Option<&crate::cloud::Uploader>) -> Result<()> {
+    let mut files: Vec<&PathBuf> = plan.outputs.iter().flat_map(|o| &o.media_files).collect();
+    if files.is_empty() {
+        return Ok(());
+    }
+    if plan.protocol == Protocol::Dash {
+        crate::dash::on_demand::rewrite(&plan.manifest)?;
+        files.push(&plan.manifest);
+    }
+    if let Some(u) = uploader {
+        for f in files {
+            crate::cloud::upload_file(u, &plan.dir, f).map_err(|e| Error::io(f, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// The offset every output gets when HLS audio plays from renditions of
 /// its own: more than the AAC priming and the video's decode delay (up to 16
 /// B-frames), so that no muxer shifts its streams by itself.
 fn shared_offset(plan: &RunPlan) -> std::time::Duration {
-    if plan.audio_renditions.is_empty() {
+    // A mixed ladder's HLS variants too: the copied rung's decode delay is
+    // the source's, not the encoders'.
+    let copied = plan.protocol == Protocol::Hls && plan.video.iter().any(|r| r.copy);
+    if plan.audio_renditions.is_empty() && !copied {
         return std::time::Duration::ZERO;
     }
     let fps = plan
@@ -154,17 +239,17 @@ fn shared_offset(plan: &RunPlan) -> std::time::Duration {
 
 /// A muxer stream fed by encoder `s` (sources are numbered video renditions
 /// first, then audio encodes).
-fn stream_spec(job: &Job, plan: &RunPlan, enc: &Encoders, s: StreamRef) -> mux::StreamSpec {
+fn stream_spec(plan: &RunPlan, enc: &Encoders, s: StreamRef) -> mux::StreamSpec {
     let rational = |r: crate::plan::Ratio| Rational(r.num, r.den);
     match s {
         StreamRef::Video(i) => {
-            let e = &enc.video[i].encoder;
+            let e = &enc.video[i];
             mux::StreamSpec {
-                params: codec::Parameters::from(&**e),
-                enc_time_base: e.time_base(),
+                params: e.params.clone(),
+                enc_time_base: e.time_base,
                 frame_rate: plan.input.video.as_ref().map(|v| rational(v.frame_rate)),
                 source: i,
-                codec_tag: (job.settings.format.video == VideoCodec::Hevc).then_some(*b"hvc1"),
+                codec_tag: e.codec_tag,
                 sample_aspect: Some(rational(plan.video[i].sample_aspect)),
                 language: None,
             }
@@ -251,6 +336,21 @@ pub(super) fn write_live_master(
             audio: v.audio_group.clone(),
             subtitles: v.subtitles.clone(),
         });
+        if let (Some(out), Some(r), None) = (&v.iframes, video, &job.encryption) {
+            // Nominal until measured at the end: a keyframe a segment at
+            // about a tenth of the video's rate.
+            m.i_frames.push(crate::hls::IFrameVariant {
+                uri: file_name(out),
+                bandwidth: video_bps / 5,
+                average_bandwidth: video_bps / 10,
+                codecs: variant_codecs(v, codecs)
+                    .split(',')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                resolution: Some((r.size.width, r.size.height)),
+            });
+        }
     }
     m.save(&plan.manifest)?;
     if let Some(u) = uploader {
@@ -275,6 +375,20 @@ pub(super) fn reports(
         Protocol::Hls => plan.outputs.get(i).map(|o| o.path.clone()),
         Protocol::Dash => None,
     };
+    let first_pts = |i: usize| {
+        match plan.protocol {
+            Protocol::Hls => stats
+                .first
+                .get(i)
+                .and_then(|o| o.first().copied().flatten()),
+            Protocol::Dash => None,
+        }
+        .map(|f| {
+            let secs = f.pts as f64 * f64::from(f.time_base.numerator())
+                / f64::from(f.time_base.denominator().max(1));
+            std::time::Duration::from_secs_f64(secs.max(0.0))
+        })
+    };
     let mut out = Vec::new();
     for (i, r) in plan.video.iter().enumerate() {
         let (frames, bytes) = written(i).copied().unwrap_or((0, 0));
@@ -285,6 +399,7 @@ pub(super) fn reports(
             frames,
             bytes,
             playlist: playlist(i),
+            first_pts: first_pts(i),
         });
     }
     if plan.video.is_empty() {
@@ -297,6 +412,7 @@ pub(super) fn reports(
                 frames,
                 bytes,
                 playlist: playlist(k),
+                first_pts: first_pts(k),
             });
         }
     }
@@ -311,6 +427,7 @@ pub(super) fn finish_manifests(
     codecs: &[String],
     uploader: Option<&crate::cloud::Uploader>,
 ) -> Result<()> {
+    finish_single_files(plan, uploader)?;
     match plan.protocol {
         Protocol::Hls => {
             let m = measured_master(job, plan, codecs)?;

@@ -50,6 +50,11 @@ pub(crate) struct VideoWorker {
     pub tx: Sender<MuxMsg>,
     pub counter: Arc<Counter>,
     pub abort: Arc<AtomicBool>,
+    /// A mixed ladder: keyframes only where the frame asks for one (the
+    /// frames that start the copied rung's segments), not by the clock.
+    pub follow_source: bool,
+    /// A farm task: the frames kept, and the title's clock origin.
+    pub window: Option<super::Window>,
 }
 
 /// A worker's pictures: its scaler and the scaled pictures it reuses.
@@ -107,18 +112,26 @@ impl VideoWorker {
                 return Ok(());
             }
             let pts = src.pts().unwrap_or(0);
-            let first = *first_pts.get_or_insert(pts);
+            if self.window.is_some_and(|w| !w.keeps(pts)) {
+                continue;
+            }
+            let first = *first_pts.get_or_insert(self.window.map_or(pts, |w| w.origin));
             let (mut out, passthrough) = pics.of(&src, &label)?;
             out.set_pts(Some(pts));
             let segment = self.clock.segment_of(pts - first);
-            let key = segment > last_segment;
+            let key = if self.follow_source {
+                src.kind() == ffmpeg_next::picture::Type::I
+            } else {
+                segment > last_segment
+            };
             if key {
                 last_segment = segment;
             }
             crate::ffi::frame::set_keyframe_request(&mut out, key);
             if !passthrough && !self.children.is_empty() {
                 // Each child sets its own keyframe request on its own
-                // picture; this one's is read only by this encoder.
+                // picture from this one's (which, in a mixed ladder, is the
+                // source frame's).
                 let out = Arc::new(out);
                 // A child that stopped reports its own error when joined.
                 self.children.retain(|c| c.send(out.clone()).is_ok());
@@ -135,7 +148,7 @@ impl VideoWorker {
                     pics.spare = Some(out);
                 }
             }
-            if to_mux(&mut self.encoder, &label, self.source, &self.tx)? == Drained::SinkClosed {
+            if self.packets_to_mux(&label)? == Drained::SinkClosed {
                 return Ok(());
             }
             self.counter.frames.fetch_add(1, Ordering::Relaxed);
@@ -149,8 +162,28 @@ impl VideoWorker {
             return Ok(());
         }
         self.encoder.send_eof().map_err(|e| label.error(e))?;
-        to_mux(&mut self.encoder, &label, self.source, &self.tx)?;
+        self.packets_to_mux(&label)?;
         Ok(())
+    }
+}
+
+impl VideoWorker {
+    /// The encoder's packets to the mux thread (a farm task's warm-up
+    /// packets dropped).
+    fn packets_to_mux(&mut self, label: &Label) -> Result<Drained> {
+        let Some(w) = self.window else {
+            return to_mux(&mut self.encoder, label, self.source, &self.tx);
+        };
+        let (source, tx) = (self.source, &self.tx);
+        crate::codec::drain::drain(&mut self.encoder, label, |packet| {
+            if !w.writes(packet.pts()) {
+                return Ok(std::ops::ControlFlow::Continue(()));
+            }
+            Ok(match tx.send(MuxMsg { source, packet }) {
+                Ok(()) => std::ops::ControlFlow::Continue(()),
+                Err(_) => std::ops::ControlFlow::Break(()),
+            })
+        })
     }
 }
 

@@ -8,6 +8,7 @@
 //! variants. The pipeline then only executes a [`RunPlan`]; `ffstream hls …
 //! --dry-run` prints one as JSON.
 
+mod mixed;
 pub(crate) mod naming;
 pub(crate) mod options;
 
@@ -186,6 +187,9 @@ pub(crate) struct Settings {
     pub end_list: bool,
     pub audio: AudioOptions,
     pub subtitles: crate::options::SubtitleOptions,
+    /// Single-file layouts: one media file per rendition, HLS byte ranges
+    /// or DASH's on-demand profile (`--single-file`).
+    pub single_file: bool,
 }
 
 impl Settings {
@@ -225,6 +229,11 @@ pub struct VideoRendition {
     /// The audio encode muxed beside it (HLS), an index into
     /// [`RunPlan::audio`].
     pub audio: Option<usize>,
+    /// The source's video packets copied, not encoded (a mixed ladder's top
+    /// rung): `encoder` is `copy` and the rates, `gop`, threads and options
+    /// do not apply. The encoded rungs of such a ladder take their keyframes
+    /// where the copied rung's segments start.
+    pub copy: bool,
 }
 
 /// One AAC encode of one track; renditions with the same audio bit rate
@@ -272,8 +281,12 @@ pub struct OutputPlan {
     /// Its streams, in order.
     pub streams: Vec<StreamRef>,
     /// HLS: the prefix and extension of its segment files (key rotation
-    /// reads segment numbers from them).
+    /// reads segment numbers from them); `None` in a single-file layout.
     pub segments: Option<(String, String)>,
+    /// Single-file layouts: the one media file of each of its renditions
+    /// (written in place by FFmpeg's own I/O, which the DASH index needs,
+    /// and uploaded once complete).
+    pub media_files: Vec<PathBuf>,
 }
 
 /// A variant of the HLS master playlist.
@@ -552,34 +565,65 @@ fn video_renditions(
     let total_px: f64 = s
         .reps
         .iter()
+        .filter(|r| !r.copy)
         .map(|r| f64::from(r.size.width) * f64::from(r.size.height))
         .sum::<f64>()
         .max(1.0);
     let fps = v.frame_rate.as_f64();
+    let mixed = s.reps.iter().any(|r| r.copy);
     let mut used: Vec<String> = Vec::new();
     s.reps
         .iter()
         .map(|rep| {
+            let ab = rep.bitrate.effective_audio();
+            let audio = audio
+                .iter()
+                .position(|a| a.bitrate == ab && a.track == 0)
+                .or((!audio.is_empty()).then_some(0));
+            if rep.copy {
+                let name = unique_name(&format!("{}p", v.coded.short_side()), &mut used);
+                return copied_rendition(name, v, audio);
+            }
             let name = unique_name(&rep.name(), &mut used);
             let bitrate = rep.bitrate.effective_video();
-            let ab = rep.bitrate.effective_audio();
+            let mut options = encoder_options(s, rep, user);
+            let gop = if mixed {
+                mixed::follow_source(s.format.video.encoder_name(), &mut options)
+            } else {
+                ((segment_seconds * fps).round() as u32).max(1)
+            };
             VideoRendition {
                 name,
                 size: rep.size,
                 encoder: s.format.video.encoder_name().to_string(),
                 bitrate,
                 maxrate: bitrate.map(crate::codec::video::maxrate),
-                gop: ((segment_seconds * fps).round() as u32).max(1),
+                gop,
                 threads: encoder_threads(s.threads, rep, total_px),
                 sample_aspect: sar_for(v.display, rep.size),
-                options: encoder_options(s, rep, user),
-                audio: audio
-                    .iter()
-                    .position(|a| a.bitrate == ab && a.track == 0)
-                    .or((!audio.is_empty()).then_some(0)),
+                options,
+                audio,
+                copy: false,
             }
         })
         .collect()
+}
+
+/// The copied rung: the source's coded size and pixel aspect, no encoder.
+fn copied_rendition(name: String, v: &VideoInput, audio: Option<usize>) -> VideoRendition {
+    VideoRendition {
+        name,
+        size: v.coded,
+        encoder: "copy".into(),
+        bitrate: None,
+        maxrate: None,
+        gop: 0,
+        threads: 0,
+        sample_aspect: sar_for(v.display, v.coded),
+        options: Vec::new(),
+        audio,
+        copy: true,
+    }
 }
 
 /// `base`, or `base_2`, `base_3`... when taken.
@@ -647,8 +691,31 @@ fn gcd(a: i64, b: i64) -> i64 {
     }
 }
 
-/// Checks what only the plan can tell: a DASH run given HLS flags.
+/// Checks what only the plan can tell: a DASH run given HLS flags, a
+/// single-file layout asked for a live run or through the muxer's flag.
 pub(crate) fn check(s: &Settings) -> Result<()> {
+    if s.single_file && s.live {
+        return Err(Error::Config(
+            "--single-file is for files, not live runs: a live window needs segments that \
+             come and go, and DASH's on-demand index is written only at the end"
+                .into(),
+        ));
+    }
+    let deletes = s.hls.flags.iter().any(|f| f == "delete_segments");
+    if s.single_file && s.protocol == Protocol::Hls && (s.hls.hls_list_size > 0 || deletes) {
+        return Err(Error::Config(
+            "--single-file keeps every segment in its one file: a playlist window \
+             (--list-size) or delete_segments does not apply to it"
+                .into(),
+        ));
+    }
+    if s.hls.flags.iter().any(|f| f == "single_file") {
+        return Err(Error::Config(
+            "--flags single_file: use --single-file (single_file(true)), which also names the \
+             media files and keeps uploads and I-frame playlists right"
+                .into(),
+        ));
+    }
     if s.protocol == Protocol::Dash && !s.dash.flags.is_empty() {
         return Err(Error::Config(format!(
             "--flags {} is for HLS (hls_flags such as delete_segments); the dash muxer has no \

@@ -2,7 +2,15 @@
 #![warn(clippy::too_many_lines)]
 
 mod convert_cmd;
+mod copy_refusals;
+mod exit;
+mod farm_cmd;
+mod farm_sched_cmd;
+mod machine;
 mod progress_bar;
+mod progress_json;
+mod report_json;
+mod shell_cmd;
 
 use clap::{Args, Parser, Subcommand};
 use ffstream::{Bitrate, ChannelMode, Error, Format, Packager, Representation, Size, VideoCodec};
@@ -10,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "ffstream", version = version_text(), about = "Package media for adaptive streaming (HLS and MPEG-DASH), in-process")]
+#[command(name = "ffstream", version = version_text(), about = "Package media for adaptive streaming (HLS and MPEG-DASH), in-process", after_help = exit::HELP)]
 struct Cli {
     /// More log output (-v: FFmpeg warnings and info; -vv: debug).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
@@ -30,19 +38,33 @@ enum Command {
         input: String,
     },
     /// Package INPUT as an HLS ladder.
+    #[command(after_help = exit::HELP)]
     Hls(PackageArgs),
     /// Package INPUT as an MPEG-DASH ladder.
+    #[command(after_help = exit::HELP)]
     Dash(PackageArgs),
     /// List the capture devices (cameras, screens, microphones) FFmpeg can see.
     Devices,
     /// Save INPUT (a file, HLS, DASH or URL) to one file, copying the streams.
     Convert(convert_cmd::ConvertArgs),
+    /// Encoding farm, step 1: split INPUT into tasks; writes plan.json beside the output.
+    Plan(farm_cmd::PlanArgs),
+    /// Encoding farm, step 2: run one task of a plan.
+    Chunk(farm_cmd::ChunkArgs),
+    /// Encoding farm, step 3: check every task's report, write the manifests.
+    Assemble(farm_cmd::AssembleArgs),
+    /// Encoding farm: run a plan's tasks on Slurm, Kubernetes or local processes.
+    Farm(farm_sched_cmd::FarmArgs),
     /// Make a built-in synthetic clip and package it to HLS and DASH.
     Demo {
         /// Where to write the clip and the streams.
         #[arg(default_value = "ffstream-demo")]
         dir: PathBuf,
     },
+    /// Print a shell completion script (see the README for where it goes).
+    Completions(shell_cmd::CompletionsArgs),
+    /// Print the man page (roff), or write all pages with --out DIR.
+    Man(shell_cmd::ManArgs),
 }
 
 #[derive(Args)]
@@ -102,12 +124,14 @@ struct PackageArgs {
     /// Add a rendition at the source's own size to the auto ladder.
     #[arg(long)]
     include_original: bool,
-    /// A rendition WxH:VIDEO[:AUDIO], e.g. 1280x720:2500k:128k. Repeatable.
+    /// A rendition WxH:VIDEO[:AUDIO], e.g. 1280x720:2500k:128k, or
+    /// copy[:AUDIO]: the source's video as it is, as the top rung of a
+    /// ladder whose other rungs are encoded from it. Repeatable.
     #[arg(long = "rep")]
     reps: Vec<String>,
-    /// Video codec: h264, hevc or vp9.
-    #[arg(long, default_value = "h264")]
-    codec: String,
+    /// Video codec: h264 (the default), hevc or vp9.
+    #[arg(long)]
+    codec: Option<String>,
     /// fMP4 segments for HLS.
     #[arg(long)]
     fmp4: bool,
@@ -116,7 +140,7 @@ struct PackageArgs {
     no_iframe_playlists: bool,
     /// Package the input's video and audio as they are, without re-encoding
     /// (segments cut at its keyframes).
-    #[arg(long, conflicts_with_all = ["live", "capture", "reps", "auto", "dry_run"])]
+    #[arg(long, conflicts_with_all = ["live", "capture", "dry_run"])]
     copy: bool,
     /// With --copy: more pre-encoded inputs, each one more rung of the
     /// ladder beside INPUT's (their keyframes must be at the same times).
@@ -126,6 +150,10 @@ struct PackageArgs {
     /// are not at the same times, instead of refusing.
     #[arg(long, requires = "copy")]
     allow_unaligned: bool,
+    /// One media file per rendition: HLS byte ranges (TS or fMP4), or DASH's
+    /// on-demand profile (a sidx, SegmentBase). Not for live or encrypted runs.
+    #[arg(long)]
+    single_file: bool,
     /// HLS segment duration, seconds.
     #[arg(long)]
     hls_time: Option<f64>,
@@ -199,6 +227,8 @@ struct PackageArgs {
     /// Give up after this many seconds.
     #[arg(long)]
     timeout: Option<f64>,
+    #[command(flatten)]
+    machine: machine::MachineArgs,
 }
 
 /// The crate version and the FFmpeg library versions this binary runs with.
@@ -226,7 +256,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ffstream: {}", one_line(&e));
-            ExitCode::FAILURE
+            ExitCode::from(exit::code(&e))
         }
     }
 }
@@ -255,10 +285,22 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 2) => ("debug", "info"),
         _ => ("trace", "trace"),
     };
-    let default = format!("{ours},ffmpeg={ffmpeg}");
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default))
+    // suppaftp's failures come back as errors (its own log would say them
+    // twice), and its trace shows every FTP command, PASS and its password
+    // included: its debug log with -vv, never more, even with RUST_LOG.
+    let ftp = if matches!(ours, "debug" | "trace") {
+        "debug"
+    } else {
+        "off"
+    };
+    let default = format!("{ours},ffmpeg={ffmpeg},suppaftp={ftp}");
+    let mut logger =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(default));
+    logger
         .format_timestamp(None)
-        .init();
+        .filter_module("suppaftp::sync_ftp::control", log::LevelFilter::Debug);
+    // Warnings are also kept for the JSON report.
+    report_json::init_logger(logger);
 }
 
 fn run(cli: Cli) -> Result<(), Error> {
@@ -287,17 +329,35 @@ fn run(cli: Cli) -> Result<(), Error> {
             Ok(())
         }
         Command::Convert(a) => convert_cmd::run(a, cli.quiet),
+        Command::Plan(a) => farm_cmd::plan(a, cli.quiet),
+        Command::Chunk(a) => farm_cmd::chunk(a),
+        Command::Assemble(a) => farm_cmd::assemble(a, cli.quiet),
+        Command::Farm(a) => farm_sched_cmd::run(a, cli.quiet),
+        Command::Completions(a) => {
+            shell_cmd::completions(&a, <Cli as clap::CommandFactory>::command())
+        }
+        Command::Man(a) => shell_cmd::man(&a, <Cli as clap::CommandFactory>::command()),
     }
 }
 
 fn parse_rep(s: &str) -> Result<Representation, Error> {
     let bad = || {
         Error::Config(format!(
-            "bad --rep {s:?}: expected WxH:VIDEO[:AUDIO], e.g. 1280x720:2500k:128k"
+            "bad --rep {s:?}: expected WxH:VIDEO[:AUDIO], e.g. 1280x720:2500k:128k, or copy[:AUDIO]"
         ))
     };
     let mut parts = s.split(':');
     let size = parts.next().ok_or_else(bad)?;
+    if size == "copy" {
+        let audio = match parts.next() {
+            Some(a) => ffstream::ladder::parse_rate(a)?,
+            None => ffstream::ladder::DEFAULT_AUDIO_BITRATE,
+        };
+        if parts.next().is_some() {
+            return Err(bad());
+        }
+        return Ok(Representation::copy(audio));
+    }
     let (w, h) = size.split_once(['x', 'X']).ok_or_else(bad)?;
     let w: u32 = w.parse().map_err(|_| bad())?;
     let h: u32 = h.parse().map_err(|_| bad())?;
@@ -391,7 +451,7 @@ fn open_media(
 
 /// The video codec (`--codec`), with the `-x` options.
 fn video_format(a: &PackageArgs) -> Result<Format, Error> {
-    let mut format = match VideoCodec::parse(&a.codec)? {
+    let mut format = match VideoCodec::parse(a.codec.as_deref().unwrap_or("h264"))? {
         VideoCodec::H264 => Format::h264(),
         VideoCodec::Hevc => Format::hevc(),
         _ => Format::vp9(),
@@ -475,6 +535,7 @@ fn encoding<'a>(mut p: Packager<'a>, a: &PackageArgs) -> Result<Packager<'a>, Er
     p = p
         .fragmented_mp4(a.fmp4)
         .iframe_playlists(!a.no_iframe_playlists)
+        .single_file(a.single_file)
         .generate_hls_playlist(a.hls_playlist);
     p = tracks(p, a)?;
     if a.keep_channels {
@@ -551,21 +612,47 @@ fn catch_stop_signals() -> OnStop {
     let on_signal = move || {
         let stop = s.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(stop) = stop.as_ref() {
+            exit::note_signal();
             return stop();
         }
         eprintln!("ffstream: stopped before the run started; nothing was written");
-        std::process::exit(1);
+        std::process::exit(exit::CANCELLED.into());
     };
     let _ = ctrlc::set_handler(on_signal);
     slot
 }
 
 fn package(a: PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
+    let run = report_json::Run {
+        command: if hls { "hls" } else { "dash" },
+        inputs: std::iter::once(&a.input)
+            .chain(&a.more_inputs)
+            .cloned()
+            .collect(),
+        copy: a.copy,
+        key_path: a.key_path.as_deref(),
+        started: std::time::Instant::now(),
+    };
+    let m = machine::Machine::new(&a.machine, run, quiet)?;
+    let res = package_with(&a, hls, quiet, &m);
+    if let Err(e) = &res {
+        m.failed(e);
+    }
+    res
+}
+
+/// Runs `hls` or `dash`, showing progress and reporting through `m`.
+fn package_with(
+    a: &PackageArgs,
+    hls: bool,
+    quiet: bool,
+    m: &machine::Machine,
+) -> Result<(), Error> {
     if a.copy {
-        return copy(&a, hls, quiet);
+        return copy(a, hls, quiet, m);
     }
     let on_stop = catch_stop_signals();
-    let p = configure(&a, hls)?;
+    let p = configure(a, hls)?;
     if a.dry_run {
         let path = match &a.output {
             Some(o) => std::path::PathBuf::from(o),
@@ -578,22 +665,22 @@ fn package(a: PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
     // finished and the final manifests are written.
     let stop = p.stop_handle();
     *on_stop.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(move || stop.stop()));
-    let label = if hls { "HLS" } else { "DASH" };
-    let bar = progress_bar::Bar::new(label, quiet);
-    let p = p.monitor(|pr| bar.update(pr));
+    let p = p.monitor(|pr| m.update(pr));
     let report = match &a.output {
         Some(o) => p.output(o),
         None => p.output_beside_input(),
-    };
-    bar.finish();
-    let report = report?;
-    print_report(&report, quiet);
+    }?;
+    m.done(&report)?;
+    print_report(&report, quiet || m.json());
     Ok(())
 }
 
 /// `--copy`: packages the input without re-encoding.
-fn copy(a: &PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
+fn copy(a: &PackageArgs, hls: bool, quiet: bool, m: &machine::Machine) -> Result<(), Error> {
+    let start = std::time::Instant::now();
+    let quiet = quiet || m.json();
     use ffstream::copy::CopyOptions;
+    copy_refusals::check(a)?;
     let protocol = if hls {
         ffstream::Protocol::Hls
     } else {
@@ -601,6 +688,7 @@ fn copy(a: &PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
     };
     let mut opts = CopyOptions::new(protocol)
         .with_fmp4(a.fmp4)
+        .with_single_file(a.single_file)
         .with_allow_unaligned(a.allow_unaligned);
     if let Some(t) = if hls { a.hls_time } else { a.seg_duration } {
         opts = opts.with_segment_seconds(t);
@@ -614,6 +702,12 @@ fn copy(a: &PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
             .chain(a.more_inputs.iter().map(String::as_str))
             .collect();
         let r = ffstream::copy::package_ladder(&inputs, &out, &opts)?;
+        let rungs: Vec<(String, u64)> = r
+            .renditions
+            .iter()
+            .map(|x| (x.codecs.clone(), x.packets))
+            .collect();
+        m.copied(&r.manifest, &rungs, start.elapsed())?;
         if !quiet {
             println!("wrote {}", r.manifest.display());
             for (input, x) in inputs.iter().zip(&r.renditions) {
@@ -623,6 +717,11 @@ fn copy(a: &PackageArgs, hls: bool, quiet: bool) -> Result<(), Error> {
         return Ok(());
     }
     let r = ffstream::copy::package(&a.input, &out, &opts)?;
+    m.copied(
+        &r.manifest,
+        &[(r.codecs.clone(), r.packets)],
+        start.elapsed(),
+    )?;
     if !quiet {
         println!(
             "{}: {} packets copied ({})",
@@ -717,12 +816,13 @@ impl PackageArgs {
             bitrates: None,
             include_original: true,
             reps: Vec::new(),
-            codec: "h264".into(),
+            codec: None,
             fmp4: false,
             no_iframe_playlists: false,
             copy: false,
             more_inputs: Vec::new(),
             allow_unaligned: false,
+            single_file: false,
             hls_time: Some(2.0),
             seg_duration: Some(2.0),
             dry_run: false,
@@ -745,6 +845,7 @@ impl PackageArgs {
             rotate_every: 0,
             threads: None,
             timeout: None,
+            machine: Default::default(),
         }
     }
 }
