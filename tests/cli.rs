@@ -393,6 +393,35 @@ fn dry_run_prints_the_plan_and_writes_nothing() {
     assert!(!dir.path().join("out").exists(), "a dry run writes nothing");
 }
 
+/// A reader that goes away (`ffstream hls --dry-run ... | head`) ends the
+/// program quietly with status 0, as it ends other command-line tools: no
+/// panic, no error line.
+#[test]
+fn closed_standard_output_is_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("a.m3u8");
+    let src = fixtures::clip(fixtures::Kind::H264Aac);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ffstream"))
+        .args([
+            "hls",
+            src.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--dry-run",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run ffstream");
+    // The reader closes its end before the plan is printed.
+    drop(child.stdout.take());
+    let r = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(r.status.code(), Some(0), "{err}");
+    assert!(err.trim().is_empty(), "{err}");
+}
+
 /// Options are sorted before anything opens: an unknown one fails at once
 /// (nothing written), and one that would break segment alignment is refused
 /// naming the setting to use.

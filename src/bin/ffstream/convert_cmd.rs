@@ -29,7 +29,7 @@ pub fn run(a: ConvertArgs, quiet: bool) -> Result<(), Error> {
     if quiet {
         return Ok(());
     }
-    println!(
+    out!(
         "wrote {} ({}, {:.2} s, {} bytes) in {:.1}s",
         r.output.display(),
         r.container,
@@ -42,9 +42,12 @@ pub fn run(a: ConvertArgs, quiet: bool) -> Result<(), Error> {
             StreamAction::Copied => format!("copied {}", s.output_codec),
             _ => format!("re-encoded {} -> {}", s.input_codec, s.output_codec),
         };
-        println!(
+        out!(
             "  #{} <- input #{}  {:<28} {:>7} packets",
-            s.output_index, s.input_index, what, s.packets
+            s.output_index,
+            s.input_index,
+            what,
+            s.packets
         );
     }
     Ok(())

@@ -92,7 +92,7 @@ pub fn plan(a: PlanArgs, quiet: bool) -> Result<(), Error> {
     let plan = farm::plan(&a.input, &a.output, &ladder, a.chunk_duration)?;
     let path = plan.save()?;
     if !quiet {
-        println!("{} ({} tasks)", path.display(), plan.task_count());
+        out!("{} ({} tasks)", path.display(), plan.task_count());
     }
     Ok(())
 }
@@ -113,7 +113,7 @@ pub fn assemble(a: AssembleArgs, quiet: bool) -> Result<(), Error> {
     let plan = FarmPlan::load(&a.plan)?;
     let out = farm::assemble(&plan)?;
     if !quiet {
-        println!("{}", out.display());
+        out!("{}", out.display());
     }
     Ok(())
 }

@@ -194,9 +194,9 @@ fn run_slurm(a: SlurmArgs, quiet: bool) -> Result<(), Error> {
     write(&submit, &s.submit)?;
     if !a.submit {
         if !quiet {
-            println!("wrote {} ({} tasks)", chunks.display(), job.tasks);
-            println!("wrote {}", assemble.display());
-            println!("submit both with: sh {}", submit.display());
+            out!("wrote {} ({} tasks)", chunks.display(), job.tasks);
+            out!("wrote {}", assemble.display());
+            out!("submit both with: sh {}", submit.display());
         }
         return Ok(());
     }
@@ -208,9 +208,9 @@ fn run_slurm(a: SlurmArgs, quiet: bool) -> Result<(), Error> {
     let after = sbatch(&slurm::assemble_args(&array, &assemble))?;
     // The ids alone on stdout, for scripts; the words only when asked for.
     if quiet {
-        println!("{array} {}", slurm::job_id(&after));
+        out!("{array} {}", slurm::job_id(&after));
     } else {
-        println!(
+        out!(
             "submitted chunks job {array} ({} tasks) and assemble job {} (after every task succeeds)",
             job.tasks,
             slurm::job_id(&after)
@@ -274,9 +274,9 @@ fn run_k8s(a: K8sArgs, quiet: bool) -> Result<(), Error> {
     write(&chunks, &m.chunks)?;
     write(&assemble, &m.assemble)?;
     if !quiet {
-        println!("wrote {} ({} tasks)", chunks.display(), job.tasks);
-        println!("wrote {}", assemble.display());
-        println!(
+        out!("wrote {} ({} tasks)", chunks.display(), job.tasks);
+        out!("wrote {}", assemble.display());
+        out!(
             "run with: kubectl apply -f {} && kubectl wait --for=condition=complete --timeout=24h {}job/{}-chunks && kubectl apply -f {}",
             chunks.display(),
             job.namespace.as_deref().map(|n| format!("-n {n} ")).unwrap_or_default(),
@@ -303,7 +303,7 @@ fn run_local(a: &LocalArgs, quiet: bool) -> Result<(), Error> {
         }
     })?;
     if !quiet {
-        println!(
+        out!(
             "{tasks} tasks in {:.1} s ({} at once), assembled in {:.1} s: {}",
             report.tasks_elapsed.as_secs_f64(),
             a.parallel,

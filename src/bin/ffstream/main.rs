@@ -1,6 +1,15 @@
 //! The `ffstream` command-line tool: package media for HLS and MPEG-DASH.
 #![warn(clippy::too_many_lines)]
 
+/// `println!` for the CLI's standard output: a reader that went away
+/// (`ffstream hls --dry-run ... | head`) ends the program quietly, as
+/// a closed pipe ends other command-line tools, instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::print_line(format_args!($($arg)*))
+    };
+}
+
 mod convert_cmd;
 mod copy_refusals;
 mod exit;
@@ -313,15 +322,15 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Devices => {
             for d in ffstream::capture::devices() {
                 let kind = if d.video { "video" } else { "audio" };
-                println!("{:<12} {kind}  {}", d.format, d.description);
+                out!("{:<12} {kind}  {}", d.format, d.description);
                 match (&d.list_error, d.sources.is_empty()) {
-                    (Some(e), _) => println!(
+                    (Some(e), _) => out!(
                         "    (cannot list sources: {e}; give the device name as the OS knows it)"
                     ),
-                    (None, true) => println!("    (no sources found)"),
+                    (None, true) => out!("    (no sources found)"),
                     (None, false) => {
                         for (name, desc) in &d.sources {
-                            println!("    {name}  {desc}");
+                            out!("    {name}  {desc}");
                         }
                     }
                 }
@@ -658,7 +667,7 @@ fn package_with(
             Some(o) => std::path::PathBuf::from(o),
             None => p.path_beside_input()?,
         };
-        println!("{}", p.plan(path)?.to_json());
+        out!("{}", p.plan(path)?.to_json());
         return Ok(());
     }
     // Ctrl-C and SIGTERM stop the run cleanly: the segment being written is
@@ -709,9 +718,9 @@ fn copy(a: &PackageArgs, hls: bool, quiet: bool, m: &machine::Machine) -> Result
             .collect();
         m.copied(&r.manifest, &rungs, start.elapsed())?;
         if !quiet {
-            println!("wrote {}", r.manifest.display());
+            out!("wrote {}", r.manifest.display());
             for (input, x) in inputs.iter().zip(&r.renditions) {
-                println!("  {input}: {} packets copied ({})", x.packets, x.codecs);
+                out!("  {input}: {} packets copied ({})", x.packets, x.codecs);
             }
         }
         return Ok(());
@@ -723,7 +732,7 @@ fn copy(a: &PackageArgs, hls: bool, quiet: bool, m: &machine::Machine) -> Result
         start.elapsed(),
     )?;
     if !quiet {
-        println!(
+        out!(
             "{}: {} packets copied ({})",
             r.manifest.display(),
             r.packets,
@@ -737,7 +746,7 @@ fn print_report(r: &ffstream::Report, quiet: bool) {
     if quiet {
         return;
     }
-    println!(
+    out!(
         "wrote {} in {:.1}s",
         r.manifest.display(),
         r.elapsed.as_secs_f64()
@@ -747,13 +756,17 @@ fn print_report(r: &ffstream::Report, quiet: bool) {
             .size
             .map(|s| s.to_string())
             .unwrap_or_else(|| "audio".into());
-        println!(
+        out!(
             "  {:>6}  {:>9}  {:<24} {:>6} frames  {:>10} bytes",
-            x.name, size, x.codecs, x.frames, x.bytes
+            x.name,
+            size,
+            x.codecs,
+            x.frames,
+            x.bytes
         );
     }
     for u in &r.uploads {
-        println!(
+        out!(
             "  uploaded {} objects, {} bytes to {} in {:.1}s",
             u.objects,
             u.bytes,
@@ -767,7 +780,7 @@ fn demo(dir: &std::path::Path, quiet: bool) -> Result<(), Error> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let clip = dir.join("demo.mp4");
     if !quiet {
-        println!(
+        out!(
             "making a 10 s 1280x720 30 fps test clip with a tone: {}",
             clip.display()
         );
@@ -787,7 +800,7 @@ fn demo(dir: &std::path::Path, quiet: bool) -> Result<(), Error> {
         print_report(&r?, quiet);
     }
     if !quiet {
-        println!(
+        out!(
             "done. Serve {} over HTTP and open hls/demo.m3u8 or dash/demo.mpd in a player.",
             dir.display()
         );
@@ -846,6 +859,26 @@ impl PackageArgs {
             threads: None,
             timeout: None,
             machine: Default::default(),
+        }
+    }
+}
+
+/// Writes one line to standard output (the `out!` macro). A closed pipe
+/// exits with status 0, as the reader asked for no more; another write
+/// error exits with the output status and one line saying why.
+fn print_line(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_fmt(args)
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        Err(e) => {
+            eprintln!("ffstream: standard output: {e}");
+            std::process::exit(i32::from(exit::OUTPUT_FAILED));
         }
     }
 }

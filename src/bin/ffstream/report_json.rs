@@ -352,7 +352,7 @@ impl RunReport {
             std::fs::write(p, format!("{text}\n")).map_err(|e| Error::io(p, e))?;
         }
         if stdout {
-            println!("{text}");
+            out!("{text}");
         }
         Ok(())
     }

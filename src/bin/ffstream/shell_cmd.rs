@@ -45,7 +45,7 @@ pub fn completions(a: &CompletionsArgs, mut cli: clap::Command) -> Result<(), Er
             create_dir(dir)?;
             let path = clap_complete::generate_to(a.shell, &mut cli, NAME, dir)
                 .map_err(|e| Error::io(dir, e))?;
-            println!("wrote {}", path.display());
+            out!("wrote {}", path.display());
             Ok(())
         }
     }
@@ -74,7 +74,7 @@ pub fn man(a: &ManArgs, cli: clap::Command) -> Result<(), Error> {
                 let path = page_of(cmd)
                     .generate_to(dir)
                     .map_err(|e| Error::io(dir, e))?;
-                println!("wrote {}", path.display());
+                out!("wrote {}", path.display());
             }
             Ok(())
         }
