@@ -5,6 +5,14 @@
 use crate::error::{Error, Result};
 
 /// A picture size in pixels.
+///
+/// ```
+/// use ffstream::Size;
+/// let phone = Size::new(720, 1280);
+/// assert_eq!(phone.short_side(), 720); // a "720p" rung
+/// assert!(phone.is_portrait());
+/// assert_eq!(phone.to_string(), "720x1280");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Size {
     /// Width in pixels.
@@ -14,12 +22,13 @@ pub struct Size {
 }
 
 impl Size {
-    /// A size of `width` x `height` pixels.
+    /// A size of `width` x `height` pixels. Example: [`Size`].
     pub const fn new(width: u32, height: u32) -> Self {
         Size { width, height }
     }
 
     /// The smaller of width and height: what a ladder rung ("720p") names.
+    /// Example: [`Size`].
     pub const fn short_side(&self) -> u32 {
         if self.width < self.height {
             self.width
@@ -28,7 +37,7 @@ impl Size {
         }
     }
 
-    /// Whether it is taller than wide.
+    /// Whether it is taller than wide. Example: [`Size`].
     pub const fn is_portrait(&self) -> bool {
         self.height > self.width
     }
@@ -46,6 +55,18 @@ impl std::fmt::Display for Size {
 /// `overall` caps the whole rendition, video and audio together: the video
 /// gets `overall - audio` when `video` is unset, and at most that when it is
 /// set.
+///
+/// ```
+/// use ffstream::Bitrate;
+/// let b = Bitrate::new(3_000_000, 128_000);
+/// assert_eq!(b.effective_video(), Some(3_000_000));
+/// // An overall cap of 2 Mbit/s leaves the video 2M minus the audio.
+/// let capped = Bitrate { overall: Some(2_000_000), ..b };
+/// assert_eq!(capped.effective_video(), Some(1_872_000));
+/// // Audio falls back to the default when unset.
+/// let video_only = Bitrate { video: Some(800_000), ..Bitrate::default() };
+/// assert_eq!(video_only.effective_audio(), ffstream::ladder::DEFAULT_AUDIO_BITRATE);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Bitrate {
     /// Video bitrate, bit/s.
@@ -60,7 +81,7 @@ pub struct Bitrate {
 pub const DEFAULT_AUDIO_BITRATE: u64 = 128_000;
 
 impl Bitrate {
-    /// Video and audio bitrates in bit/s.
+    /// Video and audio bitrates in bit/s. Example: [`Bitrate`].
     pub const fn new(video: u64, audio: u64) -> Self {
         Bitrate {
             video: Some(video),
@@ -71,7 +92,7 @@ impl Bitrate {
 
     /// The video bitrate to encode at: `video`, capped at `overall - audio`
     /// when `overall` is set (and `overall - audio` alone when `video` is
-    /// unset).
+    /// unset). Example: [`Bitrate`].
     pub fn effective_video(&self) -> Option<u64> {
         let cap = self
             .overall
@@ -83,12 +104,23 @@ impl Bitrate {
     }
 
     /// The audio bitrate to encode at ([`DEFAULT_AUDIO_BITRATE`] when unset).
+    /// Example: [`Bitrate`].
     pub fn effective_audio(&self) -> u64 {
         self.audio.unwrap_or(DEFAULT_AUDIO_BITRATE)
     }
 }
 
 /// Parses a rate such as `1500k`, `2.5M`, `800000` into bit/s.
+///
+/// ```
+/// use ffstream::ladder::parse_rate;
+/// assert_eq!(parse_rate("1500k")?, 1_500_000);
+/// assert_eq!(parse_rate("2.5M")?, 2_500_000);
+/// assert_eq!(parse_rate("800000")?, 800_000);
+/// assert!(parse_rate("fast").is_err());
+/// assert!(parse_rate("-1k").is_err());
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 pub fn parse_rate(s: &str) -> Result<u64> {
     let t = s.trim();
     let (num, mult) = match t.char_indices().last() {
@@ -108,6 +140,18 @@ pub fn parse_rate(s: &str) -> Result<u64> {
 }
 
 /// One rendition of the ladder: a size, bitrates and encoder options.
+///
+/// ```
+/// use ffstream::{Bitrate, Representation, Size};
+/// let r = Representation::new(Size::new(1280, 720), Bitrate::new(2_500_000, 128_000))
+///     .with_option("preset", "slow");
+/// assert_eq!(r.name(), "720p");
+/// assert_eq!(r.options, [("preset".to_string(), "slow".to_string())]);
+/// // A mixed ladder's top rung: the source's video copied, its audio encoded.
+/// let top = Representation::copy(192_000);
+/// assert!(top.copy);
+/// assert_eq!(top.bitrate.effective_audio(), 192_000);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Representation {
     /// Output picture size (even numbers).
@@ -123,7 +167,7 @@ pub struct Representation {
 }
 
 impl Representation {
-    /// A rendition of `size` at `bitrate`.
+    /// A rendition of `size` at `bitrate`. Example: [`Representation`].
     pub fn new(size: Size, bitrate: Bitrate) -> Self {
         Representation {
             size,
@@ -137,7 +181,8 @@ impl Representation {
     /// mixed ladder whose other rungs are encoded from the same (single)
     /// decode, with their keyframes where the source's segments start. Its
     /// size becomes the source's once the input is known; its audio is
-    /// encoded at `audio` bit/s like the other rungs'.
+    /// encoded at `audio` bit/s like the other rungs'. Example:
+    /// [`Representation`].
     pub fn copy(audio: u64) -> Self {
         Representation {
             size: Size::new(0, 0),
@@ -151,7 +196,8 @@ impl Representation {
         }
     }
 
-    /// Adds an encoder option for this rendition only.
+    /// Adds an encoder option for this rendition only. Example:
+    /// [`Representation`].
     pub fn with_option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.options.push((key.into(), value.into()));
         self
@@ -159,7 +205,8 @@ impl Representation {
 
     /// The name used in file names: `<short side>p`, which is the height
     /// of a landscape rendition, as the seed library names it, and the width
-    /// of a portrait one (a 720x1280 rendition is "720p").
+    /// of a portrait one (a 720x1280 rendition is "720p"). Example:
+    /// [`Representation`].
     pub fn name(&self) -> String {
         format!("{}p", self.size.short_side())
     }
@@ -174,6 +221,14 @@ pub const DEFAULT_HEIGHTS: [u32; 8] = [2160, 1440, 1080, 720, 480, 360, 240, 144
 /// for good quality at ladder sizes), scaled by `fps / 30` with a floor of
 /// half the 30 fps value; it is capped at the source's video bitrate when
 /// that is known, since a rendition never needs more bits than the source.
+///
+/// ```
+/// use ffstream::{ladder::model_bitrate, Size};
+/// let hd = Size::new(1280, 720);
+/// assert_eq!(model_bitrate(hd, 30.0, None), 2_764_000);
+/// assert_eq!(model_bitrate(hd, 60.0, None), 5_529_000); // twice the frames
+/// assert_eq!(model_bitrate(hd, 30.0, Some(1_000_000)), 1_000_000); // source cap
+/// ```
 pub fn model_bitrate(size: Size, fps: f64, source_video_bitrate: Option<u64>) -> u64 {
     let fps_factor = if fps.is_finite() && fps > 0.0 {
         (fps / 30.0).max(0.5)
@@ -191,6 +246,12 @@ pub fn model_bitrate(size: Size, fps: f64, source_video_bitrate: Option<u64>) ->
 }
 
 /// Width for `height` that keeps the aspect ratio of `display`, rounded to even.
+///
+/// ```
+/// use ffstream::{ladder::width_for_height, Size};
+/// assert_eq!(width_for_height(Size::new(1920, 1080), 360), 640);
+/// assert_eq!(width_for_height(Size::new(1440, 1080), 480), 640); // 4:3
+/// ```
 pub fn width_for_height(display: Size, height: u32) -> u32 {
     let w = display.width as f64 * height as f64 / display.height.max(1) as f64;
     (((w / 2.0).round() as u32) * 2).max(2)
@@ -199,6 +260,12 @@ pub fn width_for_height(display: Size, height: u32) -> u32 {
 /// The size of ladder rung `rung` ("720" in 720p) for a source of `display`
 /// size, keeping its aspect ratio: the rung is the short side, so the height
 /// of a landscape source and the width of a portrait one.
+///
+/// ```
+/// use ffstream::{ladder::size_for_rung, Size};
+/// assert_eq!(size_for_rung(Size::new(1920, 1080), 720), Size::new(1280, 720));
+/// assert_eq!(size_for_rung(Size::new(1080, 1920), 360), Size::new(360, 640));
+/// ```
 pub fn size_for_rung(display: Size, rung: u32) -> Size {
     if display.is_portrait() {
         let flipped = Size::new(display.height, display.width);
@@ -210,11 +277,31 @@ pub fn size_for_rung(display: Size, rung: u32) -> Size {
 
 /// Rounds down to an even number (at least 2), so an odd source size is
 /// never upscaled.
+///
+/// ```
+/// use ffstream::ladder::even;
+/// assert_eq!(even(721), 720);
+/// assert_eq!(even(720), 720);
+/// assert_eq!(even(1), 2);
+/// ```
 pub fn even(v: u32) -> u32 {
     (v & !1).max(2)
 }
 
 /// What the auto ladder knows about the source.
+///
+/// ```
+/// use ffstream::ladder::{auto_ladder, SourceInfo};
+/// use ffstream::Size;
+/// // A 720p source at 1 Mbit/s: the default rungs below it, none above
+/// // the source's own rate.
+/// let src = SourceInfo { display: Size::new(1280, 720), fps: 30.0, video_bitrate: Some(1_000_000) };
+/// let reps = auto_ladder(&src, None, None, true, 128_000)?;
+/// let names: Vec<String> = reps.iter().map(|r| r.name()).collect();
+/// assert_eq!(names, ["720p", "480p", "360p", "240p", "144p"]);
+/// assert!(reps.iter().all(|r| r.bitrate.video.unwrap() <= 1_000_000));
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct SourceInfo {
     /// Display size (rotation and pixel aspect applied).
@@ -236,6 +323,19 @@ pub struct SourceInfo {
 /// - `bitrates`: video bitrates, one per kept height, used exactly; `None`
 ///   uses [`model_bitrate`]. A list of the wrong length is an error.
 /// - `include_original`: adds a rendition at the source's own size first.
+///
+/// ```
+/// use ffstream::ladder::{auto_ladder, SourceInfo};
+/// use ffstream::Size;
+/// let src = SourceInfo { display: Size::new(1920, 1080), fps: 25.0, video_bitrate: None };
+/// let reps = auto_ladder(&src, Some(&[2160, 720, 360]), None, false, 128_000)?;
+/// let names: Vec<String> = reps.iter().map(|r| r.name()).collect();
+/// assert_eq!(names, ["720p", "360p"]); // never upscaled: no 2160p
+/// assert_eq!(reps[1].size, Size::new(640, 360));
+/// // One bitrate per kept rung, or an error.
+/// assert!(auto_ladder(&src, Some(&[720, 360]), Some(&[1_000_000]), false, 128_000).is_err());
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 pub fn auto_ladder(
     src: &SourceInfo,
     heights: Option<&[u32]>,
