@@ -3,6 +3,14 @@
 use crate::error::{Error, Result};
 
 /// The video codec of every rendition.
+///
+/// ```
+/// use ffstream::VideoCodec;
+/// assert_eq!(VideoCodec::parse("h265")?, VideoCodec::Hevc);
+/// assert_eq!(VideoCodec::parse("H264")?.encoder_name(), "libx264");
+/// assert!(VideoCodec::parse("mpeg2").is_err());
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum VideoCodec {
@@ -15,7 +23,7 @@ pub enum VideoCodec {
 }
 
 impl VideoCodec {
-    /// The FFmpeg encoder used for this codec.
+    /// The FFmpeg encoder used for this codec. Example: [`VideoCodec`].
     pub fn encoder_name(self) -> &'static str {
         match self {
             VideoCodec::H264 => "libx264",
@@ -24,7 +32,7 @@ impl VideoCodec {
         }
     }
 
-    /// Parses `h264`, `hevc` (or `h265`), `vp9`.
+    /// Parses `h264`, `hevc` (or `h265`), `vp9`. Example: [`VideoCodec`].
     pub fn parse(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
             "h264" | "avc" | "x264" | "libx264" => Ok(VideoCodec::H264),
@@ -38,6 +46,15 @@ impl VideoCodec {
 }
 
 /// The seed library's `Formats`: a video codec, AAC audio, and encoder options.
+///
+/// ```
+/// use ffstream::{Format, VideoCodec};
+/// let f = Format::hevc().option("preset", "slow").option("crf", "24");
+/// assert_eq!(f.video, VideoCodec::Hevc);
+/// assert_eq!(f.options.len(), 2);
+/// assert_eq!(Format::default(), Format::h264());
+/// assert_eq!(Format::vp9().video.encoder_name(), "libvpx-vp9");
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Format {
     /// The video codec.
@@ -66,21 +83,21 @@ pub(crate) fn encoder_defaults(codec: VideoCodec) -> &'static [(&'static str, &'
 }
 
 impl Format {
-    /// H.264 (libx264) video with AAC audio.
+    /// H.264 (libx264) video with AAC audio. Example: [`Format`].
     pub fn h264() -> Self {
         Format {
             video: VideoCodec::H264,
             options: Vec::new(),
         }
     }
-    /// HEVC (libx265) video with AAC audio.
+    /// HEVC (libx265) video with AAC audio. Example: [`Format`].
     pub fn hevc() -> Self {
         Format {
             video: VideoCodec::Hevc,
             options: Vec::new(),
         }
     }
-    /// VP9 (libvpx-vp9) video with AAC audio.
+    /// VP9 (libvpx-vp9) video with AAC audio. Example: [`Format`].
     pub fn vp9() -> Self {
         Format {
             video: VideoCodec::Vp9,
@@ -88,6 +105,7 @@ impl Format {
         }
     }
     /// Adds an encoder option, such as `("preset", "slow")` or `("crf", "23")`.
+    /// Example: [`Format`].
     pub fn option(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.options.push((key.into(), value.into()));
         self
@@ -101,6 +119,24 @@ impl Default for Format {
 }
 
 /// HLS settings, named after the hls muxer's options.
+///
+/// Most have a method of their own on [`Packager`](crate::Packager)
+/// (`hls_time`, `fragmented_mp4`, ...); a whole set goes through
+/// [`Packager::hls_options`](crate::Packager::hls_options).
+///
+/// ```no_run
+/// use ffstream::{Format, HlsOptions};
+/// let mut hls = HlsOptions::default();
+/// assert_eq!(hls.hls_time, 6.0);
+/// hls.hls_time = 4.0;
+/// hls.fragmented_mp4 = true;
+/// hls.flags.push("independent_segments".into());
+/// ffstream::input("movie.mp4")?
+///     .hls(Format::h264())
+///     .hls_options(hls)
+///     .output("out/movie.m3u8")?;
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct HlsOptions {
@@ -138,6 +174,18 @@ impl Default for HlsOptions {
 }
 
 /// DASH settings, named after the dash muxer's options.
+///
+/// ```no_run
+/// use ffstream::{DashOptions, Format};
+/// let mut dash = DashOptions::default();
+/// dash.seg_duration = 4.0;
+/// dash.generate_hls_playlist = true; // HLS playlists over the same segments
+/// ffstream::input("movie.mp4")?
+///     .dash(Format::h264())
+///     .dash_options(dash)
+///     .output("out/movie.mpd")?;
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct DashOptions {
@@ -164,6 +212,16 @@ impl Default for DashOptions {
 }
 
 /// What happens to audio with more than two channels.
+///
+/// ```no_run
+/// use ffstream::{ChannelMode, Format};
+/// assert_eq!(ChannelMode::default(), ChannelMode::Stereo);
+/// ffstream::input("movie-5.1.mkv")?
+///     .dash(Format::h264())
+///     .audio_channels(ChannelMode::Keep) // keep 5.1 instead of a stereo downmix
+///     .output("out/movie.mpd")?;
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum ChannelMode {
@@ -175,6 +233,24 @@ pub enum ChannelMode {
 }
 
 /// Audio settings.
+///
+/// The [`Packager`](crate::Packager) has a method for each (`audio`,
+/// `audio_file`, `separate_audio`, `audio_channels`, `no_audio`); a whole
+/// set goes through [`Packager::audio_options`](crate::Packager::audio_options).
+///
+/// ```no_run
+/// use ffstream::{AudioOptions, ChannelMode, Format, Sidecar, TrackSelection};
+/// let mut audio = AudioOptions::default();
+/// audio.selection = TrackSelection::parse("lang:eng,fra")?;
+/// audio.files.push(Sidecar::parse("de=dub-de.m4a,name=Deutsch")?);
+/// audio.channels = ChannelMode::Keep;
+/// audio.separate = true;
+/// ffstream::input("movie.mkv")?
+///     .hls(Format::h264())
+///     .audio_options(audio)
+///     .output("out/movie.m3u8")?;
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct AudioOptions {
@@ -192,7 +268,19 @@ pub struct AudioOptions {
     pub disabled: bool,
 }
 
-/// Subtitle settings.
+/// Subtitle settings. The [`Packager`](crate::Packager) sets them with
+/// [`subtitles`](crate::Packager::subtitles) and
+/// [`subtitle_file`](crate::Packager::subtitle_file).
+///
+/// ```
+/// use ffstream::{Sidecar, SubtitleOptions, TrackSelection};
+/// let mut subs = SubtitleOptions::default();
+/// assert_eq!(subs.selection, TrackSelection::All);
+/// subs.selection = TrackSelection::None;
+/// subs.files.push(Sidecar::parse("en=movie.en.srt,sdh")?);
+/// assert!(subs.files[0].sdh);
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 #[non_exhaustive]
 pub struct SubtitleOptions {
@@ -204,7 +292,16 @@ pub struct SubtitleOptions {
     pub files: Vec<crate::tracks::Sidecar>,
 }
 
-/// Which adaptive-streaming protocol to write.
+/// Which adaptive-streaming protocol to write: chosen by
+/// [`Media::hls`](crate::Media::hls) or [`Media::dash`](crate::Media::dash),
+/// and read back from a plan.
+///
+/// ```no_run
+/// use ffstream::{Format, Protocol};
+/// let plan = ffstream::input("movie.mp4")?.dash(Format::h264()).plan("out/movie.mpd")?;
+/// assert_eq!(plan.protocol, Protocol::Dash);
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
     /// HTTP Live Streaming (RFC 8216).
