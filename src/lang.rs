@@ -79,6 +79,17 @@ const NAMES: &[(&str, &str)] = &[("ell", "Greek")];
 /// anything that is not a well-formed tag (characters other than ASCII
 /// letters, digits in subtags and hyphens; a primary subtag that is not
 /// 2 or 3 letters).
+///
+/// ```
+/// use ffstream::lang::bcp47;
+/// assert_eq!(bcp47("fre").as_deref(), Some("fr"));
+/// assert_eq!(bcp47(" en_us ").as_deref(), Some("en-US"));
+/// assert_eq!(bcp47("zh-hant").as_deref(), Some("zh-Hant"));
+/// assert_eq!(bcp47("yue").as_deref(), Some("yue"));
+/// assert_eq!(bcp47("French").as_deref(), Some("fr"));
+/// assert_eq!(bcp47("und"), None);
+/// assert_eq!(bcp47("e n"), None);
+/// ```
 pub fn bcp47(tag: &str) -> Option<String> {
     let tag = tag.trim().replace('_', "-").to_ascii_lowercase();
     let mut parts = tag.split('-');
@@ -120,6 +131,14 @@ pub fn bcp47(tag: &str) -> Option<String> {
 /// The English name of a tag's language ("English", "French", "Yue
 /// Chinese"), for a track's display name; `None` when the tag is not a
 /// known language (or says "no language").
+///
+/// ```
+/// use ffstream::lang::english_name;
+/// assert_eq!(english_name("fra"), Some("French"));
+/// assert_eq!(english_name("ell"), Some("Greek"));
+/// assert_eq!(english_name("yue"), Some("Yue Chinese"));
+/// assert_eq!(english_name("und"), None);
+/// ```
 pub fn english_name(tag: &str) -> Option<&'static str> {
     let lang = language(&bcp47(tag)?)?;
     let code = lang.to_639_3();
@@ -137,6 +156,15 @@ pub fn english_name(tag: &str) -> Option<&'static str> {
 /// matches only the same tag. `und` (or an empty `wanted`) matches streams
 /// without a language (no tag, `und`, or an unknown code); nothing else
 /// matches those.
+///
+/// ```
+/// use ffstream::lang::matches;
+/// assert!(matches("fra", "fr"));
+/// assert!(matches("en", "en-GB"));
+/// assert!(!matches("en-US", "en-GB"));
+/// assert!(matches("und", ""));
+/// assert!(!matches("en", "und"));
+/// ```
 pub fn matches(wanted: &str, stream_tag: &str) -> bool {
     let (Some(wanted), Some(tag)) = (bcp47(wanted), bcp47(stream_tag)) else {
         let wants_none = wanted.trim().is_empty() || wanted.trim().eq_ignore_ascii_case("und");

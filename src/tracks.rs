@@ -13,6 +13,19 @@
 use crate::error::{Error, Result};
 
 /// Which of the input's tracks of one kind (audio or subtitles) to use.
+///
+/// ```
+/// use ffstream::TrackSelection;
+/// let tags = [Some("eng".to_string()), Some("fre".to_string()), None];
+/// let french = TrackSelection::parse("lang:fr")?; // fr, fre and fra match
+/// assert!(french.is_explicit());
+/// assert_eq!(french.pick(&tags, "audio")?, [1]);
+/// assert_eq!(TrackSelection::parse("2,0")?.pick(&tags, "audio")?, [2, 0]);
+/// assert_eq!(TrackSelection::All.pick(&tags, "audio")?.len(), 3);
+/// assert!(TrackSelection::parse("lang:de")?.pick(&tags, "audio").is_err());
+/// assert!(TrackSelection::parse("first").is_err());
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum TrackSelection {
@@ -31,6 +44,7 @@ pub enum TrackSelection {
 
 impl TrackSelection {
     /// Parses the CLI's form: `all`, `none`, `0,2` or `lang:eng,fra`.
+    /// Example: [`TrackSelection`].
     pub fn parse(s: &str) -> Result<Self> {
         let s = s.trim();
         let bad = |why: &str| {
@@ -66,6 +80,7 @@ impl TrackSelection {
     }
 
     /// Whether the user named tracks (an absent one is then an error).
+    /// Example: [`TrackSelection`].
     pub fn is_explicit(&self) -> bool {
         matches!(
             self,
@@ -75,6 +90,7 @@ impl TrackSelection {
 
     /// The ordinals picked among `langs` (each track's language tag), in
     /// the order asked for; an error names a selector that matches nothing.
+    /// Example: [`TrackSelection`].
     pub fn pick(&self, langs: &[Option<String>], kind: &str) -> Result<Vec<usize>> {
         match self {
             TrackSelection::All => Ok((0..langs.len()).collect()),
@@ -134,6 +150,19 @@ fn listed(langs: &[Option<String>]) -> String {
 }
 
 /// A track in a file of its own: dubbed audio, or subtitles.
+///
+/// ```
+/// use ffstream::Sidecar;
+/// let dub = Sidecar::parse("fr=dub-fr.m4a,name=Français,default")?;
+/// assert_eq!(dub.path, "dub-fr.m4a");
+/// assert_eq!(dub.name.as_deref(), Some("Français"));
+/// assert!(dub.default && !dub.description);
+/// let mut ad = Sidecar::new("en", "described.m4a");
+/// ad.description = true;
+/// assert!(Sidecar::parse("en=subs.srt,bold").is_err()); // unknown flag
+/// assert!(Sidecar::parse("subs.srt").is_err()); // no LANG=
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Sidecar {
@@ -155,7 +184,7 @@ pub struct Sidecar {
 }
 
 impl Sidecar {
-    /// A sidecar file in `language`.
+    /// A sidecar file in `language`. Example: [`Sidecar`].
     pub fn new(language: impl Into<String>, path: impl Into<String>) -> Self {
         Sidecar {
             path: path.into(),
@@ -165,6 +194,7 @@ impl Sidecar {
     }
 
     /// Parses the CLI's form: `LANG=PATH[,name=NAME][,default][,forced][,sdh][,description]`.
+    /// Example: [`Sidecar`].
     pub fn parse(s: &str) -> Result<Self> {
         let bad = |why: String| {
             Error::Config(format!(
