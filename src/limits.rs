@@ -34,6 +34,27 @@ pub const DEFAULT_MAX_CHANNELS: u32 = 64;
 
 /// Limits on what an input's headers may claim. See the [module
 /// documentation](self).
+///
+/// A run given [`Packager::limits`](crate::Packager::limits) refuses an
+/// input over any of them before it decodes anything:
+///
+/// ```
+/// use ffstream::{synth, Format, Limits};
+/// let clip = std::env::temp_dir().join(format!("ffstream-limits-{}.mp4", std::process::id()));
+/// let opts = synth::SynthOptions::default()
+///     .with_size(64, 48)
+///     .with_fps(10)
+///     .with_duration(std::time::Duration::from_secs(1));
+/// synth::write_clip(&clip, &opts)?;
+/// let small = Limits::default().with_max_dimension(32).with_max_channels(8);
+/// let refused = ffstream::input(clip.to_str().unwrap())?
+///     .hls(Format::h264())
+///     .limits(small)
+///     .plan(std::env::temp_dir().join("ffstream-limits/out.m3u8"));
+/// assert!(refused.unwrap_err().to_string().contains("max_dimension"));
+/// # std::fs::remove_file(&clip).ok();
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -66,32 +87,32 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// Sets [`Limits::max_dimension`].
+    /// Sets [`Limits::max_dimension`]. Example: [`Limits`].
     pub fn with_max_dimension(mut self, pixels: u32) -> Self {
         self.max_dimension = pixels;
         self
     }
-    /// Sets [`Limits::max_pixels`].
+    /// Sets [`Limits::max_pixels`]. Example: [`Limits`].
     pub fn with_max_pixels(mut self, pixels: u64) -> Self {
         self.max_pixels = pixels;
         self
     }
-    /// Sets [`Limits::max_frame_rate`].
+    /// Sets [`Limits::max_frame_rate`]. Example: [`Limits`].
     pub fn with_max_frame_rate(mut self, fps: u32) -> Self {
         self.max_frame_rate = fps;
         self
     }
-    /// Sets [`Limits::max_frames`].
+    /// Sets [`Limits::max_frames`]. Example: [`Limits`].
     pub fn with_max_frames(mut self, frames: u64) -> Self {
         self.max_frames = frames;
         self
     }
-    /// Sets [`Limits::max_sample_rate`].
+    /// Sets [`Limits::max_sample_rate`]. Example: [`Limits`].
     pub fn with_max_sample_rate(mut self, hz: u32) -> Self {
         self.max_sample_rate = hz;
         self
     }
-    /// Sets [`Limits::max_channels`].
+    /// Sets [`Limits::max_channels`]. Example: [`Limits`].
     pub fn with_max_channels(mut self, channels: u32) -> Self {
         self.max_channels = channels;
         self
