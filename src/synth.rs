@@ -19,6 +19,18 @@ use std::time::Duration;
 
 /// What [`write_clip`] makes. Start from [`SynthOptions::default`] and change
 /// fields (or use the `with_` methods).
+///
+/// ```
+/// use ffstream::synth::SynthOptions;
+/// use std::time::Duration;
+/// let mut opts = SynthOptions::default()
+///     .with_duration(Duration::from_millis(2500))
+///     .with_size(320, 180)
+///     .with_fps(24);
+/// opts.sample_rate = 44_100;
+/// assert_eq!(opts.frame_count(), 60); // 2.5 s at 24 fps
+/// assert_eq!(opts.sample_count(), 110_250);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct SynthOptions {
@@ -68,31 +80,31 @@ impl Default for SynthOptions {
 }
 
 impl SynthOptions {
-    /// Sets the length.
+    /// Sets the length. Example: [`SynthOptions`].
     pub fn with_duration(mut self, duration: Duration) -> Self {
         self.duration = duration;
         self
     }
 
-    /// Sets the picture size.
+    /// Sets the picture size. Example: [`SynthOptions`].
     pub fn with_size(mut self, width: u32, height: u32) -> Self {
         self.width = width;
         self.height = height;
         self
     }
 
-    /// Sets the frame rate.
+    /// Sets the frame rate. Example: [`SynthOptions`].
     pub fn with_fps(mut self, fps: u32) -> Self {
         self.fps = fps;
         self
     }
 
-    /// Number of video frames the clip will have.
+    /// Number of video frames the clip will have. Example: [`SynthOptions`].
     pub fn frame_count(&self) -> u64 {
         (self.duration.as_secs_f64() * f64::from(self.fps)).round() as u64
     }
 
-    /// Number of audio samples (per channel) the clip will have.
+    /// Number of audio samples (per channel) the clip will have. Example: [`SynthOptions`].
     pub fn sample_count(&self) -> u64 {
         (self.duration.as_secs_f64() * f64::from(self.sample_rate)).round() as u64
     }
@@ -134,6 +146,25 @@ impl SynthOptions {
 /// Writes a synthetic clip to `path` (container chosen by its extension,
 /// such as `.mp4` or `.mkv`). An existing file is replaced; a partial file
 /// is removed on failure.
+///
+/// ```
+/// use ffstream::synth::{write_clip, SynthOptions};
+/// use std::time::Duration;
+/// let path = std::env::temp_dir().join(format!("ffstream-synth-{}.mp4", std::process::id()));
+/// let opts = SynthOptions::default()
+///     .with_size(64, 48)
+///     .with_fps(10)
+///     .with_duration(Duration::from_secs(1));
+/// write_clip(&path, &opts)?;
+/// let probe = ffstream::probe::probe(path.to_str().unwrap())?;
+/// assert_eq!(probe.video_size(), Some((64, 48)));
+/// assert_eq!(probe.nb_frames_estimate(), Some(opts.frame_count()));
+/// // Bad options fail before anything is written.
+/// let odd = SynthOptions::default().with_size(63, 48);
+/// assert!(write_clip(&path.with_extension("mkv"), &odd).is_err());
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 pub fn write_clip(path: &Path, opts: &SynthOptions) -> Result<()> {
     crate::init();
     opts.validate()?;
