@@ -21,6 +21,21 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// How to encrypt an HLS stream (the seed's `hls.encryption(save_to, url, period)`).
+///
+/// Runnable: `examples/encrypt.rs`.
+///
+/// ```no_run
+/// use ffstream::{encryption::Encryption, Format};
+/// // A new key every 10 segments: key files `movie.key`, then suffixed ones.
+/// let enc = Encryption::new("keys/movie.key", "https://keys.example.com/movie.key")
+///     .rotate_every(10);
+/// assert_eq!(enc.rotate_every, 10);
+/// ffstream::input("movie.mp4")?
+///     .hls(Format::h264())
+///     .encryption(enc)
+///     .output("out/movie.m3u8")?;
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Encryption {
     /// Where the key file is written. Rotated keys add a unique suffix.
@@ -43,6 +58,7 @@ impl std::fmt::Debug for Encryption {
 
 impl Encryption {
     /// One key, written to `key_path` and fetched by players from `key_url`.
+    /// Example: [`Encryption`].
     pub fn new(key_path: impl Into<PathBuf>, key_url: impl Into<String>) -> Self {
         Encryption {
             key_path: key_path.into(),
@@ -51,7 +67,7 @@ impl Encryption {
         }
     }
 
-    /// A new key every `n` segments (0: never).
+    /// A new key every `n` segments (0: never). Example: [`Encryption`].
     pub fn rotate_every(mut self, n: u32) -> Self {
         self.rotate_every = n;
         self

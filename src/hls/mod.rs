@@ -19,6 +19,27 @@ use std::io::Write as _;
 use std::path::Path;
 
 /// One `EXT-X-STREAM-INF` entry.
+///
+/// ```
+/// use ffstream::hls::{MasterPlaylist, Variant};
+/// let v = Variant {
+///     uri: "movie_720p.m3u8".into(),
+///     bandwidth: 2_900_000,
+///     average_bandwidth: 2_400_000,
+///     codecs: "avc1.64001f,mp4a.40.2".into(),
+///     resolution: Some((1280, 720)),
+///     frame_rate: Some(25.0),
+///     audio: None,
+///     subtitles: None,
+/// };
+/// let master = MasterPlaylist { variants: vec![v], ..Default::default() };
+/// let mut text = Vec::new();
+/// master.write_to(&mut text)?;
+/// assert!(String::from_utf8_lossy(&text).contains(
+///     "#EXT-X-STREAM-INF:BANDWIDTH=2900000,AVERAGE-BANDWIDTH=2400000,RESOLUTION=1280x720,\
+///      FRAME-RATE=25.000,CODECS=\"avc1.64001f,mp4a.40.2\"\nmovie_720p.m3u8\n"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variant {
     /// URI of the variant playlist, relative to the master.
@@ -41,6 +62,24 @@ pub struct Variant {
 
 /// One `EXT-X-I-FRAME-STREAM-INF` entry: a video rendition's I-frame
 /// playlist, for trick play.
+///
+/// ```
+/// use ffstream::hls::{IFrameVariant, MasterPlaylist};
+/// let trick = IFrameVariant {
+///     uri: "movie_720p_iframes.m3u8".into(),
+///     bandwidth: 400_000,
+///     average_bandwidth: 150_000,
+///     codecs: "avc1.64001f".into(),
+///     resolution: Some((1280, 720)),
+/// };
+/// let master = MasterPlaylist { i_frames: vec![trick], ..Default::default() };
+/// let mut text = Vec::new();
+/// master.write_to(&mut text)?;
+/// let text = String::from_utf8_lossy(&text);
+/// assert!(text.contains("#EXT-X-I-FRAME-STREAM-INF:"));
+/// assert!(text.contains("URI=\"movie_720p_iframes.m3u8\""));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct IFrameVariant {
     /// URI of the I-frame playlist, relative to the master.
@@ -90,6 +129,29 @@ pub(crate) fn iframe_path(playlist: &Path) -> std::path::PathBuf {
 }
 
 /// The kind of an `EXT-X-MEDIA` rendition.
+///
+/// ```
+/// use ffstream::hls::{MasterPlaylist, Media, MediaType};
+/// let dub = Media {
+///     kind: MediaType::Audio,
+///     group: "aac".into(),
+///     name: "Français".into(),
+///     language: Some("fr".into()),
+///     default: false,
+///     autoselect: true,
+///     forced: false,
+///     characteristics: None,
+///     channels: Some(2),
+///     uri: "movie_audio_fr.m3u8".into(),
+/// };
+/// let mut text = Vec::new();
+/// MasterPlaylist { media: vec![dub], ..Default::default() }
+///     .write_to(&mut text)
+///     .expect("writing to a Vec cannot fail");
+/// let text = String::from_utf8_lossy(&text);
+/// assert!(text.contains("#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aac\",NAME=\"Français\""));
+/// assert!(text.contains("CHANNELS=\"2\""));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MediaType {
@@ -100,6 +162,29 @@ pub enum MediaType {
 }
 
 /// One `EXT-X-MEDIA` alternative rendition.
+///
+/// ```
+/// use ffstream::hls::{MasterPlaylist, Media, MediaType};
+/// let subs = Media {
+///     kind: MediaType::Subtitles,
+///     group: "subs".into(),
+///     name: "English".into(),
+///     language: Some("en".into()),
+///     default: false,
+///     autoselect: true,
+///     forced: false,
+///     characteristics: None,
+///     channels: None,
+///     uri: "movie_sub_en.m3u8".into(),
+/// };
+/// let master = MasterPlaylist { media: vec![subs], ..Default::default() };
+/// let mut text = Vec::new();
+/// master.write_to(&mut text)?;
+/// let text = String::from_utf8_lossy(&text);
+/// assert!(text.contains("#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\""));
+/// assert!(text.contains("LANGUAGE=\"en\""));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Media {
     /// `TYPE`.
@@ -125,6 +210,22 @@ pub struct Media {
 }
 
 /// The master playlist.
+///
+/// ffstream writes it once a run has measured its renditions; the model
+/// is public for programs that edit or assemble masters of their own.
+///
+/// ```
+/// use ffstream::hls::MasterPlaylist;
+/// let master = MasterPlaylist { version: 6, ..Default::default() };
+/// let mut text = Vec::new();
+/// master.write_to(&mut text).expect("writing to a Vec cannot fail");
+/// assert_eq!(text, b"#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+/// let path = std::env::temp_dir().join(format!("ffstream-master-{}.m3u8", std::process::id()));
+/// master.save(&path)?;
+/// assert_eq!(std::fs::read(&path).unwrap(), text);
+/// # std::fs::remove_file(&path).ok();
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MasterPlaylist {
     /// `EXT-X-VERSION`.
@@ -138,7 +239,7 @@ pub struct MasterPlaylist {
 }
 
 impl MasterPlaylist {
-    /// Serialises the playlist.
+    /// Serialises the playlist. Example: [`MasterPlaylist`].
     pub fn write_to<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
         let mut s = String::new();
         s.push_str("#EXTM3U\n");
@@ -185,6 +286,7 @@ impl MasterPlaylist {
     }
 
     /// Writes the playlist to `path` atomically (temporary file, then rename).
+    /// Example: [`MasterPlaylist`].
     pub fn save(&self, path: &Path) -> Result<()> {
         write_atomic(path, |f| self.write_to(f))
     }
