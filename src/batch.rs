@@ -42,7 +42,31 @@ use std::sync::Mutex;
 /// run's report. Pass the budget to [`Packager::threads`](crate::Packager::threads).
 pub type Job<'a> = Box<dyn FnOnce(usize) -> Result<Report> + Send + 'a>;
 
-/// Runs packaging jobs concurrently. See the [module docs](self).
+/// Runs packaging jobs concurrently. See the [module docs](self) for a
+/// batch of real inputs, and `examples/batch.rs` (runnable).
+///
+/// Results come back in the order the jobs were added; with
+/// [`fail_fast`](Self::fail_fast), jobs not yet started once one failed
+/// report [`Error::Cancelled`]:
+///
+/// ```
+/// use ffstream::{batch::Batch, Error};
+/// use std::sync::Mutex;
+/// let budgets = Mutex::new(Vec::new());
+/// let results = Batch::new()
+///     .threads(4)
+///     .concurrency(1) // one at a time: it gets all 4 threads
+///     .fail_fast(true)
+///     .job(|threads| {
+///         budgets.lock().unwrap().push(threads);
+///         Err(Error::Config("first job: no such input".into()))
+///     })
+///     .job(|_| unreachable!("not started after a failure"))
+///     .run();
+/// assert!(matches!(results[0], Err(Error::Config(_))));
+/// assert!(matches!(results[1], Err(Error::Cancelled)));
+/// assert_eq!(*budgets.lock().unwrap(), [4]);
+/// ```
 pub struct Batch<'a> {
     jobs: Vec<Job<'a>>,
     concurrency: Option<usize>,
@@ -61,6 +85,7 @@ impl<'a> Batch<'a> {
     /// An empty batch. Defaults: as many jobs at once as there are cores,
     /// the cores shared evenly between them, and every job run even when an
     /// earlier one failed.
+    /// Example: [`Batch`].
     pub fn new() -> Self {
         Batch {
             jobs: Vec::new(),
@@ -72,6 +97,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Adds a job. It receives its thread budget.
+    /// Example: [`Batch`].
     pub fn job(mut self, f: impl FnOnce(usize) -> Result<Report> + Send + 'a) -> Self {
         self.jobs.push(Box::new(f));
         self
@@ -79,6 +105,7 @@ impl<'a> Batch<'a> {
 
     /// Jobs run at once (default: the available cores; never more than the
     /// number of jobs).
+    /// Example: [`Batch`].
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = Some(n.max(1));
         self
@@ -86,6 +113,7 @@ impl<'a> Batch<'a> {
 
     /// Cores the whole batch may use (default: the available cores). Each
     /// running job gets `threads / concurrency`, at least one.
+    /// Example: [`Batch`].
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = Some(n.max(1));
         self
@@ -93,6 +121,7 @@ impl<'a> Batch<'a> {
 
     /// Once a job fails, start no further jobs; those report
     /// [`Error::Cancelled`]. Jobs already running finish.
+    /// Example: [`Batch`].
     pub fn fail_fast(mut self, on: bool) -> Self {
         self.fail_fast = on;
         self
@@ -101,11 +130,13 @@ impl<'a> Batch<'a> {
     /// A handle that stops the batch from starting further jobs (they report
     /// [`Error::Cancelled`]). To stop running jobs as well, give each job's
     /// packager its own cancel handle.
+    /// Example: [`Batch`].
     pub fn cancel_handle(&self) -> CancelHandle {
         self.cancel.clone()
     }
 
     /// Runs every job and returns their results in the order they were added.
+    /// Example: [`Batch`].
     pub fn run(self) -> Vec<Result<Report>> {
         crate::init();
         let n = self.jobs.len();

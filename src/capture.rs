@@ -2,7 +2,16 @@
 
 use crate::error::{Error, Result};
 
-/// A capture device format and the sources it can list.
+/// A capture device format and the sources it can list, from [`devices`].
+///
+/// ```no_run
+/// for d in ffstream::capture::devices().iter().filter(|d| d.video) {
+///     match &d.list_error {
+///         None => println!("{} ({}): {:?}", d.format, d.description, d.sources),
+///         Some(why) => println!("{}: cannot list: {why}", d.format),
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeviceFormat {
@@ -19,6 +28,15 @@ pub struct DeviceFormat {
 }
 
 /// Every capture device format libavdevice offers, with what it can see.
+///
+/// ```no_run
+/// let cameras: Vec<String> = ffstream::capture::devices()
+///     .into_iter()
+///     .filter(|d| d.format == "v4l2")
+///     .flat_map(|d| d.sources.into_iter().map(|(name, _)| name))
+///     .collect();
+/// println!("cameras: {cameras:?}");
+/// ```
 pub fn devices() -> Vec<DeviceFormat> {
     crate::ffi::device::list_devices()
         .into_iter()
@@ -42,6 +60,32 @@ pub fn devices() -> Vec<DeviceFormat> {
 }
 
 /// A capture device to read live, as the seed's `input(name, capture=True)`.
+///
+/// Opened with [`Media::capture`](crate::Media::capture); runnable:
+/// `examples/live_capture.rs`.
+///
+/// ```
+/// use ffstream::capture::Capture;
+/// let cam = Capture::device("/dev/video0")
+///     .format("v4l2")
+///     .option("video_size", "1280x720")
+///     .option("framerate", "30")
+///     .audio("default")
+///     .audio_format("pulse");
+/// assert_eq!(cam.format_name(), "v4l2");
+/// assert_eq!(cam.audio_format_name(), "pulse");
+/// assert_eq!(cam.options.len(), 2);
+/// let screen = Capture::screen(":0.0");
+/// assert!(screen.screen && screen.audio_device.is_none());
+/// ```
+///
+/// ```no_run
+/// use ffstream::{capture::Capture, Format, Media};
+/// let media = Media::capture(Capture::device("/dev/video0"))?;
+/// let job = media.hls(Format::h264()).duration(std::time::Duration::from_secs(60));
+/// job.output("live/cam.m3u8")?;
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Capture {
@@ -66,6 +110,7 @@ pub struct Capture {
 
 impl Capture {
     /// A camera (or any device) by its OS name.
+    /// Example: [`Capture`].
     pub fn device(device: impl Into<String>) -> Capture {
         Capture {
             device: device.into(),
@@ -77,6 +122,7 @@ impl Capture {
         }
     }
     /// The screen (X11 display such as `:0.0` on Linux).
+    /// Example: [`Capture`].
     pub fn screen(display: impl Into<String>) -> Capture {
         Capture {
             screen: true,
@@ -84,21 +130,25 @@ impl Capture {
         }
     }
     /// Uses this libavdevice format.
+    /// Example: [`Capture`].
     pub fn format(mut self, f: impl Into<String>) -> Capture {
         self.format = Some(f.into());
         self
     }
     /// Also captures audio from this device (see [`audio_device`](Self::audio_device)).
+    /// Example: [`Capture`].
     pub fn audio(mut self, device: impl Into<String>) -> Capture {
         self.audio_device = Some(device.into());
         self
     }
     /// Uses this libavdevice format for the audio device.
+    /// Example: [`Capture`].
     pub fn audio_format(mut self, f: impl Into<String>) -> Capture {
         self.audio_format = Some(f.into());
         self
     }
     /// The audio device's format: the given one, or the platform's default.
+    /// Example: [`Capture`].
     pub fn audio_format_name(&self) -> &str {
         if let Some(f) = &self.audio_format {
             return f;
@@ -111,12 +161,14 @@ impl Capture {
         }
     }
     /// Adds a device option.
+    /// Example: [`Capture`].
     pub fn option(mut self, k: impl Into<String>, v: impl Into<String>) -> Capture {
         self.options.push((k.into(), v.into()));
         self
     }
 
     /// The format used: the given one, or the platform's default.
+    /// Example: [`Capture`].
     pub fn format_name(&self) -> &str {
         if let Some(f) = &self.format {
             return f;

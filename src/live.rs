@@ -28,6 +28,21 @@ use std::time::{Duration, Instant};
 ///     .max_delay(Duration::from_secs(4));
 /// assert_eq!(r.delay(1), Duration::from_millis(500));
 /// assert_eq!(r.delay(5), Duration::from_secs(4));
+/// let strict = ffstream::live::Reconnect::never().stall_timeout(Duration::from_secs(3));
+/// assert_eq!(strict.attempts, 0);
+/// ```
+///
+/// A live run given the policy ([`Media::live_with`](crate::Media::live_with)):
+///
+/// ```no_run
+/// use ffstream::{live::Reconnect, Format, Media};
+/// use std::time::Duration;
+/// let policy = Reconnect::default().initial_delay(Duration::from_secs(1)).attempts(20);
+/// Media::live_with("srt://encoder:9000", policy)?
+///     .hls(Format::h264())
+///     .duration(Duration::from_secs(3600))
+///     .output("live/channel.m3u8")?;
+/// # Ok::<(), ffstream::Error>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -59,34 +74,34 @@ impl Default for Reconnect {
 }
 
 impl Reconnect {
-    /// Never reopens: the first drop fails the run.
+    /// Never reopens: the first drop fails the run. Example: [`Reconnect`].
     pub fn never() -> Self {
         Reconnect {
             attempts: 0,
             ..Reconnect::default()
         }
     }
-    /// Sets [`attempts`](Self::attempts).
+    /// Sets [`attempts`](Self::attempts). Example: [`Reconnect`].
     pub fn attempts(mut self, n: u32) -> Self {
         self.attempts = n;
         self
     }
-    /// Sets [`initial_delay`](Self::initial_delay).
+    /// Sets [`initial_delay`](Self::initial_delay). Example: [`Reconnect`].
     pub fn initial_delay(mut self, d: Duration) -> Self {
         self.initial_delay = d;
         self
     }
-    /// Sets [`max_delay`](Self::max_delay).
+    /// Sets [`max_delay`](Self::max_delay). Example: [`Reconnect`].
     pub fn max_delay(mut self, d: Duration) -> Self {
         self.max_delay = d;
         self
     }
-    /// Sets [`stall_timeout`](Self::stall_timeout).
+    /// Sets [`stall_timeout`](Self::stall_timeout). Example: [`Reconnect`].
     pub fn stall_timeout(mut self, d: Duration) -> Self {
         self.stall_timeout = d;
         self
     }
-    /// The wait before attempt `n` (counting from 1).
+    /// The wait before attempt `n` (counting from 1). Example: [`Reconnect`].
     pub fn delay(&self, n: u32) -> Duration {
         let factor = 1u32.checked_shl(n.saturating_sub(1)).unwrap_or(u32::MAX);
         self.initial_delay
