@@ -58,6 +58,19 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How [`convert`] treats the streams.
+///
+/// ```no_run
+/// use ffstream::convert::{convert, ConvertOptions};
+/// use ffstream::VideoCodec;
+/// // VP9 does not go into MPEG-TS: re-encode the video to H.264 instead of failing.
+/// let opts = ConvertOptions {
+///     codec: Some(VideoCodec::H264),
+///     network_timeout: std::time::Duration::from_secs(30),
+/// };
+/// let report = convert("https://example.com/vod/manifest.mpd", "saved.ts".as_ref(), &opts)?;
+/// println!("{} re-encoded, {} copied", report.reencoded(), report.copied());
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ConvertOptions {
     /// `None` (the default): copy every stream as it is. `Some(codec)`:
@@ -77,7 +90,15 @@ impl Default for ConvertOptions {
     }
 }
 
-/// The kind of a converted stream.
+/// The kind of a converted stream (runnable example: [`convert`]).
+///
+/// ```no_run
+/// use ffstream::convert::{convert, ConvertOptions, StreamKind};
+/// let report = convert("movie.mkv", "movie.mp4".as_ref(), &ConvertOptions::default())?;
+/// let subtitles = report.streams.iter().filter(|s| s.kind == StreamKind::Subtitle).count();
+/// println!("{subtitles} subtitle tracks kept");
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum StreamKind {
@@ -89,7 +110,18 @@ pub enum StreamKind {
     Subtitle,
 }
 
-/// What happened to one stream.
+/// What happened to one stream (runnable example: [`convert`]).
+///
+/// ```no_run
+/// use ffstream::convert::{convert, ConvertOptions, StreamAction};
+/// use ffstream::VideoCodec;
+/// let opts = ConvertOptions { codec: Some(VideoCodec::H264), ..ConvertOptions::default() };
+/// let report = convert("movie.webm", "movie.ts".as_ref(), &opts)?;
+/// for s in report.streams.iter().filter(|s| s.action == StreamAction::Reencoded) {
+///     println!("{} became {}", s.input_codec, s.output_codec);
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StreamAction {
     /// Packets copied unchanged (remuxed).
@@ -99,6 +131,19 @@ pub enum StreamAction {
 }
 
 /// One stream of the output.
+///
+/// ```no_run
+/// use ffstream::convert::{convert, ConvertOptions, StreamAction};
+/// let report = convert("movie.mkv", "movie.mp4".as_ref(), &ConvertOptions::default())?;
+/// for s in &report.streams {
+///     let how = if s.action == StreamAction::Copied { "copied" } else { "re-encoded" };
+///     println!(
+///         "#{} -> #{} {:?}: {} -> {} {how}, {} packets",
+///         s.input_index, s.output_index, s.kind, s.input_codec, s.output_codec, s.packets
+///     );
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ConvertedStream {
     /// Index of the stream in the input.
@@ -118,6 +163,22 @@ pub struct ConvertedStream {
 }
 
 /// The result of [`convert`].
+///
+/// ```no_run
+/// use ffstream::convert::{convert, ConvertOptions};
+/// let r = convert("https://example.com/hls/master.m3u8", "saved.mkv".as_ref(), &ConvertOptions::default())?;
+/// println!(
+///     "{} ({}): {:.1} s of media, {} bytes in {:.1} s; {} copied, {} re-encoded",
+///     r.output.display(),
+///     r.container,
+///     r.duration.as_secs_f64(),
+///     r.bytes,
+///     r.elapsed.as_secs_f64(),
+///     r.copied(),
+///     r.reencoded(),
+/// );
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct ConvertReport {
     /// The file written.
@@ -135,12 +196,13 @@ pub struct ConvertReport {
 }
 
 impl ConvertReport {
-    /// How many streams were copied without re-encoding.
+    /// How many streams were copied without re-encoding. Example:
+    /// [`ConvertReport`].
     pub fn copied(&self) -> usize {
         self.count(StreamAction::Copied)
     }
 
-    /// How many streams were re-encoded.
+    /// How many streams were re-encoded. Example: [`ConvertReport`].
     pub fn reencoded(&self) -> usize {
         self.count(StreamAction::Reencoded)
     }
@@ -160,6 +222,29 @@ impl ConvertReport {
 /// muxer refuses the streams or writing fails, [`Error::Decode`] when
 /// reading fails part way. On any error the output file is not created
 /// (and an existing one is left as it was).
+///
+/// ```
+/// use ffstream::convert::{convert, ConvertOptions, StreamAction, StreamKind};
+/// use ffstream::synth::{write_clip, SynthOptions};
+/// use std::time::Duration;
+/// let dir = std::env::temp_dir().join(format!("ffstream-convert-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let clip = dir.join("clip.mp4");
+/// let opts = SynthOptions::default().with_size(64, 48).with_fps(10).with_duration(Duration::from_secs(1));
+/// write_clip(&clip, &opts)?;
+///
+/// let report = convert(clip.to_str().unwrap(), &dir.join("clip.mkv"), &ConvertOptions::default())?;
+/// assert_eq!(report.container, "matroska");
+/// assert_eq!((report.copied(), report.reencoded()), (2, 0)); // a remux
+/// let kinds: Vec<StreamKind> = report.streams.iter().map(|s| s.kind).collect();
+/// assert_eq!(kinds, [StreamKind::Video, StreamKind::Audio]);
+/// assert_eq!(report.streams[0].action, StreamAction::Copied);
+/// assert_eq!(report.streams[0].packets, 10);
+/// // No container for this name: refused before anything is written.
+/// assert!(convert(clip.to_str().unwrap(), &dir.join("clip.unknown"), &ConvertOptions::default()).is_err());
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 pub fn convert(input: &str, output: &Path, opts: &ConvertOptions) -> Result<ConvertReport> {
     let started = Instant::now();
     let file_name = output

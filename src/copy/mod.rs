@@ -35,6 +35,19 @@ use std::time::Duration;
 pub const DEFAULT_SEGMENT_SECONDS: f64 = 6.0;
 
 /// What a copy run writes.
+///
+/// ```
+/// use ffstream::copy::{CopyOptions, DEFAULT_SEGMENT_SECONDS};
+/// use ffstream::Protocol;
+/// let opts = CopyOptions::new(Protocol::Dash)
+///     .with_segment_seconds(4.0)
+///     .with_single_file(true) // DASH on-demand profile
+///     .with_allow_unaligned(true);
+/// assert_eq!((opts.protocol, opts.segment_seconds), (Protocol::Dash, 4.0));
+/// let hls = CopyOptions::default().with_fmp4(true);
+/// assert_eq!(hls.protocol, Protocol::Hls);
+/// assert_eq!(hls.segment_seconds, DEFAULT_SEGMENT_SECONDS);
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopyOptions {
@@ -74,6 +87,7 @@ impl Default for CopyOptions {
 
 impl CopyOptions {
     /// Defaults for `protocol`.
+    /// Example: [`CopyOptions`].
     pub fn new(protocol: Protocol) -> Self {
         CopyOptions {
             protocol,
@@ -82,24 +96,28 @@ impl CopyOptions {
     }
 
     /// Sets the asked segment duration in seconds.
+    /// Example: [`CopyOptions`].
     pub fn with_segment_seconds(mut self, seconds: f64) -> Self {
         self.segment_seconds = seconds;
         self
     }
 
     /// Sets fragmented MP4 segments for HLS.
+    /// Example: [`CopyOptions`].
     pub fn with_fmp4(mut self, fmp4: bool) -> Self {
         self.fmp4 = fmp4;
         self
     }
 
     /// Sets single-file layouts (HLS byte ranges, DASH on-demand profile).
+    /// Example: [`CopyOptions`].
     pub fn with_single_file(mut self, on: bool) -> Self {
         self.single_file = on;
         self
     }
 
     /// Ladders: warn and go on when the inputs' keyframes do not line up.
+    /// Example: [`CopyOptions`].
     pub fn with_allow_unaligned(mut self, allow: bool) -> Self {
         self.allow_unaligned = allow;
         self
@@ -116,7 +134,18 @@ impl CopyOptions {
     }
 }
 
-/// What a copy run wrote.
+/// What a copy run wrote (runnable example: [`package`]).
+///
+/// ```no_run
+/// use ffstream::copy::{package, CopyOptions};
+/// let r = package("camera.mp4", "out/camera.m3u8".as_ref(), &CopyOptions::default())?;
+/// println!("{} ({:?}, {}): {} packets, peak {} bit/s, keyframes at most {:?} s apart",
+///     r.manifest.display(), r.resolution, r.codecs, r.packets, r.bandwidth.0, r.longest_keyframe_interval);
+/// for p in &r.playlists {
+///     println!("media playlist {}", p.display());
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct CopyReport {
@@ -144,6 +173,30 @@ pub struct CopyReport {
 /// DASH writes the MPD and `<stem>_init_<id>.m4s`,
 /// `<stem>_chunk_<id>_<n>.m4s`. An error, naming the codec and the
 /// container, when a stream cannot be carried.
+///
+/// ```
+/// use ffstream::copy::{package, CopyOptions};
+/// use ffstream::synth::{write_clip, SynthOptions};
+/// use std::time::Duration;
+/// let dir = std::env::temp_dir().join(format!("ffstream-copy-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let clip = dir.join("clip.mp4");
+/// let opts = SynthOptions::default().with_size(64, 48).with_fps(10).with_duration(Duration::from_secs(1));
+/// write_clip(&clip, &opts)?;
+///
+/// let master = dir.join("out/clip.m3u8");
+/// let report = package(clip.to_str().unwrap(), &master, &CopyOptions::default().with_fmp4(true))?;
+/// assert!(master.exists() && report.manifest == master);
+/// assert_eq!(report.playlists.len(), 1);
+/// assert_eq!(report.resolution, Some((64, 48)));
+/// assert!(report.codecs.starts_with("avc1.") && report.codecs.ends_with(",mp4a.40.2"));
+/// let (peak, average) = report.bandwidth;
+/// assert!(peak >= average && average > 0);
+/// assert!(report.packets > 10); // 10 frames and the audio
+/// # let _ = report.longest_keyframe_interval;
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 pub fn package(input: &str, output: &Path, opts: &CopyOptions) -> Result<CopyReport> {
     opts.validate()?;
     let names = Names::new(output)?;
