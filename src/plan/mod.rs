@@ -30,6 +30,13 @@ pub const DEFAULT_AAC_RATE: u32 = crate::codec::audio::FALLBACK_RATE;
 
 /// A rational number (a frame rate or a time base) that serialises as
 /// `"num/den"`, so plans read the way FFmpeg prints them.
+///
+/// ```
+/// use ffstream::plan::Ratio;
+/// let ntsc = Ratio::new(30_000, 1001);
+/// assert!((ntsc.as_f64() - 29.97).abs() < 0.001);
+/// assert_eq!(Ratio::new(1, 0).as_f64(), 0.0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ratio {
     /// Numerator.
@@ -39,12 +46,12 @@ pub struct Ratio {
 }
 
 impl Ratio {
-    /// `num/den`.
+    /// `num/den`. Example: [`Ratio`].
     pub const fn new(num: i32, den: i32) -> Self {
         Ratio { num, den }
     }
 
-    /// As a float (0 when the denominator is 0).
+    /// As a float (0 when the denominator is 0). Example: [`Ratio`].
     pub fn as_f64(self) -> f64 {
         if self.den == 0 {
             0.0
@@ -61,6 +68,16 @@ impl Serialize for Ratio {
 }
 
 /// The input's video stream, as its headers describe it.
+///
+/// ```no_run
+/// use ffstream::Format;
+/// let plan = ffstream::input("movie.mkv")?.hls(Format::h264()).plan("out/movie.m3u8")?;
+/// if let Some(v) = &plan.input.video {
+///     println!("stream #{}: {} shown as {} at {} fps, rotated {}°",
+///         v.index, v.coded, v.display, v.frame_rate.as_f64(), v.rotation);
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct VideoInput {
@@ -80,6 +97,12 @@ pub struct VideoInput {
 
 /// What an audio track is for, as manifests say it (DASH `Role`, HLS
 /// `CHARACTERISTICS`).
+///
+/// ```
+/// use ffstream::plan::{AudioInput, AudioRole};
+/// let track = AudioInput::new(1, 48_000, 2, 3);
+/// assert_eq!(track.role, AudioRole::Main); // the default
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -96,6 +119,16 @@ pub enum AudioRole {
 }
 
 /// An audio track, as its headers describe it.
+///
+/// ```no_run
+/// use ffstream::Format;
+/// let plan = ffstream::input("movie.mkv")?.hls(Format::h264()).plan("out/movie.m3u8")?;
+/// for (i, a) in plan.input.audio.iter().enumerate() {
+///     println!("track {i} (stream #{}): {} Hz, {} channels, {:?} {:?} {:?}",
+///         a.index, a.sample_rate, a.channels, a.language, a.title, a.role);
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct AudioInput {
@@ -121,7 +154,8 @@ pub struct AudioInput {
 }
 
 impl AudioInput {
-    /// A track of `sample_rate` Hz and `channels` with no tags.
+    /// A track of `sample_rate` Hz and `channels` with no tags. Example:
+    /// [`AudioRole`].
     pub fn new(index: usize, sample_rate: u32, channels: u32, layout: u64) -> Self {
         AudioInput {
             index,
@@ -138,6 +172,15 @@ impl AudioInput {
 }
 
 /// A text subtitle track.
+///
+/// ```no_run
+/// use ffstream::Format;
+/// let plan = ffstream::input("movie.mkv")?.hls(Format::h264()).plan("out/movie.m3u8")?;
+/// for s in &plan.input.subtitles {
+///     println!("{:?} {:?} forced={} sdh={} from {:?}", s.language, s.title, s.forced, s.sdh, s.file);
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct SubtitleInput {
@@ -158,6 +201,15 @@ pub struct SubtitleInput {
 }
 
 /// What the planner knows about the input.
+///
+/// ```no_run
+/// use ffstream::Format;
+/// let plan = ffstream::input("movie.mkv")?.hls(Format::h264()).plan("out/movie.m3u8")?;
+/// let input = &plan.input;
+/// println!("video: {}, {} audio, {} subtitle tracks",
+///     input.video.is_some(), input.audio.len(), input.subtitles.len());
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 #[non_exhaustive]
 pub struct InputInfo {
@@ -203,6 +255,16 @@ impl Settings {
 }
 
 /// One video rendition: an encoder and what it is given.
+///
+/// ```no_run
+/// use ffstream::Format;
+/// let plan = ffstream::input("movie.mkv")?.hls(Format::h264()).plan("out/movie.m3u8")?;
+/// for v in &plan.video {
+///     println!("{}: {} {} at {:?} bit/s, a keyframe every {} frames, options {:?}",
+///         v.name, v.encoder, v.size, v.bitrate, v.gop, v.options);
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct VideoRendition {
@@ -238,6 +300,15 @@ pub struct VideoRendition {
 
 /// One AAC encode of one track; renditions with the same audio bit rate
 /// share it.
+///
+/// ```no_run
+/// use ffstream::Format;
+/// let plan = ffstream::input("movie.mkv")?.hls(Format::h264()).plan("out/movie.m3u8")?;
+/// for a in &plan.audio {
+///     println!("{}: track {} at {} bit/s, {} Hz, {} channels", a.name, a.track, a.bitrate, a.sample_rate, a.channels);
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct AudioEncode {
@@ -258,6 +329,20 @@ pub struct AudioEncode {
 }
 
 /// A stream of an output: which encoder feeds it.
+///
+/// ```no_run
+/// use ffstream::Format;
+/// let plan = ffstream::input("movie.mkv")?.hls(Format::h264()).plan("out/movie.m3u8")?;
+/// use ffstream::plan::StreamRef;
+/// for s in &plan.outputs[0].streams {
+///     match *s {
+///         StreamRef::Video(i) => println!("video {}", plan.video[i].name),
+///         StreamRef::Audio(k) => println!("audio {}", plan.audio[k].name),
+///         _ => {}
+///     }
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -269,6 +354,15 @@ pub enum StreamRef {
 }
 
 /// One muxer instance.
+///
+/// ```no_run
+/// use ffstream::Format;
+/// let plan = ffstream::input("movie.mkv")?.hls(Format::h264()).plan("out/movie.m3u8")?;
+/// for o in &plan.outputs {
+///     println!("{} ({}), options {:?}, segments {:?}", o.path.display(), o.muxer, o.options, o.segments);
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct OutputPlan {
@@ -290,6 +384,17 @@ pub struct OutputPlan {
 }
 
 /// A variant of the HLS master playlist.
+///
+/// ```no_run
+/// use ffstream::Format;
+/// let plan = ffstream::input("movie.mkv")?.hls(Format::h264()).plan("out/movie.m3u8")?;
+/// for v in &plan.variants {
+///     let playlist = &plan.outputs[v.output].path;
+///     println!("{} plays video {:?} with audio {:?} (group {:?}), trick play {:?}",
+///         playlist.display(), v.video, v.audio, v.audio_group, v.iframes);
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct VariantPlan {
@@ -308,6 +413,15 @@ pub struct VariantPlan {
 }
 
 /// An HLS alternative audio rendition (`EXT-X-MEDIA:TYPE=AUDIO`).
+///
+/// ```no_run
+/// use ffstream::Format;
+/// let plan = ffstream::input("movie.mkv")?.hls(Format::h264()).separate_audio().plan("out/movie.m3u8")?;
+/// for r in &plan.audio_renditions {
+///     println!("group {}: {} in {}", r.group, plan.audio[r.audio].name, plan.outputs[r.output].path.display());
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct AudioRendition {
@@ -321,6 +435,15 @@ pub struct AudioRendition {
 
 /// A subtitle track as the run writes it: segmented WebVTT with a media
 /// playlist (HLS), or one WebVTT file (DASH).
+///
+/// ```no_run
+/// use ffstream::Format;
+/// let plan = ffstream::input("movie.mkv")?.hls(Format::h264()).plan("out/movie.m3u8")?;
+/// for s in &plan.subtitles {
+///     println!("{} (track {}): playlist {:?}, WebVTT {:?}", s.name, s.track, s.playlist, s.vtt);
+/// }
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct SubtitlePlan {
@@ -336,7 +459,39 @@ pub struct SubtitlePlan {
     pub vtt: Option<PathBuf>,
 }
 
-/// Everything a run will do.
+/// Everything a run will do, from [`Packager::plan`](crate::Packager::plan)
+/// (what `--dry-run` prints): nothing is encoded or written.
+///
+/// ```
+/// use ffstream::plan::{Ratio, StreamRef};
+/// use ffstream::synth::{write_clip, SynthOptions};
+/// use ffstream::{Bitrate, Format, Protocol, Representation, Size};
+/// let dir = std::env::temp_dir().join(format!("ffstream-plan-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let clip = dir.join("clip.mp4");
+/// let opts = SynthOptions::default().with_size(128, 72).with_fps(10).with_duration(std::time::Duration::from_secs(1));
+/// write_clip(&clip, &opts)?;
+///
+/// let plan = ffstream::input(clip.to_str().unwrap())?
+///     .hls(Format::h264())
+///     .representations(vec![
+///         Representation::new(Size::new(128, 72), Bitrate::new(300_000, 96_000)),
+///         Representation::new(Size::new(64, 36), Bitrate::new(100_000, 96_000)),
+///     ])
+///     .hls_time(2.0)
+///     .plan(dir.join("out/clip.m3u8"))?;
+/// assert_eq!(plan.protocol, Protocol::Hls);
+/// assert_eq!(plan.input.video.as_ref().unwrap().frame_rate, Ratio::new(10, 1));
+/// let names: Vec<&str> = plan.video.iter().map(|v| v.name.as_str()).collect();
+/// assert_eq!(names, ["72p", "36p"]);
+/// assert_eq!(plan.video[0].gop, 20); // one keyframe per 2 s segment at 10 fps
+/// assert_eq!(plan.audio.len(), 1); // one AAC encode shared by both renditions
+/// assert_eq!(plan.outputs[1].streams, [StreamRef::Video(1), StreamRef::Audio(0)]);
+/// assert_eq!(plan.variants.len(), 2);
+/// assert!(plan.to_json().contains("\"hls_time\""));
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
 pub struct RunPlan {
@@ -378,7 +533,7 @@ fn protocol_name<S: serde::Serializer>(p: &Protocol, s: S) -> std::result::Resul
 }
 
 impl RunPlan {
-    /// The plan as pretty-printed JSON.
+    /// The plan as pretty-printed JSON. Example: [`RunPlan`].
     pub fn to_json(&self) -> String {
         // Cannot fail: every field serialises to JSON (strings, numbers,
         // paths that are valid UTF-8 or lossily shown).
