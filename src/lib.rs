@@ -218,6 +218,11 @@ pub struct ReadmeDoctests;
 /// Initialises FFmpeg once per process and routes its logs to the `log` facade.
 ///
 /// Every public entry point calls this; calling it yourself is harmless.
+///
+/// ```
+/// ffstream::init();
+/// ffstream::init(); // the second call does nothing
+/// ```
 pub fn init() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
@@ -228,6 +233,14 @@ pub fn init() {
 }
 
 /// Versions of the FFmpeg libraries ffstream runs with, as `(name, "major.minor.micro")`.
+///
+/// ```
+/// let versions = ffstream::ffmpeg_versions();
+/// let (name, version) = &versions[1];
+/// assert_eq!(*name, "libavcodec");
+/// assert_eq!(version.split('.').count(), 3);
+/// assert!(versions.iter().any(|(n, _)| *n == "libswresample"));
+/// ```
 pub fn ffmpeg_versions() -> Vec<(&'static str, String)> {
     fn fmt(v: u32) -> String {
         format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff)
