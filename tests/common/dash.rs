@@ -1,11 +1,26 @@
 //! MPEG-DASH MPD oracle: schema validation with `xmllint` against the
-//! project's copy of MPEG's schema (`tests/schemas/`), and an independent MPD
-//! model parsed with roxmltree (ISO/IEC 23009-1 semantics: inheritance of
-//! SegmentTemplate and RepresentationBase attributes, SegmentTimeline
-//! expansion, template identifiers).
+//! project's copy of MPEG's schema (`tests/schemas/`), and an MPD model read
+//! by a third-party parser, `dash-mpd-core` (the parser half of the
+//! `dash-mpd` crate), so that a misreading shared by ffstream's writer and
+//! this checker cannot hide.
+//!
+//! What stays this module's own code, and why:
+//! - the semantics ISO/IEC 23009-1 leaves to the reader, which the crate
+//!   does not resolve: inheritance of SegmentTemplate and RepresentationBase
+//!   attributes across Period/AdaptationSet/Representation, BaseURL chains,
+//!   SegmentTimeline expansion (`r="-1"` included), template identifiers
+//!   (`$Number%05d$`) and segment addressing;
+//! - a small XML read ([`Lexical`]) for what the crate does not check: the
+//!   root element's name and namespace, and the lexical form of durations
+//!   (its xs:duration reader accepts trailing garbage);
+//! - [`check_mpd`]: the crate's own conformity checks plus the structural
+//!   rules of ISO/IEC 23009-1 and ffstream that no library checks.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+use dash_mpd_core as dm;
 
 const DASH_NS: &str = "urn:mpeg:dash:schema:mpd:2011";
 
@@ -49,8 +64,12 @@ pub struct Mpd {
     pub min_buffer_time: Option<f64>,
     /// Seconds.
     pub max_segment_duration: Option<f64>,
+    /// RFC 3339, as dash-mpd-core reads it.
     pub availability_start_time: Option<String>,
     pub periods: Vec<Period>,
+    /// dash-mpd-core's own model of the document, for anything the fields
+    /// above leave out.
+    pub raw: dm::MPD,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -126,7 +145,8 @@ pub struct SegmentList {
 
 // ---------------------------------------------------------------------------
 
-/// Parses an ISO 8601 / xs:duration (`PT10.0S`, `PT1M2.5S`,
+/// Parses an ISO 8601 / xs:duration strictly (the whole text must be one;
+/// see [`Lexical`] for why the crate's reading is not enough) (`PT10.0S`, `PT1M2.5S`,
 /// `P0Y0M0DT0H0M10.000S`, `P1DT2H`) into seconds. Years count 365 days and
 /// months 30 days (only exact for zero values, which is what MPDs use).
 pub fn parse_iso8601_duration(s: &str) -> Result<f64, String> {
@@ -208,41 +228,155 @@ pub fn parse_mpd(path: impl AsRef<Path>) -> Mpd {
     parse_mpd_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
 }
 
-type Node<'a, 'i> = roxmltree::Node<'a, 'i>;
-
-fn children<'a, 'i>(n: Node<'a, 'i>, name: &'static str) -> impl Iterator<Item = Node<'a, 'i>> {
-    n.children().filter(move |c| {
-        c.is_element() && c.tag_name().name() == name && c.tag_name().namespace() == Some(DASH_NS)
+/// Parses MPD text with dash-mpd-core, then resolves what ISO/IEC 23009-1
+/// leaves to the reader. `Err` when the crate cannot parse it, when the
+/// strict reads of [`Lexical`] disagree with it, or when a Representation
+/// lacks a required attribute.
+pub fn parse_mpd_str(text: &str) -> Result<Mpd, String> {
+    let raw = dm::parse(text).map_err(|e| format!("dash-mpd-core: {e}"))?;
+    let lexical = Lexical::read(text)?;
+    if lexical.periods.len() != raw.periods.len() {
+        return Err(format!(
+            "dash-mpd-core reads {} Periods where the MPD has {}",
+            raw.periods.len(),
+            lexical.periods.len()
+        ));
+    }
+    let [mpd_duration, min_buffer, max_segment] = &lexical.root;
+    let media_presentation_duration = agreed(
+        "MPD@mediaPresentationDuration",
+        mpd_duration,
+        raw.mediaPresentationDuration,
+    )?;
+    let bounds = period_bounds(&lexical.periods, &raw.periods, media_presentation_duration)?;
+    let mpd_base = join_base(None, &raw.base_url);
+    let periods = raw
+        .periods
+        .iter()
+        .zip(bounds)
+        .map(|(p, (start, duration))| period(p, start, duration, mpd_base.as_deref()))
+        .collect::<Result<_, _>>()?;
+    Ok(Mpd {
+        mpd_type: raw.mpdtype.clone().unwrap_or_else(|| "static".into()),
+        profiles: raw.profiles.clone(),
+        media_presentation_duration,
+        min_buffer_time: agreed("MPD@minBufferTime", min_buffer, raw.minBufferTime)?,
+        max_segment_duration: agreed(
+            "MPD@maxSegmentDuration",
+            max_segment,
+            raw.maxSegmentDuration,
+        )?,
+        availability_start_time: raw.availabilityStartTime.map(|t| t.to_rfc3339()),
+        periods,
+        raw,
     })
 }
 
-fn child<'a, 'i>(n: Node<'a, 'i>, name: &'static str) -> Option<Node<'a, 'i>> {
-    children(n, name).next()
+/// The little this module reads from the XML itself (with roxmltree),
+/// because dash-mpd-core does not check it:
+/// - the root element's name and namespace: its serde reader ignores both,
+///   so any document whose root has MPD-like children would parse;
+/// - the text of the duration attributes the model exposes: its xs:duration
+///   reader is not anchored at the end (`PT10` reads as 0 s, `PT1S2M` as
+///   1 s, `PT1.5M` as 0 s), so each one is also read strictly with
+///   [`parse_iso8601_duration`] and the two readings must agree.
+struct Lexical {
+    /// MPD@mediaPresentationDuration, @minBufferTime, @maxSegmentDuration.
+    root: [Option<String>; 3],
+    /// Period@start and @duration, in document order.
+    periods: Vec<[Option<String>; 2]>,
 }
 
-fn attr(n: Node, name: &str) -> Option<String> {
-    n.attribute(name).map(str::to_string)
-}
-
-fn num<T: std::str::FromStr>(n: Node, name: &str) -> Result<Option<T>, String> {
-    match n.attribute(name) {
-        None => Ok(None),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("<{}> @{name}={v:?} is not a number", n.tag_name().name())),
+impl Lexical {
+    fn read(text: &str) -> Result<Lexical, String> {
+        let doc = roxmltree::Document::parse(text).map_err(|e| format!("XML: {e}"))?;
+        let root = doc.root_element();
+        if !root.has_tag_name((DASH_NS, "MPD")) {
+            return Err(format!("root element is not {{{DASH_NS}}}MPD"));
+        }
+        let attr = |n: roxmltree::Node, name: &str| n.attribute(name).map(str::to_string);
+        Ok(Lexical {
+            root: [
+                attr(root, "mediaPresentationDuration"),
+                attr(root, "minBufferTime"),
+                attr(root, "maxSegmentDuration"),
+            ],
+            periods: root
+                .children()
+                .filter(|c| c.has_tag_name((DASH_NS, "Period")))
+                .map(|p| [attr(p, "start"), attr(p, "duration")])
+                .collect(),
+        })
     }
 }
 
-fn dur(n: Node, name: &str) -> Result<Option<f64>, String> {
-    n.attribute(name).map(parse_iso8601_duration).transpose()
+/// A duration attribute in seconds, read twice: strictly from its `text`,
+/// and by dash-mpd-core (`parsed`). Both must see the same value.
+fn agreed(
+    what: &str,
+    text: &Option<String>,
+    parsed: Option<Duration>,
+) -> Result<Option<f64>, String> {
+    match (text.as_deref(), parsed) {
+        (None, None) => Ok(None),
+        (Some(s), Some(d)) => {
+            let secs = parse_iso8601_duration(s).map_err(|e| format!("{what}: {e}"))?;
+            if (secs - d.as_secs_f64()).abs() > 1e-6 {
+                return Err(format!(
+                    "{what}={s:?}: dash-mpd-core reads {d:?}, ISO 8601 says {secs} s"
+                ));
+            }
+            Ok(Some(secs))
+        }
+        (Some(s), None) => Err(format!("{what}={s:?}: dash-mpd-core reads nothing")),
+        (None, Some(d)) => Err(format!("{what}: dash-mpd-core reads {d:?} from nothing")),
+    }
 }
 
-fn join_base(parent: Option<&str>, n: Node) -> Option<String> {
-    let own = child(n, "BaseURL")
-        .and_then(|b| b.text())
-        .map(|t| t.trim().to_string());
+/// A Period's start and duration in seconds, where known.
+type Bounds = (Option<f64>, Option<f64>);
+
+/// Each Period's (start, duration) in seconds: @start, else the previous
+/// Period's end, else 0; @duration, else up to the next Period's start or,
+/// for the last one, the end of the presentation.
+fn period_bounds(
+    lexical: &[[Option<String>; 2]],
+    periods: &[dm::Period],
+    total: Option<f64>,
+) -> Result<Vec<Bounds>, String> {
+    let mut own = Vec::new();
+    for (i, ([start, duration], p)) in lexical.iter().zip(periods).enumerate() {
+        own.push((
+            agreed(&format!("Period {i} @start"), start, p.start)?,
+            agreed(&format!("Period {i} @duration"), duration, p.duration)?,
+        ));
+    }
+    let mut starts = Vec::new();
+    let mut prev_end = Some(0.0);
+    for &(start, duration) in &own {
+        let start = start.or(prev_end);
+        starts.push(start);
+        prev_end = start.zip(duration).map(|(s, d)| s + d);
+    }
+    let last = own.len().saturating_sub(1);
+    Ok(own
+        .iter()
+        .enumerate()
+        .map(|(i, &(_, duration))| {
+            let next = starts.get(i + 1).copied().flatten();
+            let derived = match (starts[i], next, total) {
+                (Some(s), Some(next), _) => Some(next - s),
+                (Some(s), None, Some(total)) if i == last => Some(total - s),
+                _ => None,
+            };
+            (starts[i], duration.or(derived))
+        })
+        .collect())
+}
+
+/// Resolves a BaseURL against its parent's (the first BaseURL of a level).
+fn join_base(parent: Option<&str>, own: &[dm::BaseURL]) -> Option<String> {
+    let own = own.first().map(|b| b.base.trim().to_string());
     match (parent, own) {
         (p, None) => p.map(str::to_string),
         (_, Some(o)) if o.contains("://") || o.starts_with('/') => Some(o),
@@ -267,29 +401,29 @@ struct RawTemplate {
     timeline: Option<Vec<(Option<u64>, u64, i64)>>,
 }
 
-fn raw_template(n: Node) -> Result<Option<RawTemplate>, String> {
-    let Some(t) = child(n, "SegmentTemplate") else {
+fn raw_template(t: Option<&dm::SegmentTemplate>) -> Result<Option<RawTemplate>, String> {
+    let Some(t) = t else {
         return Ok(None);
     };
-    let timeline = match child(t, "SegmentTimeline") {
+    // xs:unsignedInt in the schema; the crate reads it as a float.
+    let duration = match t.duration {
         None => None,
-        Some(tl) => {
-            let mut v = Vec::new();
-            for s in children(tl, "S") {
-                let d = num::<u64>(s, "d")?.ok_or("<S> without @d")?;
-                v.push((num::<u64>(s, "t")?, d, num::<i64>(s, "r")?.unwrap_or(0)));
-            }
-            Some(v)
-        }
+        Some(d) if d >= 0.0 && d.fract() == 0.0 => Some(d as u64),
+        Some(d) => return Err(format!("SegmentTemplate @duration={d} is not an integer")),
     };
     Ok(Some(RawTemplate {
-        initialization: attr(t, "initialization"),
-        media: attr(t, "media"),
-        timescale: num(t, "timescale")?,
-        start_number: num(t, "startNumber")?,
-        duration: num(t, "duration")?,
-        pto: num(t, "presentationTimeOffset")?,
-        timeline,
+        initialization: t.initialization.clone(),
+        media: t.media.clone(),
+        timescale: t.timescale,
+        start_number: t.startNumber,
+        duration,
+        pto: t.presentationTimeOffset,
+        timeline: t.SegmentTimeline.as_ref().map(|tl| {
+            tl.segments
+                .iter()
+                .map(|s| (s.t, s.d, s.r.unwrap_or(0)))
+                .collect()
+        }),
     }))
 }
 
@@ -320,7 +454,8 @@ fn expand_timeline(
     let mut t = 0u64;
     for (i, &(st, d, r)) in raw.iter().enumerate() {
         if d == 0 {
-            return Err("<S> with @d=0".into());
+            // the crate reads a missing @d as 0 too
+            return Err("<S> without @d or with @d=0".into());
         }
         if let Some(st) = st {
             t = st;
@@ -343,150 +478,161 @@ fn expand_timeline(
     Ok(out)
 }
 
-/// Parses MPD text.
-pub fn parse_mpd_str(text: &str) -> Result<Mpd, String> {
-    let doc = roxmltree::Document::parse(text).map_err(|e| format!("XML: {e}"))?;
-    let root = doc.root_element();
-    if root.tag_name().name() != "MPD" || root.tag_name().namespace() != Some(DASH_NS) {
-        return Err(format!("root element is not {{{DASH_NS}}}MPD"));
-    }
-    let mut mpd = Mpd {
-        mpd_type: attr(root, "type").unwrap_or_else(|| "static".into()),
-        profiles: attr(root, "profiles"),
-        media_presentation_duration: dur(root, "mediaPresentationDuration")?,
-        min_buffer_time: dur(root, "minBufferTime")?,
-        max_segment_duration: dur(root, "maxSegmentDuration")?,
-        availability_start_time: attr(root, "availabilityStartTime"),
-        periods: Vec::new(),
+/// The SegmentTemplate a Representation uses once its levels are merged,
+/// with defaults applied and its SegmentTimeline expanded.
+fn effective_template(
+    id: &str,
+    merged: Option<RawTemplate>,
+    period_duration: Option<f64>,
+) -> Result<Option<SegmentTemplate>, String> {
+    let Some(t) = merged else {
+        return Ok(None);
     };
-    let mpd_base = join_base(None, root);
-    let period_nodes: Vec<Node> = children(root, "Period").collect();
-    // Period starts: @start, else previous start + previous duration, else 0.
-    let mut starts = Vec::new();
-    let mut prev_end = Some(0.0);
-    for p in &period_nodes {
-        let s = dur(*p, "start")?.or(prev_end);
-        starts.push(s);
-        let d = dur(*p, "duration")?;
-        prev_end = match (s, d) {
-            (Some(s), Some(d)) => Some(s + d),
-            _ => None,
-        };
+    let timescale = t.timescale.unwrap_or(1);
+    let pto = t.pto.unwrap_or(0);
+    if timescale == 0 {
+        return Err(format!("Representation {id:?}: timescale 0"));
     }
-    for (pi, p) in period_nodes.iter().enumerate() {
-        let p = *p;
-        let start = starts[pi];
-        let duration = match dur(p, "duration")? {
-            Some(d) => Some(d),
-            None => match (
-                start,
-                starts.get(pi + 1).copied().flatten(),
-                mpd.media_presentation_duration,
-            ) {
-                (Some(s), Some(next), _) => Some(next - s),
-                (Some(s), None, Some(total)) if pi + 1 == period_nodes.len() => Some(total - s),
-                _ => None,
-            },
-        };
-        let p_base = join_base(mpd_base.as_deref(), p);
-        let p_tmpl = raw_template(p)?;
-        let mut period = Period {
-            id: attr(p, "id"),
-            start,
-            duration,
-            adaptation_sets: Vec::new(),
-        };
-        for a in children(p, "AdaptationSet") {
-            let a_base = join_base(p_base.as_deref(), a);
-            let a_tmpl = merge(p_tmpl.clone(), raw_template(a)?);
-            let a_list = child(a, "SegmentList");
-            let mut set = AdaptationSet {
-                id: attr(a, "id"),
-                content_type: attr(a, "contentType"),
-                mime_type: attr(a, "mimeType"),
-                lang: attr(a, "lang"),
-                representations: Vec::new(),
-            };
-            for r in children(a, "Representation") {
-                let id = attr(r, "id").ok_or("<Representation> without @id")?;
-                let bandwidth = num::<u64>(r, "bandwidth")?
-                    .ok_or_else(|| format!("Representation {id:?} without @bandwidth"))?;
-                let mime_type = attr(r, "mimeType").or_else(|| set.mime_type.clone());
-                let content_type = set.content_type.clone().or_else(|| {
-                    mime_type
-                        .as_ref()
-                        .and_then(|m| m.split('/').next().map(str::to_string))
-                });
-                let frame_rate = match r.attribute("frameRate").or(a.attribute("frameRate")) {
-                    Some(f) => Some(parse_frame_rate(f)?),
-                    None => None,
-                };
-                let inherit_num = |name: &str| -> Result<Option<u32>, String> {
-                    Ok(num::<u32>(r, name)?.or(num::<u32>(a, name)?))
-                };
-                let tmpl = match merge(a_tmpl.clone(), raw_template(r)?) {
-                    None => None,
-                    Some(t) => {
-                        let timescale = t.timescale.unwrap_or(1);
-                        let pto = t.pto.unwrap_or(0);
-                        if timescale == 0 {
-                            return Err(format!("Representation {id:?}: timescale 0"));
-                        }
-                        let period_end = duration.map(|d| (d * timescale as f64).round() as u64);
-                        let timeline = t
-                            .timeline
-                            .as_deref()
-                            .map(|raw| expand_timeline(raw, pto, period_end))
-                            .transpose()
-                            .map_err(|e| format!("Representation {id:?}: {e}"))?;
-                        Some(SegmentTemplate {
-                            initialization: t.initialization,
-                            media: t.media,
-                            timescale,
-                            start_number: t.start_number.unwrap_or(1),
-                            duration: t.duration,
-                            presentation_time_offset: pto,
-                            timeline,
-                        })
-                    }
-                };
-                let list_node = child(r, "SegmentList").or(a_list);
-                let segment_list = match list_node {
-                    None => None,
-                    Some(l) => Some(SegmentList {
-                        initialization: child(l, "Initialization")
-                            .and_then(|i| attr(i, "sourceURL")),
-                        media: children(l, "SegmentURL")
-                            .filter_map(|s| attr(s, "media"))
-                            .collect(),
-                        timescale: num(l, "timescale")?.unwrap_or(1),
-                        duration: num(l, "duration")?,
-                    }),
-                };
-                set.representations.push(Representation {
-                    bandwidth,
-                    codecs: attr(r, "codecs").or_else(|| attr(a, "codecs")),
-                    mime_type,
-                    content_type,
-                    width: inherit_num("width")?,
-                    height: inherit_num("height")?,
-                    frame_rate,
-                    audio_sampling_rate: inherit_num("audioSamplingRate")?,
-                    base_url: join_base(a_base.as_deref(), r),
-                    segment_template: tmpl,
-                    segment_list,
-                    segment_base: child(r, "SegmentBase")
-                        .or(child(a, "SegmentBase"))
-                        .is_some(),
-                    period_duration: duration,
-                    id,
-                });
-            }
-            period.adaptation_sets.push(set);
-        }
-        mpd.periods.push(period);
-    }
-    Ok(mpd)
+    let period_end = period_duration.map(|d| (d * timescale as f64).round() as u64);
+    let timeline = t
+        .timeline
+        .as_deref()
+        .map(|raw| expand_timeline(raw, pto, period_end))
+        .transpose()
+        .map_err(|e| format!("Representation {id:?}: {e}"))?;
+    Ok(Some(SegmentTemplate {
+        initialization: t.initialization,
+        media: t.media,
+        timescale,
+        start_number: t.start_number.unwrap_or(1),
+        duration: t.duration,
+        presentation_time_offset: pto,
+        timeline,
+    }))
+}
+
+/// What a level passes down to the levels it contains.
+struct Inherited {
+    base: Option<String>,
+    template: Option<RawTemplate>,
+    period_duration: Option<f64>,
+}
+
+fn period(
+    p: &dm::Period,
+    start: Option<f64>,
+    duration: Option<f64>,
+    mpd_base: Option<&str>,
+) -> Result<Period, String> {
+    let up = Inherited {
+        base: join_base(mpd_base, &p.BaseURL),
+        template: raw_template(p.SegmentTemplate.as_ref())?,
+        period_duration: duration,
+    };
+    Ok(Period {
+        id: p.id.clone(),
+        start,
+        duration,
+        adaptation_sets: p
+            .adaptations
+            .iter()
+            .map(|a| adaptation_set(a, &up))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn adaptation_set(a: &dm::AdaptationSet, period: &Inherited) -> Result<AdaptationSet, String> {
+    let up = Inherited {
+        base: join_base(period.base.as_deref(), &a.BaseURL),
+        template: merge(
+            period.template.clone(),
+            raw_template(a.SegmentTemplate.as_ref())?,
+        ),
+        period_duration: period.period_duration,
+    };
+    Ok(AdaptationSet {
+        id: a.id.clone(),
+        content_type: a.contentType.clone(),
+        mime_type: a.mimeType.clone(),
+        lang: a.lang.clone(),
+        representations: a
+            .representations
+            .iter()
+            .map(|r| representation(r, a, &up))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// A width or height as `u32`.
+fn dimension(id: &str, name: &str, v: Option<u64>) -> Result<Option<u32>, String> {
+    v.map(|v| u32::try_from(v).map_err(|_| format!("Representation {id:?}: @{name}={v}")))
+        .transpose()
+}
+
+fn representation(
+    r: &dm::Representation,
+    a: &dm::AdaptationSet,
+    up: &Inherited,
+) -> Result<Representation, String> {
+    let id = r.id.clone().ok_or("<Representation> without @id")?;
+    let bandwidth = r
+        .bandwidth
+        .ok_or_else(|| format!("Representation {id:?} without @bandwidth"))?;
+    let mime_type = r.mimeType.clone().or_else(|| a.mimeType.clone());
+    let content_type = a.contentType.clone().or_else(|| {
+        let m = mime_type.as_deref()?;
+        m.split('/').next().map(str::to_string)
+    });
+    let frame_rate = r
+        .frameRate
+        .as_deref()
+        .or(a.frameRate.as_deref())
+        .map(parse_frame_rate)
+        .transpose()?;
+    let audio_sampling_rate = r
+        .audioSamplingRate
+        .as_deref()
+        .or(a.audioSamplingRate.as_deref())
+        .map(|s| {
+            s.trim()
+                .parse::<u32>()
+                .map_err(|_| format!("Representation {id:?}: @audioSamplingRate={s:?}"))
+        })
+        .transpose()?;
+    let template = merge(
+        up.template.clone(),
+        raw_template(r.SegmentTemplate.as_ref())?,
+    );
+    let segment_list = r
+        .SegmentList
+        .as_ref()
+        .or(a.SegmentList.as_ref())
+        .map(|l| SegmentList {
+            initialization: l.Initialization.as_ref().and_then(|i| i.sourceURL.clone()),
+            media: l
+                .segment_urls
+                .iter()
+                .filter_map(|s| s.media.clone())
+                .collect(),
+            timescale: l.timescale.unwrap_or(1),
+            duration: l.duration,
+        });
+    Ok(Representation {
+        bandwidth,
+        codecs: r.codecs.clone().or_else(|| a.codecs.clone()),
+        mime_type,
+        content_type,
+        width: dimension(&id, "width", r.width.or(a.width))?,
+        height: dimension(&id, "height", r.height.or(a.height))?,
+        frame_rate,
+        audio_sampling_rate,
+        base_url: join_base(up.base.as_deref(), &r.BaseURL),
+        segment_template: effective_template(&id, template, up.period_duration)?,
+        segment_list,
+        segment_base: r.SegmentBase.is_some() || a.SegmentBase.is_some(),
+        period_duration: up.period_duration,
+        id,
+    })
 }
 
 /// Expands a SegmentTemplate string: `$RepresentationID$`, `$Number$`,
@@ -658,10 +804,15 @@ impl Mpd {
     }
 }
 
-/// Structural checks beyond the schema (ISO/IEC 23009-1 and ffstream's own
-/// requirements). Returns human-readable violations.
+/// dash-mpd-core's conformity checks (prefixed `dash-mpd-core:`), then the
+/// structural rules of ISO/IEC 23009-1 and ffstream's own requirements that
+/// neither the schema nor the crate checks. Returns human-readable
+/// violations.
 pub fn check_mpd(mpd: &Mpd) -> Vec<String> {
-    let mut v = Vec::new();
+    let mut v: Vec<String> = dm::check_conformity(&mpd.raw)
+        .into_iter()
+        .map(|e| format!("dash-mpd-core: {e}"))
+        .collect();
     if mpd.mpd_type != "static" && mpd.mpd_type != "dynamic" {
         v.push(format!("MPD@type {:?}", mpd.mpd_type));
     }
@@ -684,52 +835,56 @@ pub fn check_mpd(mpd: &Mpd) -> Vec<String> {
             if !ids.insert(&r.id) {
                 v.push(format!("{tag}: duplicate id in Period"));
             }
-            if r.bandwidth == 0 {
-                v.push(format!("{tag}: bandwidth 0"));
-            }
-            if r.codecs.is_none() {
-                v.push(format!("{tag}: no codecs"));
-            }
-            if r.mime_type.is_none() {
-                v.push(format!("{tag}: no mimeType"));
-            }
-            if r.content_type.as_deref() == Some("video")
-                && (r.width.is_none() || r.height.is_none())
-            {
-                v.push(format!("{tag}: video without width/height"));
-            }
-            if r.segment_template.is_none() && r.segment_list.is_none() && !r.segment_base {
-                v.push(format!("{tag}: no SegmentTemplate/SegmentList/SegmentBase"));
-            }
-            if let Some(t) = &r.segment_template {
-                if t.media.is_none() {
-                    v.push(format!("{tag}: SegmentTemplate without @media"));
-                }
-                if t.timeline.is_none() && t.duration.is_none() {
-                    v.push(format!(
-                        "{tag}: SegmentTemplate without SegmentTimeline or @duration"
-                    ));
-                }
-                if let Some(tl) = &t.timeline {
-                    if tl.is_empty() {
-                        v.push(format!("{tag}: empty SegmentTimeline"));
-                    }
-                    for w in tl.windows(2) {
-                        if w[0].0 + w[0].1 != w[1].0 {
-                            v.push(format!(
-                                "{tag}: SegmentTimeline not contiguous: segment at {} + {} then {}",
-                                w[0].0, w[0].1, w[1].0
-                            ));
-                        }
-                    }
-                }
-                for s in [&t.initialization, &t.media].into_iter().flatten() {
-                    if let Err(e) = expand_template(s, &r.id, 1, r.bandwidth, 0) {
-                        v.push(format!("{tag}: {e}"));
-                    }
-                }
-            }
+            check_representation(r, &tag, &mut v);
         }
     }
     v
+}
+
+/// The rules [`check_mpd`] applies to each Representation.
+fn check_representation(r: &Representation, tag: &str, v: &mut Vec<String>) {
+    if r.bandwidth == 0 {
+        v.push(format!("{tag}: bandwidth 0"));
+    }
+    if r.codecs.is_none() {
+        v.push(format!("{tag}: no codecs"));
+    }
+    if r.mime_type.is_none() {
+        v.push(format!("{tag}: no mimeType"));
+    }
+    if r.content_type.as_deref() == Some("video") && (r.width.is_none() || r.height.is_none()) {
+        v.push(format!("{tag}: video without width/height"));
+    }
+    if r.segment_template.is_none() && r.segment_list.is_none() && !r.segment_base {
+        v.push(format!("{tag}: no SegmentTemplate/SegmentList/SegmentBase"));
+    }
+    let Some(t) = &r.segment_template else {
+        return;
+    };
+    if t.media.is_none() {
+        v.push(format!("{tag}: SegmentTemplate without @media"));
+    }
+    if t.timeline.is_none() && t.duration.is_none() {
+        v.push(format!(
+            "{tag}: SegmentTemplate without SegmentTimeline or @duration"
+        ));
+    }
+    if let Some(tl) = &t.timeline {
+        if tl.is_empty() {
+            v.push(format!("{tag}: empty SegmentTimeline"));
+        }
+        for w in tl.windows(2) {
+            if w[0].0 + w[0].1 != w[1].0 {
+                v.push(format!(
+                    "{tag}: SegmentTimeline not contiguous: segment at {} + {} then {}",
+                    w[0].0, w[0].1, w[1].0
+                ));
+            }
+        }
+    }
+    for s in [&t.initialization, &t.media].into_iter().flatten() {
+        if let Err(e) = expand_template(s, &r.id, 1, r.bandwidth, 0) {
+            v.push(format!("{tag}: {e}"));
+        }
+    }
 }
