@@ -11,6 +11,7 @@
 
 mod ftp;
 pub(crate) use ftp::is_ftp_url;
+mod objects;
 mod reader;
 mod upload;
 

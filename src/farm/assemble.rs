@@ -3,6 +3,7 @@
 //! last, so no manifest claims a stream that is not all there.
 
 use super::report::{rates, ChunkReport, Rendition, SegmentEntry};
+use super::shared::Shared;
 use super::{FarmPlan, Output, Work};
 use crate::error::{Error, Result};
 use crate::hls::{MasterPlaylist, Media, MediaType, Variant};
@@ -18,41 +19,93 @@ pub(crate) struct Joined {
 }
 
 /// Assembles a farm whose tasks have all run: checks the reports and the
-/// files they name (refusing missing tasks by index, and fMP4 init segments
-/// that differ between chunks), then writes the manifests. Returns the
-/// manifest's path.
+/// files they name (refusing missing tasks by index, files missing or of
+/// another size by name, and fMP4 init segments that differ between chunks
+/// or from what the shared place holds), then writes the manifests, last.
+/// Returns the manifest's path (a URL for a store plan).
 pub fn assemble(plan: &FarmPlan) -> Result<PathBuf> {
-    let reports = read_reports(plan)?;
+    let shared = plan.shared()?;
+    let reports = read_reports(plan, &shared)?;
     for r in &reports {
-        check_files(plan, r)?;
+        check_files(&shared, r)?;
     }
     let joined = join(plan, &reports)?;
-    let dir = plan.dir();
-    match plan.protocol {
-        Output::Hls => {
-            for r in joined.video.iter().chain(&joined.audio) {
-                write_media_playlist(&dir.join(&r.playlist), r, plan.ladder.segment_seconds)?;
-            }
-            let mut m = master(&joined);
-            if plan.ladder.iframe_playlists {
-                m.i_frames = iframe_playlists(&dir, &joined)?;
-            }
-            m.save(&plan.manifest())?;
+    check_inits(&shared, &joined)?;
+    match &shared {
+        Shared::Folder(dir) => {
+            write_manifests(plan, &joined, dir)?;
         }
-        Output::Dash => super::mpd::write(plan, &joined)?,
+        Shared::Store(_) => {
+            // The manifests are made in a local folder with the files their
+            // writers read, then uploaded, the master (or MPD) last.
+            let staging = tempfile::Builder::new()
+                .prefix("ffstream-assemble-")
+                .tempdir()
+                .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+            stage(plan, &shared, &joined, staging.path())?;
+            for rel in write_manifests(plan, &joined, staging.path())? {
+                shared.put_file(&rel, &staging.path().join(&rel))?;
+            }
+        }
     }
     Ok(plan.manifest())
 }
 
+/// Writes the manifests into `dir` and returns their names, in the order
+/// they are to be published (the master or MPD last).
+fn write_manifests(plan: &FarmPlan, joined: &Joined, dir: &Path) -> Result<Vec<String>> {
+    let manifest = plan.manifest().file_name().map_or_else(
+        || "stream.m3u8".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let mut written = Vec::new();
+    match plan.protocol {
+        Output::Hls => {
+            for r in joined.video.iter().chain(&joined.audio) {
+                write_media_playlist(&dir.join(&r.playlist), r, plan.ladder.segment_seconds)?;
+                written.push(r.playlist.clone());
+            }
+            let mut m = master(joined);
+            if plan.ladder.iframe_playlists {
+                m.i_frames = iframe_playlists(dir, joined)?;
+                written.extend(m.i_frames.iter().map(|i| i.uri.clone()));
+            }
+            m.save(&dir.join(&manifest))?;
+        }
+        Output::Dash => super::mpd::write(plan, joined, dir, &manifest)?,
+    }
+    written.push(manifest);
+    Ok(written)
+}
+
+/// Copies from a store into `dir` what the manifests' writers read: the
+/// init segments (the MPD's timescales), and for HLS I-frame playlists
+/// the video segments (their keyframes' byte ranges).
+fn stage(plan: &FarmPlan, shared: &Shared, j: &Joined, dir: &Path) -> Result<()> {
+    let segments = plan.protocol == Output::Hls && plan.ladder.iframe_playlists;
+    for r in j.video.iter().chain(&j.audio) {
+        if let Some(f) = &r.init {
+            shared.fetch_into(&f.uri, dir)?;
+        }
+    }
+    if segments {
+        for f in j.video.iter().flat_map(|r| &r.segments) {
+            shared.fetch_into(&f.uri, dir)?;
+        }
+    }
+    Ok(())
+}
+
 /// Every task's report, or an error naming the tasks without one.
-fn read_reports(plan: &FarmPlan) -> Result<Vec<ChunkReport>> {
-    let dir = plan.dir();
-    let missing: Vec<String> = plan
-        .tasks
-        .iter()
-        .filter(|t| !dir.join(&t.report).is_file())
-        .map(|t| t.index.to_string())
-        .collect();
+fn read_reports(plan: &FarmPlan, shared: &Shared) -> Result<Vec<ChunkReport>> {
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for t in &plan.tasks {
+        match shared.get(&t.report)? {
+            Some(bytes) => found.push((t, bytes)),
+            None => missing.push(t.index.to_string()),
+        }
+    }
     if !missing.is_empty() {
         return Err(Error::Config(format!(
             "cannot assemble {}: task(s) {} of {} have no report (not run, still running or failed); run `ffstream chunk {} --index K` for each",
@@ -62,28 +115,49 @@ fn read_reports(plan: &FarmPlan) -> Result<Vec<ChunkReport>> {
             plan.path.as_deref().map_or_else(|| "PLAN".into(), |p| p.display().to_string())
         )));
     }
-    plan.tasks
-        .iter()
-        .map(|t| ChunkReport::load(&dir.join(&t.report)))
+    found
+        .into_iter()
+        .map(|(t, bytes)| {
+            ChunkReport::parse(&shared.name_of(&t.report), &String::from_utf8_lossy(&bytes))
+        })
         .collect()
 }
 
-/// Every file a report names exists with the size it gives.
-fn check_files(plan: &FarmPlan, r: &ChunkReport) -> Result<()> {
-    let dir = plan.dir();
+/// Every file a report names exists with the size it gives (in a store,
+/// by a HEAD request).
+fn check_files(shared: &Shared, r: &ChunkReport) -> Result<()> {
     for rend in &r.renditions {
         for f in rend.init.iter().chain(&rend.segments) {
-            let p = dir.join(&f.uri);
-            let size = std::fs::metadata(&p).map(|m| m.len()).ok();
+            let size = shared.size(&f.uri)?;
             if size != Some(f.size) {
                 return Err(Error::Config(format!(
                     "cannot assemble: {} of task {} is {} (its report says {} bytes); run the task again",
-                    p.display(),
+                    shared.name_of(&f.uri),
                     r.task,
                     size.map_or_else(|| "missing".to_string(), |s| format!("{s} bytes")),
                     f.size
                 )));
             }
+        }
+    }
+    Ok(())
+}
+
+/// fMP4: the init segment every chunk wrote (under one name) is, in the
+/// shared place, the bytes their reports agree on.
+fn check_inits(shared: &Shared, j: &Joined) -> Result<()> {
+    for init in j
+        .video
+        .iter()
+        .chain(&j.audio)
+        .filter_map(|r| r.init.as_ref())
+    {
+        let held = shared.get(&init.uri)?.map(|b| super::report::checksum(&b));
+        if held.as_deref() != Some(init.checksum.as_str()) {
+            return Err(Error::Config(format!(
+                "cannot assemble: {} is not the init segment the tasks reported (another plan's, or rewritten since); run the video tasks again",
+                shared.name_of(&init.uri)
+            )));
         }
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! written last.
 
 use super::report::{self, ChunkReport};
+use super::shared::Shared;
 use super::{FarmPlan, Output, Work};
 use crate::error::{Error, Result};
 use crate::ladder::{Bitrate, Representation, Size};
@@ -22,15 +23,28 @@ pub(crate) enum Part {
 }
 
 /// Runs task `index` of `plan`: its segments end up in the output folder
-/// under their final names, then its report. Running a task again gives
-/// the same files; a task killed half-way leaves no report.
+/// (or store) under their final names, then its report. Running a task
+/// again gives the same files; a task killed half-way leaves no report.
 pub fn run_task(plan: &FarmPlan, index: usize) -> Result<ChunkReport> {
     let task = plan.task(index)?;
-    let dir = plan.dir();
-    let work = dir.join(format!(".{}.task-{index:04}.work", plan.stem()));
-    if work.exists() {
-        std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
-    }
+    let shared = plan.shared()?;
+    // A folder's task works beside the output (its files are then renamed
+    // into place); a store's in a local temporary folder, uploaded.
+    let (work, _temp) = if shared.is_store() {
+        let t = tempfile::Builder::new()
+            .prefix(&format!("ffstream-task-{index:04}-"))
+            .tempdir()
+            .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+        (t.path().to_path_buf(), Some(t))
+    } else {
+        let work = plan
+            .dir()
+            .join(format!(".{}.task-{index:04}.work", plan.stem()));
+        if work.exists() {
+            std::fs::remove_dir_all(&work).map_err(|e| Error::io(&work, e))?;
+        }
+        (work, None)
+    };
     std::fs::create_dir_all(&work).map_err(|e| Error::io(&work, e))?;
     let manifest = work.join(format!("{}.m3u8", plan.stem()));
     let res = packager(plan, Part::Task(index))
@@ -41,12 +55,32 @@ pub fn run_task(plan: &FarmPlan, index: usize) -> Result<ChunkReport> {
             on_title_clock(plan, &work, &r, &run)?;
             // The checksums are of the files as they end up.
             let r = report::collect(&manifest, task)?;
-            move_files(&work, &dir, &r).map(|()| r)
+            publish(&shared, &work, &r).map(|()| r)
         });
     let _ = std::fs::remove_dir_all(&work);
     let r = res?;
-    r.save(&dir.join(&task.report))?;
+    // Last: a report names only files that are all in place.
+    shared.put(&task.report, r.to_json()?.into_bytes())?;
     Ok(r)
+}
+
+/// Puts every file the report names in the shared place under its final
+/// name: renamed from the work folder into a folder (each appears whole),
+/// uploaded to a store (one PUT each).
+fn publish(shared: &Shared, work: &Path, r: &ChunkReport) -> Result<()> {
+    for rend in &r.renditions {
+        for f in rend.init.iter().chain(&rend.segments) {
+            let from = work.join(&f.uri);
+            match shared {
+                Shared::Folder(dir) => {
+                    let to = dir.join(&f.uri);
+                    std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
+                }
+                Shared::Store(_) => shared.put_file(&f.uri, &from)?,
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A video chunk made every segment of its range in every rendition (an
@@ -115,18 +149,6 @@ fn on_title_clock(
         };
         let segments: Vec<String> = rend.segments.iter().map(|s| s.uri.clone()).collect();
         super::fmp4::shift_files(work, &init.uri, &segments, first.as_secs_f64() - origin)?;
-    }
-    Ok(())
-}
-
-/// Moves every file the report names from the work folder to the output
-/// folder (a rename: each appears whole under its final name).
-fn move_files(work: &Path, dir: &Path, r: &ChunkReport) -> Result<()> {
-    for rend in &r.renditions {
-        for f in rend.init.iter().chain(&rend.segments) {
-            let (from, to) = (work.join(&f.uri), dir.join(&f.uri));
-            std::fs::rename(&from, &to).map_err(|e| Error::io(&to, e))?;
-        }
     }
     Ok(())
 }

@@ -248,36 +248,62 @@ pub struct FarmPlan {
 }
 
 impl FarmPlan {
-    /// Reads a plan written by [`FarmPlan::save`] (or `ffstream plan`).
+    /// Reads a plan written by [`FarmPlan::save`] (or `ffstream plan`): a
+    /// file, or an object named by a store URL (`s3://bucket/title/plan.json`).
     pub fn load(path: &Path) -> Result<FarmPlan> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let bad = |e: String| Error::Config(format!("{}: not a farm plan: {e}", path.display()));
+        let shown = path.to_string_lossy();
+        let text = if shared::is_store_location(&shown) {
+            let (store, file) = crate::cloud::Store::from_object_url(&shown, None)?;
+            let bytes = store
+                .get_object(&file)?
+                .ok_or_else(|| Error::Config(format!("{shown}: no such plan in the store")))?;
+            String::from_utf8_lossy(&bytes).into_owned()
+        } else {
+            std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?
+        };
+        let mut plan = Self::parse(&shown, &text)?;
+        plan.path = Some(path.to_path_buf());
+        Ok(plan)
+    }
+
+    /// A plan from its JSON text; `shown` names it in errors.
+    fn parse(shown: &str, text: &str) -> Result<FarmPlan> {
+        let bad = |e: String| Error::Config(format!("{shown}: not a farm plan: {e}"));
         let value: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+            serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         // The version first: a newer plan's fields are not this build's.
         match value.get("version").and_then(serde_json::Value::as_u64) {
             Some(v) if v == u64::from(PLAN_VERSION) => {}
             Some(v) => {
                 return Err(Error::Config(format!(
-                    "{}: plan version {v} (this ffstream reads version {PLAN_VERSION})",
-                    path.display()
+                    "{shown}: plan version {v} (this ffstream reads version {PLAN_VERSION})"
                 )))
             }
             None => return Err(bad("no version".into())),
         }
-        let mut plan: FarmPlan = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
-        plan.path = Some(path.to_path_buf());
-        Ok(plan)
+        serde_json::from_value(value).map_err(|e| bad(e.to_string()))
     }
 
     /// Writes the plan as `plan.json` beside the output (through a temporary
-    /// name, so a reader never sees half a plan) and returns its path.
+    /// name, so a reader never sees half a plan; in a store, in one PUT)
+    /// and returns its path (or URL).
     pub fn save(&self) -> Result<PathBuf> {
-        let path = self.dir().join(PLAN_FILE);
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| Error::Internal(format!("plan to JSON: {e}")))?;
-        write_atomically(&path, text.as_bytes())?;
-        Ok(path)
+        self.shared()?.put(PLAN_FILE, text.into_bytes())?;
+        Ok(self.dir().join(PLAN_FILE))
+    }
+
+    /// Whether the farm's files are in an object store (the plan was
+    /// loaded from, or its output names, a store URL) rather than a folder.
+    pub fn in_store(&self) -> bool {
+        let at = self.path.as_deref().unwrap_or(&self.output);
+        shared::is_store_location(&at.to_string_lossy())
+    }
+
+    /// The place every file of the farm is read from and written to.
+    pub(crate) fn shared(&self) -> Result<shared::Shared> {
+        shared::Shared::open(&self.dir())
     }
 
     /// How many tasks there are (indexes `0..task_count()`).
@@ -287,7 +313,16 @@ impl FarmPlan {
 
     /// The folder every file goes to: the loaded plan's own folder (so
     /// machines may mount the shared folder anywhere), else the output's.
+    /// A store plan's folder is a URL (`s3://bucket/title`).
     pub fn dir(&self) -> PathBuf {
+        let at = self
+            .path
+            .as_deref()
+            .unwrap_or(&self.output)
+            .to_string_lossy();
+        if shared::is_store_location(&at) {
+            return PathBuf::from(shared::url_folder(&at).unwrap_or(&at));
+        }
         if let Some(p) = self.path.as_deref().and_then(Path::parent) {
             return if p.as_os_str().is_empty() {
                 PathBuf::from(".")
@@ -361,4 +396,5 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 mod planner;
+mod shared;
 pub use planner::plan;

@@ -9,9 +9,8 @@ use crate::error::{Error, Result};
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Writes the MPD of `j` as the plan's manifest.
-pub(crate) fn write(plan: &FarmPlan, j: &Joined) -> Result<()> {
-    let dir = plan.dir();
+/// Writes the MPD of `j` as `dir/name` (the init segments read from `dir`).
+pub(crate) fn write(plan: &FarmPlan, j: &Joined, dir: &Path, name: &str) -> Result<()> {
     let total: f64 = j
         .video
         .first()
@@ -43,7 +42,7 @@ pub(crate) fn write(plan: &FarmPlan, j: &Joined) -> Result<()> {
             "      <Representation id=\"{i}\" codecs=\"{}\" bandwidth=\"{}\"{size}{rate}>",
             v.codecs, v.peak_bitrate
         );
-        template(&mut s, &dir, v)?;
+        template(&mut s, dir, v)?;
         s.push_str("      </Representation>\n");
     }
     s.push_str("    </AdaptationSet>\n");
@@ -59,11 +58,11 @@ pub(crate) fn write(plan: &FarmPlan, j: &Joined) -> Result<()> {
             a.codecs,
             a.peak_bitrate
         );
-        template(&mut s, &dir, a)?;
+        template(&mut s, dir, a)?;
         s.push_str("      </Representation>\n    </AdaptationSet>\n");
     }
     s.push_str("  </Period>\n</MPD>\n");
-    super::write_atomically(&plan.manifest(), s.as_bytes())
+    super::write_atomically(&dir.join(name), s.as_bytes())
 }
 
 /// A representation's `SegmentTemplate` and `SegmentTimeline`.

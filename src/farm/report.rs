@@ -59,16 +59,25 @@ pub struct ChunkReport {
 impl ChunkReport {
     /// Writes the report through a temporary name renamed into place.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = serde_json::to_string_pretty(self)
-            .map_err(|e| Error::Internal(format!("report to JSON: {e}")))?;
-        super::write_atomically(path, text.as_bytes())
+        super::write_atomically(path, self.to_json()?.as_bytes())
+    }
+
+    /// The report as `plan.json`'s neighbours hold it (pretty JSON).
+    pub(crate) fn to_json(&self) -> Result<String> {
+        serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Internal(format!("report to JSON: {e}")))
     }
 
     /// Reads a report.
     pub fn load(path: &Path) -> Result<ChunkReport> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::Config(format!("{}: not a task report: {e}", path.display())))
+        Self::parse(&path.display().to_string(), &text)
+    }
+
+    /// A report from its JSON text; `shown` names it in errors.
+    pub(crate) fn parse(shown: &str, text: &str) -> Result<ChunkReport> {
+        serde_json::from_str(text)
+            .map_err(|e| Error::Config(format!("{shown}: not a task report: {e}")))
     }
 }
 

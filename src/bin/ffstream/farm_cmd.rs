@@ -11,8 +11,9 @@ use std::path::PathBuf;
 pub struct PlanArgs {
     /// The input: a path (or URL) every machine of the farm can read.
     input: String,
-    /// The manifest to write: DIR/NAME.m3u8 (HLS) or DIR/NAME.mpd (DASH).
-    /// plan.json, the tasks' segments and reports go in DIR.
+    /// The manifest to write: DIR/NAME.m3u8 (HLS) or DIR/NAME.mpd (DASH),
+    /// DIR a folder or a store URL (s3://bucket/title, gs://, az://,
+    /// https:// WebDAV). plan.json, the tasks' segments and reports go in DIR.
     #[arg(short, long)]
     output: PathBuf,
     /// Video per chunk, seconds (rounded to whole segments).
@@ -71,7 +72,7 @@ pub struct PlanArgs {
 /// `ffstream chunk`'s options.
 #[derive(Args)]
 pub struct ChunkArgs {
-    /// The plan.json `ffstream plan` wrote.
+    /// The plan.json `ffstream plan` wrote (a path, or a store URL).
     plan: PathBuf,
     /// The task to run (default: from SLURM_ARRAY_TASK_ID,
     /// JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX).
@@ -82,7 +83,7 @@ pub struct ChunkArgs {
 /// `ffstream assemble`'s options.
 #[derive(Args)]
 pub struct AssembleArgs {
-    /// The plan.json `ffstream plan` wrote.
+    /// The plan.json `ffstream plan` wrote (a path, or a store URL).
     plan: PathBuf,
 }
 

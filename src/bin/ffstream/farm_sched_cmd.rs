@@ -33,7 +33,8 @@ enum Engine {
 struct Common {
     /// The plan written by `ffstream plan` (plan.json).
     plan: PathBuf,
-    /// Where to write the scripts or manifests (default: the plan's folder).
+    /// Where to write the scripts or manifests (default: the plan's folder;
+    /// for a plan in a store, the current folder).
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
     /// The jobs' name (default: ffstream-OUTPUT, from the plan's output).
@@ -127,12 +128,21 @@ struct Loaded {
 }
 
 fn load(c: &Common) -> Result<Loaded, Error> {
-    let path = std::fs::canonicalize(&c.plan).map_err(|e| Error::io(&c.plan, e))?;
-    let plan = FarmPlan::load(&path)?;
+    // A store URL (s3://bucket/title/plan.json) is used as it is; its
+    // scripts and logs go in --dir, by default the current folder.
+    let plan = FarmPlan::load(&c.plan)?;
+    let path = if plan.in_store() {
+        c.plan.clone()
+    } else {
+        std::fs::canonicalize(&c.plan).map_err(|e| Error::io(&c.plan, e))?
+    };
     let dir = match &c.dir {
         Some(d) => std::fs::create_dir_all(d)
             .and_then(|()| std::fs::canonicalize(d))
             .map_err(|e| Error::io(d, e))?,
+        None if plan.in_store() => {
+            std::env::current_dir().map_err(|e| Error::io("the current folder", e))?
+        }
         None => path
             .parent()
             .map_or_else(|| PathBuf::from("/"), Path::to_path_buf),
@@ -250,10 +260,16 @@ fn run_k8s(a: K8sArgs, quiet: bool) -> Result<(), Error> {
         })
         .collect::<Result<Vec<_>, Error>>()?;
     let plan_dir = l.path.parent().unwrap_or(Path::new("/"));
-    let claim = a.claim.as_deref().map(|c| match c.split_once(':') {
-        Some((name, mount)) => (name.to_string(), mount.to_string()),
-        None => (c.to_string(), plan_dir.to_string_lossy().into_owned()),
-    });
+    let claim = match a.claim.as_deref().map(|c| (c, c.split_once(':'))) {
+        Some((_, Some((name, mount)))) => Some((name.to_string(), mount.to_string())),
+        Some((c, None)) if l.plan.in_store() => {
+            return Err(Error::Config(format!(
+                "--claim {c}: the plan is in a store, so there is no folder to mount it at; give --claim {c}:/PATH"
+            )))
+        }
+        Some((c, None)) => Some((c.to_string(), plan_dir.to_string_lossy().into_owned())),
+        None => None,
+    };
     let job = k8s::K8sJob {
         name: l.name,
         namespace: a.namespace,
