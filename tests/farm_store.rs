@@ -303,8 +303,98 @@ fn decodes_without_complaint(playlist: &Path) -> u64 {
     );
     String::from_utf8_lossy(&out.stdout)
         .lines()
+        .rev()
         .filter_map(|l| l.strip_prefix("frame="))
-        .filter_map(|n| n.trim().parse().ok())
-        .last()
+        .find_map(|n| n.trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// The small farm of the refusal tests: the 8 s clip planned into
+/// `s3://farm/PREFIX/title.m3u8` and every task run with `ffstream chunk`
+/// (no assembly); returns the plan's URL and its task count.
+fn small_farm(s3: &S3Server, prefix: &str) -> (String, usize) {
+    let clip = farm_jobs::clip();
+    let out = format!("s3://{BUCKET}/{prefix}/title.m3u8");
+    let chunk = farm_jobs::CHUNK_SECONDS.to_string();
+    let seg = farm_jobs::SEGMENT_SECONDS.to_string();
+    let mut args = vec![
+        "plan",
+        clip.to_str().unwrap(),
+        "-o",
+        &out,
+        "--chunk-duration",
+        &chunk,
+        "--hls-time",
+        &seg,
+        "-q",
+    ];
+    for r in farm_jobs::RENDITIONS {
+        args.extend(["--rep", r]);
+    }
+    ffstream_ok(s3, &args);
+    let tasks = stored_plan(s3, prefix)["tasks"].as_array().unwrap().len();
+    let plan = format!("s3://{BUCKET}/{prefix}/plan.json");
+    for k in 0..tasks {
+        ffstream_ok(s3, &["chunk", &plan, "--index", &k.to_string()]);
+    }
+    (plan, tasks)
+}
+
+/// `ffstream assemble PLAN`, which must fail: its error output.
+fn assemble_refuses(s3: &S3Server, plan: &str) -> String {
+    let out = ffstream(s3, &["assemble", plan]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "assemble succeeded: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    err
+}
+
+/// A task whose report is not in the store is refused by index, and no
+/// manifest reaches the store; with the report back, the same assembly
+/// succeeds (the refusal was the missing report's).
+#[test]
+fn assemble_from_a_store_refuses_a_task_without_report() {
+    let s3 = store();
+    let (plan, tasks) = small_farm(&s3, "t");
+    assert!(tasks >= 3, "{tasks} tasks");
+    let key = "t/title.task-0002.json";
+    let report = s3.get_object(BUCKET, key).expect("task 2's report");
+    let reply = s3
+        .request("DELETE", &format!("/{BUCKET}/{key}"), &[], None)
+        .unwrap();
+    assert_eq!(reply.status, 204, "delete {key}");
+    let err = assemble_refuses(&s3, &plan);
+    assert!(err.contains("task(s) 2 of"), "{err}");
+    assert_eq!(manifests(&s3, "t"), Vec::<String>::new(), "{err}");
+    s3.put_object(BUCKET, key, &report);
+    ffstream_ok(&s3, &["assemble", &plan]);
+    assert!(manifests(&s3, "t").contains(&"t/title.m3u8".to_string()));
+}
+
+/// A segment shorter in the store than its report says, then missing, is
+/// refused naming the object, and no manifest reaches the store.
+#[test]
+fn assemble_from_a_store_refuses_a_short_or_missing_object() {
+    let s3 = store();
+    let (plan, _) = small_farm(&s3, "t");
+    let key = "t/title_360p_0003.ts";
+    let bytes = s3.get_object(BUCKET, key).expect("a segment of task 1");
+    s3.put_object(BUCKET, key, &bytes[..bytes.len() - 188]);
+    let err = assemble_refuses(&s3, &plan);
+    let object = format!("s3://{BUCKET}/{key}");
+    assert!(err.contains(&object), "{err}");
+    assert!(
+        err.contains(&format!("is {} bytes", bytes.len() - 188)),
+        "{err}"
+    );
+    let reply = s3
+        .request("DELETE", &format!("/{BUCKET}/{key}"), &[], None)
+        .unwrap();
+    assert_eq!(reply.status, 204, "delete {key}");
+    let err = assemble_refuses(&s3, &plan);
+    assert!(
+        err.contains(&format!("{object} of task 1 is missing")),
+        "{err}"
+    );
+    assert_eq!(manifests(&s3, "t"), Vec::<String>::new(), "{err}");
 }
