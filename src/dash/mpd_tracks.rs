@@ -64,11 +64,6 @@ impl MpdTracks {
         MpdTracks { audio, text }
     }
 
-    /// Whether there is anything to add.
-    pub fn is_empty(&self) -> bool {
-        self.audio.is_empty() && self.text.is_empty()
-    }
-
     /// The MPD with the labels, roles and text sets added.
     pub fn apply(&self, mpd: &str) -> String {
         let mut out = String::with_capacity(mpd.len() + self.text.len() + 256);

@@ -95,15 +95,13 @@ pub(super) fn build(
                 )) as Arc<dyn Interceptor>)
             }
             ("dash", _, _) => {
-                let hevc = codecs.iter().any(|c| c.starts_with("hvc1."));
-                let tracks = crate::dash::mpd_tracks::MpdTracks::of(plan);
-                let full = (hevc || !tracks.is_empty()).then(|| {
-                    Arc::new(crate::dash::mpd_codecs::MpdCodecs {
-                        codecs: codecs.clone(),
-                        tracks,
-                    }) as Arc<dyn Interceptor>
-                });
-                crate::dash::live_mpd::wrap(plan.live, full, &keep_dynamic)
+                // Every MPD passes through: its maxSegmentDuration is
+                // measured from its timelines.
+                let full = Arc::new(crate::dash::mpd_codecs::MpdCodecs {
+                    codecs: codecs.clone(),
+                    tracks: crate::dash::mpd_tracks::MpdTracks::of(plan),
+                }) as Arc<dyn Interceptor>;
+                crate::dash::live_mpd::wrap(plan.live, Some(full), &keep_dynamic)
             }
             _ => None,
         };
