@@ -309,17 +309,22 @@ fn decodes_without_complaint(playlist: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// The small farm of the refusal tests: the 8 s clip planned into
-/// `s3://farm/PREFIX/title.m3u8` and every task run with `ffstream chunk`
-/// (no assembly); returns the plan's URL and its task count.
-fn small_farm(s3: &S3Server, prefix: &str) -> (String, usize) {
-    let clip = farm_jobs::clip();
+/// The small farm of the refusal tests: the 8 s clip (with `in_store`,
+/// read from the store too) planned into `s3://farm/PREFIX/title.m3u8`
+/// and every task run with `ffstream chunk` (no assembly); returns the
+/// plan's URL and its task count.
+fn small_farm(s3: &S3Server, prefix: &str, in_store: bool) -> (String, usize) {
+    let mut clip = farm_jobs::clip().to_string_lossy().into_owned();
+    if in_store {
+        s3.put_object(BUCKET, "in/clip.mp4", &std::fs::read(&clip).unwrap());
+        clip = format!("s3://{BUCKET}/in/clip.mp4");
+    }
     let out = format!("s3://{BUCKET}/{prefix}/title.m3u8");
     let chunk = farm_jobs::CHUNK_SECONDS.to_string();
     let seg = farm_jobs::SEGMENT_SECONDS.to_string();
     let mut args = vec![
         "plan",
-        clip.to_str().unwrap(),
+        &clip,
         "-o",
         &out,
         "--chunk-duration",
@@ -351,11 +356,12 @@ fn assemble_refuses(s3: &S3Server, plan: &str) -> String {
 
 /// A task whose report is not in the store is refused by index, and no
 /// manifest reaches the store; with the report back, the same assembly
-/// succeeds (the refusal was the missing report's).
+/// succeeds (the refusal was the missing report's) and the title, whose
+/// input the tasks read from the store too, decodes whole.
 #[test]
 fn assemble_from_a_store_refuses_a_task_without_report() {
     let s3 = store();
-    let (plan, tasks) = small_farm(&s3, "t");
+    let (plan, tasks) = small_farm(&s3, "t", true);
     assert!(tasks >= 3, "{tasks} tasks");
     let key = "t/title.task-0002.json";
     let report = s3.get_object(BUCKET, key).expect("task 2's report");
@@ -368,7 +374,14 @@ fn assemble_from_a_store_refuses_a_task_without_report() {
     assert_eq!(manifests(&s3, "t"), Vec::<String>::new(), "{err}");
     s3.put_object(BUCKET, key, &report);
     ffstream_ok(&s3, &["assemble", &plan]);
-    assert!(manifests(&s3, "t").contains(&"t/title.m3u8".to_string()));
+    // The title, made from an input read from the store, is whole.
+    let dir = tempfile::tempdir().unwrap();
+    download(&s3, "t", dir.path());
+    let frames = u64::from(farm_jobs::CLIP_SECONDS) * 30;
+    for name in ["title_360p.m3u8", "title_180p.m3u8"] {
+        let got = decodes_without_complaint(&dir.path().join(name));
+        assert_eq!(got, frames, "{name}: frames");
+    }
 }
 
 /// A segment shorter in the store than its report says, then missing, is
@@ -376,7 +389,7 @@ fn assemble_from_a_store_refuses_a_task_without_report() {
 #[test]
 fn assemble_from_a_store_refuses_a_short_or_missing_object() {
     let s3 = store();
-    let (plan, _) = small_farm(&s3, "t");
+    let (plan, _) = small_farm(&s3, "t", false);
     let key = "t/title_360p_0003.ts";
     let bytes = s3.get_object(BUCKET, key).expect("a segment of task 1");
     s3.put_object(BUCKET, key, &bytes[..bytes.len() - 188]);
