@@ -44,7 +44,8 @@ impl Store {
         });
         match got {
             Ok(b) => Ok(Some(b.to_vec())),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            // A missing bucket is an error, not a missing object.
+            Err(e @ object_store::Error::NotFound { .. }) if !bucket_missing(&e) => Ok(None),
             Err(e) => Err(self.failed(rel, &e)),
         }
     }
@@ -59,4 +60,10 @@ impl Store {
             Err(e) => Err(self.failed(rel, &e)),
         }
     }
+}
+
+/// Whether a "not found" answer is the bucket's (or container's), which a
+/// GET's body says and a HEAD's cannot.
+fn bucket_missing(e: &object_store::Error) -> bool {
+    super::upload::describe(e).starts_with("the bucket")
 }

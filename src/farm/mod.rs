@@ -2,8 +2,10 @@
 //! encoded by many machines at once, stitched into one presentation.
 //!
 //! Three steps, each usable from any scheduler (Slurm job arrays,
-//! Kubernetes Indexed Jobs, Ray, Celery, AWS Batch…), with a shared folder
-//! as the only thing the machines share:
+//! Kubernetes Indexed Jobs, Ray, Celery, AWS Batch…), with one shared
+//! place as the only thing the machines share: a folder (a shared file
+//! system) or an object store (`s3://`, `gs://`, `az://`, `https://`
+//! WebDAV; the output's URL, with the environment's credentials):
 //!
 //! 1. [`plan`] probes the input once and writes `plan.json` beside the
 //!    output: the ladder, the segment duration, the file names and the list
@@ -226,7 +228,8 @@ pub struct FarmPlan {
     pub version: u32,
     /// The input, as given (a path every machine can read, or a URL).
     pub input: String,
-    /// The manifest to write (its folder receives every file).
+    /// The manifest to write (its folder receives every file): a path, or
+    /// a store URL such as `s3://bucket/title/movie.m3u8`.
     pub output: PathBuf,
     /// HLS or DASH.
     pub protocol: Output,
