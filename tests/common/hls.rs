@@ -1,19 +1,44 @@
-//! Strict HLS playlist parser and RFC 8216 conformance checks.
+//! HLS playlists read with a third-party parser, checked strictly against
+//! RFC 8216.
 //!
-//! This is a test oracle, written from RFC 8216 independently of the code under
-//! test. It is deliberately strict: anything the RFC forbids, and anything it
-//! does not define (unknown `#EXT` tags, unknown attributes), is a parse error
-//! rather than something to skip. Comments (`#` lines not starting with `#EXT`)
-//! and blank lines are ignored, as the RFC requires.
+//! This is a test oracle. The playlist structs are built from what m3u8-rs
+//! (a crate written by other hands than ffstream's writer) reads, so a
+//! misreading shared by ffstream's writer and this checker cannot hide.
+//! m3u8-rs is lenient, so the RFC 8216 rules no library checks stay here,
+//! in two parts:
 //!
-//! Parsing (`parse_master`, `parse_media`) enforces syntax: tag value formats,
-//! attribute-list typing (§4.2), tags that may appear only once, tags that
-//! belong to the other playlist type, URI lines following EXTINF /
-//! EXT-X-STREAM-INF. Semantic rules that a test wants to see as a list are in
-//! `check_media_rfc8216` and `check_master`.
+//! - `hls_syntax.rs`, a line scan run before m3u8-rs: anything the RFC
+//!   forbids, and anything it does not define (unknown `#EXT` tags, unknown
+//!   attributes), is a parse error rather than something to skip: tag value
+//!   formats, attribute-list typing (§4.2), tags that may appear only once,
+//!   tags that belong to the other playlist type, URI lines following
+//!   EXTINF / EXT-X-STREAM-INF. Comments and blank lines are ignored, as the
+//!   RFC requires.
+//! - `hls_rules.rs`: semantic rules that a test wants to see as a list
+//!   (`check_media_rfc8216`, `check_master`) and the measured bit rates that
+//!   BANDWIDTH must match.
+//!
+//! `parse_master` and `parse_media` then cross-check every value m3u8-rs
+//! read against the scan's reading of the same line and fail on any
+//! disagreement, naming the line.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use m3u8_rs as m3u;
+
+#[path = "hls_rules.rs"]
+mod rules;
+#[path = "hls_syntax.rs"]
+mod syntax;
+
+// Each test binary uses a different part of the checks.
+#[allow(unused_imports)]
+pub use rules::{
+    check_master, check_media_rfc8216, check_variant_bandwidth, check_vod_files,
+    required_media_version, segment_bitrates, SegmentBitrates,
+};
+use syntax::{Scan, Tag};
 
 /// A typed attribute value (RFC 8216 §4.2).
 #[derive(Debug, Clone, PartialEq)]
@@ -167,1281 +192,581 @@ pub struct MasterPlaylist {
 }
 
 // ---------------------------------------------------------------------------
-// Lines and tags
+// Cross-checks between m3u8-rs and the line scan
 // ---------------------------------------------------------------------------
 
-const MASTER_ONLY: &[&str] = &[
-    "EXT-X-MEDIA",
-    "EXT-X-STREAM-INF",
-    "EXT-X-I-FRAME-STREAM-INF",
-    "EXT-X-SESSION-DATA",
-    "EXT-X-SESSION-KEY",
-];
-const MEDIA_ONLY: &[&str] = &[
-    "EXTINF",
-    "EXT-X-BYTERANGE",
-    "EXT-X-DISCONTINUITY",
-    "EXT-X-KEY",
-    "EXT-X-MAP",
-    "EXT-X-PROGRAM-DATE-TIME",
-    "EXT-X-DATERANGE",
-    "EXT-X-TARGETDURATION",
-    "EXT-X-MEDIA-SEQUENCE",
-    "EXT-X-DISCONTINUITY-SEQUENCE",
-    "EXT-X-ENDLIST",
-    "EXT-X-PLAYLIST-TYPE",
-    "EXT-X-I-FRAMES-ONLY",
-];
-const BOTH: &[&str] = &["EXT-X-VERSION", "EXT-X-INDEPENDENT-SEGMENTS", "EXT-X-START"];
-
-enum Line<'a> {
-    /// A tag: name (without '#') and value after ':' (if a ':' was present).
-    Tag(&'a str, Option<&'a str>),
-    Uri(&'a str),
-}
-
-/// Splits a playlist into numbered, meaningful lines (comments and blank lines
-/// dropped) and checks the file-level rules: UTF-8 without BOM, no control
-/// characters, no stray whitespace, `#EXTM3U` first.
-fn lines(text: &str) -> Result<Vec<(usize, Line<'_>)>, String> {
-    if text.starts_with('\u{feff}') {
-        return Err("playlist starts with a byte order mark (RFC 8216 §4.1)".into());
-    }
-    let mut raw: Vec<&str> = text.split('\n').collect();
-    if raw.last() == Some(&"") {
-        raw.pop();
-    }
-    let mut out = Vec::new();
-    for (i, l) in raw.iter().enumerate() {
-        let n = i + 1;
-        let l = l.strip_suffix('\r').unwrap_or(l);
-        if let Some(c) = l.chars().find(|c| c.is_control() && *c != '\t') {
-            return Err(format!("line {n}: control character {c:?}"));
-        }
-        if l.trim() != l {
-            return Err(format!("line {n}: leading or trailing whitespace: {l:?}"));
-        }
-        if i == 0 {
-            if l != "#EXTM3U" {
-                return Err(format!("line 1 must be #EXTM3U, found {l:?}"));
-            }
-            continue;
-        }
-        if l.is_empty() {
-            continue;
-        }
-        if let Some(rest) = l.strip_prefix('#') {
-            if !rest.starts_with("EXT") {
-                continue; // comment
-            }
-            let (name, value) = match rest.find(':') {
-                Some(p) => (&rest[..p], Some(&rest[p + 1..])),
-                None => (rest, None),
-            };
-            if name == "EXTM3U" {
-                return Err(format!("line {n}: #EXTM3U repeated"));
-            }
-            out.push((n, Line::Tag(name, value)));
-        } else {
-            out.push((n, Line::Uri(l)));
-        }
-    }
-    if raw.is_empty() {
-        return Err("empty playlist: must start with #EXTM3U".into());
-    }
-    Ok(out)
-}
-
-fn no_value(n: usize, name: &str, value: Option<&str>) -> Result<(), String> {
-    match value {
-        None => Ok(()),
-        Some(v) => Err(format!("line {n}: #{name} takes no value, found {v:?}")),
+/// Fails unless m3u8-rs (`lib`) and the line scan (`scan`) read `what` the
+/// same.
+fn agree<T: PartialEq + Debug>(at: &str, what: &str, scan: T, lib: T) -> Result<(), String> {
+    if scan == lib {
+        Ok(())
+    } else {
+        Err(format!(
+            "{at}: m3u8-rs reads {what} as {lib:?}, the line scan as {scan:?}"
+        ))
     }
 }
 
-fn need_value<'a>(n: usize, name: &str, value: Option<&'a str>) -> Result<&'a str, String> {
-    value.ok_or_else(|| format!("line {n}: #{name} requires a value"))
+/// An attribute value as text, for comparison with what m3u8-rs read.
+fn attr_text(v: &AttrValue) -> String {
+    match v {
+        AttrValue::Int(i) => i.to_string(),
+        AttrValue::Float(f) => f.to_string(),
+        AttrValue::Quoted(s) | AttrValue::Enum(s) => s.clone(),
+        AttrValue::Resolution(w, h) => format!("{w}x{h}"),
+        AttrValue::Hex(b) => b.iter().map(|x| format!("{x:02X}")).collect(),
+    }
 }
 
-fn once(seen: &mut BTreeSet<String>, n: usize, name: &str) -> Result<(), String> {
-    if !seen.insert(name.to_string()) {
-        return Err(format!("line {n}: #{name} must not appear more than once"));
+/// Compares the named attributes of a scanned tag with m3u8-rs's fields.
+fn agree_attrs(tag: &Tag, lib: &[(&str, Option<String>)]) -> Result<(), String> {
+    let at = format!("line {}: #{}", tag.line, tag.name);
+    let attrs = tag.attrs.as_ref();
+    for (name, value) in lib {
+        let scan = attrs.and_then(|a| a.get(*name)).map(attr_text);
+        agree(&at, name, scan, value.clone())?;
     }
     Ok(())
 }
 
-fn parse_decimal_integer(s: &str) -> Result<u64, String> {
-    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("not a decimal-integer: {s:?}"));
-    }
-    s.parse::<u64>()
-        .map_err(|_| format!("decimal-integer out of range: {s:?}"))
+/// m3u8-rs reads a tag it cannot parse as an unknown tag and goes on; the
+/// scan has already refused unknown tags, so any left is a tag m3u8-rs
+/// misread.
+fn unread(t: &m3u::ExtTag) -> String {
+    format!(
+        "m3u8-rs could not read #EXT-{}:{}",
+        t.tag,
+        t.rest.as_deref().unwrap_or("")
+    )
 }
 
-/// decimal-floating-point: `digits[.digits]`. Returns the value and whether a
-/// decimal point was written.
-fn parse_decimal_float(s: &str) -> Result<(f64, bool), String> {
-    let (int, frac) = match s.split_once('.') {
-        Some((a, b)) => (a, Some(b)),
-        None => (s, None),
-    };
-    let digits = |x: &str| !x.is_empty() && x.bytes().all(|b| b.is_ascii_digit());
-    if !digits(int) || frac.is_some_and(|f| !digits(f)) {
-        return Err(format!("not a decimal-floating-point: {s:?}"));
-    }
-    let v: f64 = s.parse().map_err(|_| format!("bad float {s:?}"))?;
-    Ok((v, frac.is_some()))
-}
-
-fn parse_version(n: usize, v: &str) -> Result<u32, String> {
-    let x = parse_decimal_integer(v).map_err(|e| format!("line {n}: EXT-X-VERSION: {e}"))?;
-    u32::try_from(x).map_err(|_| format!("line {n}: EXT-X-VERSION too large"))
-}
-
-/// `<n>[@<o>]` of EXT-X-BYTERANGE and the BYTERANGE attribute.
-fn parse_byterange_spec(s: &str) -> Result<(u64, Option<u64>), String> {
-    let (len, off) = match s.split_once('@') {
-        Some((l, o)) => (l, Some(o)),
-        None => (s, None),
-    };
-    let len = parse_decimal_integer(len).map_err(|e| format!("byte range {s:?}: {e}"))?;
-    let off = off
-        .map(parse_decimal_integer)
-        .transpose()
-        .map_err(|e| format!("byte range {s:?}: {e}"))?;
-    Ok((len, off))
-}
-
-/// `YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|-hh:mm|+hhmm|-hhmm)` (ISO 8601 date-time
-/// with a time zone, as RFC 8216 §4.3.2.6 requires).
-fn check_date_time(s: &str) -> Result<(), String> {
-    let b = s.as_bytes();
-    let err = || format!("not an ISO 8601 date-time with time zone: {s:?}");
-    let d = |i: usize| b.get(i).is_some_and(|c| c.is_ascii_digit());
-    let fixed = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];
-    if b.len() < 20
-        || !fixed.iter().all(|&i| d(i))
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-    {
-        return Err(err());
-    }
-    let mut i = 19;
-    if b[i] == b'.' {
-        i += 1;
-        let start = i;
-        while d(i) {
-            i += 1;
-        }
-        if i == start {
-            return Err(err());
-        }
-    }
-    let tz = &s[i..];
-    let tz_ok = tz == "Z"
-        || ((tz.starts_with('+') || tz.starts_with('-'))
-            && match tz.len() {
-                6 => tz.as_bytes()[3] == b':' && [1, 2, 4, 5].iter().all(|&k| d(i + k)),
-                5 => [1, 2, 3, 4].iter().all(|&k| d(i + k)),
-                _ => false,
-            });
-    if tz_ok {
+/// m3u8-rs stops quietly where it cannot go on: all input must be read.
+fn read_all(rest: &[u8]) -> Result<(), String> {
+    if rest.is_empty() {
         Ok(())
     } else {
-        Err(err())
+        let left = String::from_utf8_lossy(&rest[..rest.len().min(80)]).into_owned();
+        Err(format!("m3u8-rs stopped reading before {left:?}"))
     }
 }
 
-// ---------------------------------------------------------------------------
-// Attribute lists (§4.2)
-// ---------------------------------------------------------------------------
-
-#[derive(Clone, Copy, PartialEq)]
-enum Ty {
-    Int,
-    Hex,
-    Float,
-    SignedFloat,
-    Quoted,
-    /// enumerated-string limited to the listed values
-    Enum(&'static [&'static str]),
-    Resolution,
-    /// CLOSED-CAPTIONS of EXT-X-STREAM-INF: quoted-string or NONE
-    QuotedOrNone,
-    /// client-defined `X-` attributes of EXT-X-DATERANGE
-    ClientDefined,
-}
-
-struct AttrSpec {
-    name: &'static str,
-    ty: Ty,
-    required: bool,
-}
-
-const fn a(name: &'static str, ty: Ty, required: bool) -> AttrSpec {
-    AttrSpec { name, ty, required }
-}
-
-const YES_NO: &[&str] = &["YES", "NO"];
-
-const KEY_ATTRS: &[AttrSpec] = &[
-    a("METHOD", Ty::Enum(&["NONE", "AES-128", "SAMPLE-AES"]), true),
-    a("URI", Ty::Quoted, false),
-    a("IV", Ty::Hex, false),
-    a("KEYFORMAT", Ty::Quoted, false),
-    a("KEYFORMATVERSIONS", Ty::Quoted, false),
-];
-const MAP_ATTRS: &[AttrSpec] = &[
-    a("URI", Ty::Quoted, true),
-    a("BYTERANGE", Ty::Quoted, false),
-];
-const DATERANGE_ATTRS: &[AttrSpec] = &[
-    a("ID", Ty::Quoted, true),
-    a("CLASS", Ty::Quoted, false),
-    a("START-DATE", Ty::Quoted, true),
-    a("END-DATE", Ty::Quoted, false),
-    a("DURATION", Ty::Float, false),
-    a("PLANNED-DURATION", Ty::Float, false),
-    a("SCTE35-CMD", Ty::Hex, false),
-    a("SCTE35-OUT", Ty::Hex, false),
-    a("SCTE35-IN", Ty::Hex, false),
-    a("END-ON-NEXT", Ty::Enum(&["YES"]), false),
-];
-const MEDIA_ATTRS: &[AttrSpec] = &[
-    a(
-        "TYPE",
-        Ty::Enum(&["AUDIO", "VIDEO", "SUBTITLES", "CLOSED-CAPTIONS"]),
-        true,
-    ),
-    a("URI", Ty::Quoted, false),
-    a("GROUP-ID", Ty::Quoted, true),
-    a("LANGUAGE", Ty::Quoted, false),
-    a("ASSOC-LANGUAGE", Ty::Quoted, false),
-    a("NAME", Ty::Quoted, true),
-    a("DEFAULT", Ty::Enum(YES_NO), false),
-    a("AUTOSELECT", Ty::Enum(YES_NO), false),
-    a("FORCED", Ty::Enum(YES_NO), false),
-    a("INSTREAM-ID", Ty::Quoted, false),
-    a("CHARACTERISTICS", Ty::Quoted, false),
-    a("CHANNELS", Ty::Quoted, false),
-];
-const STREAM_INF_ATTRS: &[AttrSpec] = &[
-    a("BANDWIDTH", Ty::Int, true),
-    a("AVERAGE-BANDWIDTH", Ty::Int, false),
-    a("CODECS", Ty::Quoted, false),
-    a("RESOLUTION", Ty::Resolution, false),
-    a("FRAME-RATE", Ty::Float, false),
-    a("HDCP-LEVEL", Ty::Enum(&["TYPE-0", "NONE"]), false),
-    a("AUDIO", Ty::Quoted, false),
-    a("VIDEO", Ty::Quoted, false),
-    a("SUBTITLES", Ty::Quoted, false),
-    a("CLOSED-CAPTIONS", Ty::QuotedOrNone, false),
-];
-const IFRAME_STREAM_INF_ATTRS: &[AttrSpec] = &[
-    a("BANDWIDTH", Ty::Int, true),
-    a("AVERAGE-BANDWIDTH", Ty::Int, false),
-    a("CODECS", Ty::Quoted, false),
-    a("RESOLUTION", Ty::Resolution, false),
-    a("HDCP-LEVEL", Ty::Enum(&["TYPE-0", "NONE"]), false),
-    a("VIDEO", Ty::Quoted, false),
-    a("URI", Ty::Quoted, true),
-];
-const SESSION_DATA_ATTRS: &[AttrSpec] = &[
-    a("DATA-ID", Ty::Quoted, true),
-    a("VALUE", Ty::Quoted, false),
-    a("URI", Ty::Quoted, false),
-    a("LANGUAGE", Ty::Quoted, false),
-];
-const START_ATTRS: &[AttrSpec] = &[
-    a("TIME-OFFSET", Ty::SignedFloat, true),
-    a("PRECISE", Ty::Enum(YES_NO), false),
-];
-
-/// Parses an attribute list against `specs`: names `[A-Z0-9-]+`, no
-/// whitespace, no duplicates, no unknown attributes, every value of its
-/// declared type, required attributes present.
-pub fn parse_attrs_for(tag: &str, s: &str) -> Result<Attrs, String> {
-    let specs = match tag {
-        "EXT-X-KEY" | "EXT-X-SESSION-KEY" => KEY_ATTRS,
-        "EXT-X-MAP" => MAP_ATTRS,
-        "EXT-X-DATERANGE" => DATERANGE_ATTRS,
-        "EXT-X-MEDIA" => MEDIA_ATTRS,
-        "EXT-X-STREAM-INF" => STREAM_INF_ATTRS,
-        "EXT-X-I-FRAME-STREAM-INF" => IFRAME_STREAM_INF_ATTRS,
-        "EXT-X-SESSION-DATA" => SESSION_DATA_ATTRS,
-        "EXT-X-START" => START_ATTRS,
-        _ => return Err(format!("no attribute list defined for #{tag}")),
-    };
-    let client_defined = tag == "EXT-X-DATERANGE";
-    parse_attrs(s, specs, client_defined).map_err(|e| format!("#{tag}: {e}"))
-}
-
-fn parse_attrs(s: &str, specs: &[AttrSpec], client_defined: bool) -> Result<Attrs, String> {
-    let mut out = Attrs::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    if s.is_empty() {
-        return Err("empty attribute list".into());
-    }
-    loop {
-        // name
-        let start = i;
-        while i < b.len() && (b[i].is_ascii_uppercase() || b[i].is_ascii_digit() || b[i] == b'-') {
-            i += 1;
-        }
-        let name = &s[start..i];
-        if name.is_empty() {
-            return Err(format!("bad attribute name at byte {start} of {s:?}"));
-        }
-        if i >= b.len() || b[i] != b'=' {
-            return Err(format!("attribute {name}: expected '=' in {s:?}"));
-        }
-        i += 1;
-        // value
-        let (raw, quoted) = if i < b.len() && b[i] == b'"' {
-            let close = s[i + 1..]
-                .find('"')
-                .ok_or_else(|| format!("attribute {name}: unterminated quoted-string"))?;
-            let v = &s[i + 1..i + 1 + close];
-            i += close + 2;
-            (v, true)
-        } else {
-            let start = i;
-            while i < b.len() && b[i] != b',' {
-                i += 1;
-            }
-            (&s[start..i], false)
-        };
-        if !quoted && raw.is_empty() {
-            return Err(format!("attribute {name}: empty value"));
-        }
-        if !quoted && raw.contains(['"', ' ', '\t']) {
-            return Err(format!("attribute {name}: bad unquoted value {raw:?}"));
-        }
-        let ty = match specs.iter().find(|sp| sp.name == name) {
-            Some(sp) => sp.ty,
-            None if client_defined && name.starts_with("X-") => Ty::ClientDefined,
-            None => return Err(format!("unknown attribute {name}")),
-        };
-        let value = typed(name, ty, raw, quoted)?;
-        if out.insert(name.to_string(), value).is_some() {
-            return Err(format!("attribute {name} appears more than once"));
-        }
-        if i == b.len() {
-            break;
-        }
-        if b[i] != b',' {
-            return Err(format!(
-                "attribute {name}: expected ',' after value in {s:?}"
-            ));
-        }
-        i += 1;
-        if i == b.len() {
-            return Err(format!("trailing ',' in attribute list {s:?}"));
-        }
-    }
-    for sp in specs {
-        if sp.required && !out.contains_key(sp.name) {
-            return Err(format!("required attribute {} missing", sp.name));
-        }
-    }
-    Ok(out)
-}
-
-fn typed(name: &str, ty: Ty, raw: &str, quoted: bool) -> Result<AttrValue, String> {
-    let want =
-        |what: &str| format!("attribute {name}: expected {what}, found {raw:?} (quoted: {quoted})");
-    let hex = |raw: &str| -> Option<Vec<u8>> {
-        let h = raw.strip_prefix("0x").or_else(|| raw.strip_prefix("0X"))?;
-        if h.is_empty() || !h.bytes().all(|c| c.is_ascii_hexdigit()) {
-            return None;
-        }
-        let padded = if h.len() % 2 == 1 {
-            format!("0{h}")
-        } else {
-            h.to_string()
-        };
-        (0..padded.len())
-            .step_by(2)
-            .map(|k| u8::from_str_radix(&padded[k..k + 2], 16).ok())
-            .collect()
-    };
-    match ty {
-        Ty::Quoted => {
-            if quoted {
-                Ok(AttrValue::Quoted(raw.to_string()))
-            } else {
-                Err(want("quoted-string"))
-            }
-        }
-        Ty::QuotedOrNone => match (quoted, raw) {
-            (true, _) => Ok(AttrValue::Quoted(raw.to_string())),
-            (false, "NONE") => Ok(AttrValue::Enum("NONE".into())),
-            _ => Err(want("quoted-string or NONE")),
-        },
-        _ if quoted && ty != Ty::ClientDefined => Err(want("an unquoted value")),
-        Ty::Int => parse_decimal_integer(raw)
-            .map(AttrValue::Int)
-            .map_err(|_| want("decimal-integer")),
-        Ty::Float => parse_decimal_float(raw)
-            .map(|(v, _)| AttrValue::Float(v))
-            .map_err(|_| want("decimal-floating-point")),
-        Ty::SignedFloat => {
-            let (neg, body) = match raw.strip_prefix('-') {
-                Some(b) => (true, b),
-                None => (false, raw),
-            };
-            parse_decimal_float(body)
-                .map(|(v, _)| AttrValue::Float(if neg { -v } else { v }))
-                .map_err(|_| want("signed-decimal-floating-point"))
-        }
-        Ty::Hex => hex(raw)
-            .map(AttrValue::Hex)
-            .ok_or_else(|| want("hexadecimal-sequence")),
-        Ty::Enum(allowed) => {
-            if allowed.contains(&raw) {
-                Ok(AttrValue::Enum(raw.to_string()))
-            } else {
-                Err(want(&format!("one of {allowed:?}")))
-            }
-        }
-        Ty::Resolution => {
-            let ok = raw.split_once('x').and_then(|(w, h)| {
-                let w = u32::try_from(parse_decimal_integer(w).ok()?).ok()?;
-                let h = u32::try_from(parse_decimal_integer(h).ok()?).ok()?;
-                Some(AttrValue::Resolution(w, h))
-            });
-            ok.ok_or_else(|| want("decimal-resolution WxH"))
-        }
-        Ty::ClientDefined => {
-            if quoted {
-                Ok(AttrValue::Quoted(raw.to_string()))
-            } else if let Some(h) = hex(raw) {
-                Ok(AttrValue::Hex(h))
-            } else {
-                let (neg, body) = match raw.strip_prefix('-') {
-                    Some(b) => (true, b),
-                    None => (false, raw),
-                };
-                parse_decimal_float(body)
-                    .map(|(v, _)| AttrValue::Float(if neg { -v } else { v }))
-                    .map_err(|_| {
-                        want("quoted-string, hexadecimal-sequence or decimal-floating-point")
-                    })
-            }
-        }
+fn byterange_text(r: &m3u::ByteRange) -> String {
+    match r.offset {
+        Some(o) => format!("{}@{o}", r.length),
+        None => r.length.to_string(),
     }
 }
 
-fn quoted(attrs: &Attrs, name: &str) -> Option<String> {
-    match attrs.get(name) {
-        Some(AttrValue::Quoted(s)) | Some(AttrValue::Enum(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
-fn int(attrs: &Attrs, name: &str) -> Option<u64> {
-    match attrs.get(name) {
-        Some(AttrValue::Int(v)) => Some(*v),
-        _ => None,
-    }
-}
-
-fn yes(attrs: &Attrs, name: &str) -> bool {
-    matches!(attrs.get(name), Some(AttrValue::Enum(s)) if s == "YES")
-}
-
-/// Builds a Key from EXT-X-KEY / EXT-X-SESSION-KEY attributes; `None` for
-/// METHOD=NONE. Enforces §4.3.2.4: with NONE no other attribute; otherwise URI
-/// required; IV is 128 bits.
-fn key_from_attrs(attrs: &Attrs) -> Result<Option<Key>, String> {
-    let method = quoted(attrs, "METHOD").unwrap_or_default();
-    if method == "NONE" {
-        if attrs.len() > 1 {
-            return Err("METHOD=NONE must not have other attributes".into());
-        }
+/// A key as m3u8-rs read it; `None` for METHOD=NONE.
+fn key(k: m3u::Key) -> Result<Option<Key>, String> {
+    if k.method == m3u::KeyMethod::None {
         return Ok(None);
     }
-    let uri = quoted(attrs, "URI").ok_or_else(|| format!("METHOD={method} requires URI"))?;
-    let iv = match attrs.get("IV") {
-        Some(AttrValue::Hex(b)) => Some(
-            <[u8; 16]>::try_from(b.as_slice())
-                .map_err(|_| format!("IV must be 128 bits, got {} bytes", b.len()))?,
+    let iv = match k.iv {
+        None => None,
+        Some(s) => Some(
+            syntax::hex(&s)
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                .ok_or_else(|| format!("IV {s:?} is not 128 bits of hexadecimal"))?,
         ),
-        _ => None,
     };
     Ok(Some(Key {
-        method,
-        uri,
+        method: k.method.to_string(),
+        uri: k.uri.unwrap_or_default(),
         iv,
-        keyformat: quoted(attrs, "KEYFORMAT"),
-        keyformatversions: quoted(attrs, "KEYFORMATVERSIONS"),
+        keyformat: k.keyformat,
+        keyformatversions: k.keyformatversions,
     }))
+}
+
+/// A key m3u8-rs read, checked against the scan's reading of its tag.
+fn agree_key(tag: &Tag, k: m3u::Key) -> Result<Option<Key>, String> {
+    let at = format!("line {}: #{}", tag.line, tag.name);
+    let lib = key(k).map_err(|e| format!("{at}: {e}"))?;
+    let scan = tag.attrs.as_ref().map(syntax::key_from_attrs).transpose()?;
+    agree(&at, "the key", scan.flatten(), lib.clone())?;
+    Ok(lib)
+}
+
+fn resolution(r: Option<m3u::Resolution>) -> Result<Option<(u32, u32)>, String> {
+    r.map(
+        |r| match (u32::try_from(r.width), u32::try_from(r.height)) {
+            (Ok(w), Ok(h)) => Ok((w, h)),
+            _ => Err(format!("RESOLUTION {r} too large")),
+        },
+    )
+    .transpose()
+}
+
+/// EXT-X-START's attributes (from the scan), checked against m3u8-rs.
+fn start(scan: &Scan, lib: Option<&m3u::Start>) -> Result<Option<Attrs>, String> {
+    let tag = scan.all("EXT-X-START").next();
+    match tag {
+        Some(t) => agree_attrs(
+            t,
+            &[("TIME-OFFSET", lib.map(|s| s.time_offset.to_string()))],
+        )?,
+        None => agree("playlist", "EXT-X-START", false, lib.is_some())?,
+    }
+    Ok(tag.and_then(|t| t.attrs.clone()))
 }
 
 // ---------------------------------------------------------------------------
 // Master playlist
 // ---------------------------------------------------------------------------
 
-/// Parses a Master Playlist strictly (RFC 8216 §4.3.1, §4.3.4, §4.3.5).
+/// Parses a Master Playlist strictly (RFC 8216 §4.3.1, §4.3.4, §4.3.5): the
+/// line scan's rules, then m3u8-rs's reading, cross-checked.
 pub fn parse_master(text: &str) -> Result<MasterPlaylist, String> {
-    let mut m = MasterPlaylist::default();
-    let mut seen = BTreeSet::new();
-    let mut pending: Option<(usize, Attrs)> = None;
-    for (n, line) in lines(text)? {
-        let (name, value) = match line {
-            Line::Uri(uri) => {
-                let (_, attrs) = pending.take().ok_or_else(|| {
-                    format!("line {n}: URI {uri:?} not preceded by #EXT-X-STREAM-INF")
-                })?;
-                m.variants.push(Variant {
-                    uri: uri.to_string(),
-                    bandwidth: int(&attrs, "BANDWIDTH").unwrap_or(0),
-                    average_bandwidth: int(&attrs, "AVERAGE-BANDWIDTH"),
-                    codecs: quoted(&attrs, "CODECS"),
-                    resolution: match attrs.get("RESOLUTION") {
-                        Some(AttrValue::Resolution(w, h)) => Some((*w, *h)),
-                        _ => None,
-                    },
-                    frame_rate: match attrs.get("FRAME-RATE") {
-                        Some(AttrValue::Float(f)) => Some(*f),
-                        _ => None,
-                    },
-                    audio: quoted(&attrs, "AUDIO"),
-                    video: quoted(&attrs, "VIDEO"),
-                    subtitles: quoted(&attrs, "SUBTITLES"),
-                    closed_captions: quoted(&attrs, "CLOSED-CAPTIONS"),
-                    attrs,
-                });
-                continue;
-            }
-            Line::Tag(name, value) => (name, value),
-        };
-        if let Some((sn, _)) = &pending {
-            return Err(format!(
-                "line {sn}: #EXT-X-STREAM-INF not followed by a URI line (found #{name} on line {n})"
-            ));
-        }
-        if MEDIA_ONLY.contains(&name) {
-            return Err(format!(
-                "line {n}: Media Playlist tag #{name} in a Master Playlist"
-            ));
-        }
-        if !MASTER_ONLY.contains(&name) && !BOTH.contains(&name) {
-            return Err(format!("line {n}: unknown tag #{name}"));
-        }
-        let at = |e: String| format!("line {n}: {e}");
-        match name {
-            "EXT-X-VERSION" => {
-                once(&mut seen, n, name)?;
-                m.version = Some(parse_version(n, need_value(n, name, value)?)?);
-            }
-            "EXT-X-INDEPENDENT-SEGMENTS" => {
-                once(&mut seen, n, name)?;
-                no_value(n, name, value)?;
-                m.independent_segments = true;
-            }
-            "EXT-X-START" => {
-                once(&mut seen, n, name)?;
-                m.start = Some(parse_attrs_for(name, need_value(n, name, value)?).map_err(at)?);
-            }
-            "EXT-X-STREAM-INF" => {
-                let attrs = parse_attrs_for(name, need_value(n, name, value)?).map_err(at)?;
-                pending = Some((n, attrs));
-            }
-            "EXT-X-I-FRAME-STREAM-INF" => {
-                let attrs = parse_attrs_for(name, need_value(n, name, value)?).map_err(at)?;
-                m.iframe_variants.push(IFrameVariant {
-                    uri: quoted(&attrs, "URI").unwrap_or_default(),
-                    bandwidth: int(&attrs, "BANDWIDTH").unwrap_or(0),
-                    average_bandwidth: int(&attrs, "AVERAGE-BANDWIDTH"),
-                    codecs: quoted(&attrs, "CODECS"),
-                    resolution: match attrs.get("RESOLUTION") {
-                        Some(AttrValue::Resolution(w, h)) => Some((*w, *h)),
-                        _ => None,
-                    },
-                    attrs,
-                });
-            }
-            "EXT-X-MEDIA" => {
-                let attrs = parse_attrs_for(name, need_value(n, name, value)?).map_err(at)?;
-                m.media.push(Media {
-                    media_type: quoted(&attrs, "TYPE").unwrap_or_default(),
-                    group_id: quoted(&attrs, "GROUP-ID").unwrap_or_default(),
-                    name: quoted(&attrs, "NAME").unwrap_or_default(),
-                    uri: quoted(&attrs, "URI"),
-                    language: quoted(&attrs, "LANGUAGE"),
-                    default: yes(&attrs, "DEFAULT"),
-                    autoselect: yes(&attrs, "AUTOSELECT"),
-                    forced: yes(&attrs, "FORCED"),
-                    instream_id: quoted(&attrs, "INSTREAM-ID"),
-                    channels: quoted(&attrs, "CHANNELS"),
-                    attrs,
-                });
-            }
-            "EXT-X-SESSION-DATA" => {
-                let attrs = parse_attrs_for(name, need_value(n, name, value)?).map_err(at)?;
-                if attrs.contains_key("VALUE") == attrs.contains_key("URI") {
-                    return Err(at(
-                        "EXT-X-SESSION-DATA needs exactly one of VALUE and URI".into()
-                    ));
-                }
-                m.session_data.push(attrs);
-            }
-            "EXT-X-SESSION-KEY" => {
-                let attrs = parse_attrs_for(name, need_value(n, name, value)?).map_err(at)?;
-                let key = key_from_attrs(&attrs)
-                    .map_err(at)?
-                    .ok_or_else(|| at("EXT-X-SESSION-KEY METHOD must not be NONE".into()))?;
-                m.session_keys.push(key);
-            }
-            _ => unreachable!(),
-        }
+    let scan = syntax::master(text)?;
+    let (rest, lib) = m3u::parse_master_playlist(text.as_bytes())
+        .map_err(|e| format!("m3u8-rs cannot parse the master playlist: {e:?}"))?;
+    read_all(rest)?;
+    if let Some(t) = lib.unknown_tags.first() {
+        return Err(unread(t));
     }
-    if let Some((n, _)) = pending {
-        return Err(format!(
-            "line {n}: #EXT-X-STREAM-INF not followed by a URI line"
-        ));
+    let at = "master playlist";
+    let version = scan.value("EXT-X-VERSION").and_then(|v| v.parse().ok());
+    agree(at, "EXT-X-VERSION", version, lib.version)?;
+    let independent = scan.has("EXT-X-INDEPENDENT-SEGMENTS");
+    agree(
+        at,
+        "EXT-X-INDEPENDENT-SEGMENTS",
+        independent,
+        lib.independent_segments,
+    )?;
+    let (iframes, variants): (Vec<_>, Vec<_>) =
+        lib.variants.into_iter().partition(|v| v.is_i_frame);
+    let count = |name| scan.all(name).count();
+    agree(
+        at,
+        "the EXT-X-STREAM-INF count",
+        count("EXT-X-STREAM-INF"),
+        variants.len(),
+    )?;
+    let n_iframes = count("EXT-X-I-FRAME-STREAM-INF");
+    agree(
+        at,
+        "the EXT-X-I-FRAME-STREAM-INF count",
+        n_iframes,
+        iframes.len(),
+    )?;
+    agree(
+        at,
+        "the EXT-X-MEDIA count",
+        count("EXT-X-MEDIA"),
+        lib.alternatives.len(),
+    )?;
+    let n_data = count("EXT-X-SESSION-DATA");
+    agree(
+        at,
+        "the EXT-X-SESSION-DATA count",
+        n_data,
+        lib.session_data.len(),
+    )?;
+    let n_keys = count("EXT-X-SESSION-KEY");
+    agree(
+        at,
+        "the EXT-X-SESSION-KEY count",
+        n_keys,
+        lib.session_key.len(),
+    )?;
+    let zip = |name| scan.all(name);
+    Ok(MasterPlaylist {
+        version: version.and_then(|v| u32::try_from(v).ok()),
+        independent_segments: independent,
+        start: start(&scan, lib.start.as_ref())?,
+        variants: zip("EXT-X-STREAM-INF")
+            .zip(variants)
+            .map(|(t, v)| variant(t, scan.uris[t.before], v))
+            .collect::<Result<_, _>>()?,
+        iframe_variants: zip("EXT-X-I-FRAME-STREAM-INF")
+            .zip(iframes)
+            .map(|(t, v)| iframe_variant(t, v))
+            .collect::<Result<_, _>>()?,
+        media: zip("EXT-X-MEDIA")
+            .zip(lib.alternatives)
+            .map(|(t, r)| media(t, r))
+            .collect::<Result<_, _>>()?,
+        session_data: zip("EXT-X-SESSION-DATA")
+            .zip(&lib.session_data)
+            .map(|(t, d)| {
+                agree_attrs(t, &[("DATA-ID", Some(d.data_id.clone()))])?;
+                Ok(t.attrs.clone().unwrap_or_default())
+            })
+            .collect::<Result<_, String>>()?,
+        session_keys: zip("EXT-X-SESSION-KEY")
+            .zip(lib.session_key)
+            .filter_map(|(t, k)| agree_key(t, k.0).transpose())
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn closed_captions(c: m3u::ClosedCaptionGroupId) -> String {
+    match c {
+        m3u::ClosedCaptionGroupId::None => "NONE".into(),
+        m3u::ClosedCaptionGroupId::GroupId(s) | m3u::ClosedCaptionGroupId::Other(s) => s,
     }
-    Ok(m)
+}
+
+/// An EXT-X-STREAM-INF and its URI line as m3u8-rs read them.
+fn variant(tag: &Tag, uri: &str, v: m3u::VariantStream) -> Result<Variant, String> {
+    let at = format!("line {}: #{}", tag.line, tag.name);
+    agree(&at, "the URI line", uri, v.uri.as_str())?;
+    let out = Variant {
+        uri: v.uri,
+        bandwidth: v.bandwidth,
+        average_bandwidth: v.average_bandwidth,
+        codecs: v.codecs,
+        resolution: resolution(v.resolution)?,
+        frame_rate: v.frame_rate,
+        audio: v.audio,
+        video: v.video,
+        subtitles: v.subtitles,
+        closed_captions: v.closed_captions.map(closed_captions),
+        attrs: tag.attrs.clone().unwrap_or_default(),
+    };
+    agree_attrs(
+        tag,
+        &[
+            ("BANDWIDTH", Some(out.bandwidth.to_string())),
+            (
+                "AVERAGE-BANDWIDTH",
+                out.average_bandwidth.map(|x| x.to_string()),
+            ),
+            ("CODECS", out.codecs.clone()),
+            ("RESOLUTION", v.resolution.map(|r| r.to_string())),
+            ("FRAME-RATE", out.frame_rate.map(|f| f.to_string())),
+            ("HDCP-LEVEL", v.hdcp_level.as_ref().map(ToString::to_string)),
+            ("AUDIO", out.audio.clone()),
+            ("VIDEO", out.video.clone()),
+            ("SUBTITLES", out.subtitles.clone()),
+            ("CLOSED-CAPTIONS", out.closed_captions.clone()),
+        ],
+    )?;
+    Ok(out)
+}
+
+/// An EXT-X-I-FRAME-STREAM-INF as m3u8-rs read it.
+fn iframe_variant(tag: &Tag, v: m3u::VariantStream) -> Result<IFrameVariant, String> {
+    let out = IFrameVariant {
+        uri: v.uri,
+        bandwidth: v.bandwidth,
+        average_bandwidth: v.average_bandwidth,
+        codecs: v.codecs,
+        resolution: resolution(v.resolution)?,
+        attrs: tag.attrs.clone().unwrap_or_default(),
+    };
+    agree_attrs(
+        tag,
+        &[
+            ("URI", Some(out.uri.clone())),
+            ("BANDWIDTH", Some(out.bandwidth.to_string())),
+            (
+                "AVERAGE-BANDWIDTH",
+                out.average_bandwidth.map(|x| x.to_string()),
+            ),
+            ("CODECS", out.codecs.clone()),
+            ("RESOLUTION", v.resolution.map(|r| r.to_string())),
+            ("VIDEO", v.video),
+        ],
+    )?;
+    Ok(out)
+}
+
+/// An EXT-X-MEDIA as m3u8-rs read it.
+fn media(tag: &Tag, r: m3u::AlternativeMedia) -> Result<Media, String> {
+    let out = Media {
+        media_type: r.media_type.to_string(),
+        group_id: r.group_id,
+        name: r.name,
+        uri: r.uri,
+        language: r.language,
+        default: r.default,
+        autoselect: r.autoselect,
+        forced: r.forced,
+        instream_id: r.instream_id.map(|i| i.to_string()),
+        channels: r.channels,
+        attrs: tag.attrs.clone().unwrap_or_default(),
+    };
+    agree_attrs(
+        tag,
+        &[
+            ("TYPE", Some(out.media_type.clone())),
+            ("GROUP-ID", Some(out.group_id.clone())),
+            ("NAME", Some(out.name.clone())),
+            ("URI", out.uri.clone()),
+            ("LANGUAGE", out.language.clone()),
+            ("ASSOC-LANGUAGE", r.assoc_language),
+            ("INSTREAM-ID", out.instream_id.clone()),
+            ("CHARACTERISTICS", r.characteristics),
+            ("CHANNELS", out.channels.clone()),
+        ],
+    )?;
+    let at = format!("line {}: #EXT-X-MEDIA", tag.line);
+    for (name, lib) in [
+        ("DEFAULT", out.default),
+        ("AUTOSELECT", out.autoselect),
+        ("FORCED", out.forced),
+    ] {
+        agree(&at, name, syntax::yes(&out.attrs, name), lib)?;
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------
 // Media playlist
 // ---------------------------------------------------------------------------
 
-#[derive(Default)]
-struct PendingSegment {
-    extinf: Option<(usize, f64, bool, String)>,
-    byterange: Option<(u64, Option<u64>)>,
-    discontinuity: bool,
-    program_date_time: Option<String>,
-    any: Option<usize>,
-}
-
-/// Parses a Media Playlist strictly (RFC 8216 §4.3.1–§4.3.3, §4.3.5).
+/// Parses a Media Playlist strictly (RFC 8216 §4.3.1–§4.3.3, §4.3.5): the
+/// line scan's rules, then m3u8-rs's reading, cross-checked.
 pub fn parse_media(text: &str) -> Result<MediaPlaylist, String> {
-    let mut p = MediaPlaylist::default();
-    let mut seen = BTreeSet::new();
-    let mut seg = PendingSegment::default();
-    let mut keys: Vec<Key> = Vec::new();
-    let mut map: Option<Map> = None;
-    // end of the previous segment's byte range, by URI, for implicit offsets
-    let mut last_range: Option<(String, u64)> = None;
-    for (n, line) in lines(text)? {
-        let (name, value) = match line {
-            Line::Uri(uri) => {
-                let (_, duration, float_duration, title) = seg
-                    .extinf
-                    .take()
-                    .ok_or_else(|| format!("line {n}: URI {uri:?} without a preceding #EXTINF"))?;
-                let byterange = match seg.byterange.take() {
-                    None => None,
-                    Some((length, Some(offset))) => Some(ByteRange { length, offset }),
-                    Some((length, None)) => match &last_range {
-                        Some((u, end)) if u == uri => Some(ByteRange { length, offset: *end }),
-                        _ => {
-                            return Err(format!(
-                                "line {n}: #EXT-X-BYTERANGE without offset, but the previous segment is not a sub-range of {uri:?}"
-                            ))
-                        }
-                    },
-                };
-                last_range = byterange.map(|r| (uri.to_string(), r.offset + r.length));
-                let key = keys
-                    .iter()
-                    .find(|k| k.keyformat.as_deref().unwrap_or("identity") == "identity")
-                    .or(keys.first())
-                    .cloned();
-                p.segments.push(Segment {
-                    uri: uri.to_string(),
-                    duration,
-                    float_duration,
-                    title,
-                    key,
-                    keys: keys.clone(),
-                    map: map.clone(),
-                    discontinuity: seg.discontinuity,
-                    byterange,
-                    program_date_time: seg.program_date_time.take(),
-                });
-                seg = PendingSegment::default();
-                continue;
-            }
-            Line::Tag(name, value) => (name, value),
-        };
-        if MASTER_ONLY.contains(&name) {
-            return Err(format!(
-                "line {n}: Master Playlist tag #{name} in a Media Playlist"
-            ));
-        }
-        if !MEDIA_ONLY.contains(&name) && !BOTH.contains(&name) {
-            return Err(format!("line {n}: unknown tag #{name}"));
-        }
-        let at = |e: String| format!("line {n}: {e}");
-        match name {
-            "EXT-X-VERSION" => {
-                once(&mut seen, n, name)?;
-                p.version = Some(parse_version(n, need_value(n, name, value)?)?);
-            }
-            "EXT-X-INDEPENDENT-SEGMENTS" => {
-                once(&mut seen, n, name)?;
-                no_value(n, name, value)?;
-                p.independent_segments = true;
-            }
-            "EXT-X-START" => {
-                once(&mut seen, n, name)?;
-                p.start = Some(parse_attrs_for(name, need_value(n, name, value)?).map_err(at)?);
-            }
-            "EXT-X-TARGETDURATION" => {
-                once(&mut seen, n, name)?;
-                p.target_duration = parse_decimal_integer(need_value(n, name, value)?)
-                    .map_err(|e| at(format!("#{name}: {e}")))?;
-            }
-            "EXT-X-MEDIA-SEQUENCE" | "EXT-X-DISCONTINUITY-SEQUENCE" => {
-                once(&mut seen, n, name)?;
-                if !p.segments.is_empty() || seg.any.is_some() {
-                    return Err(at(format!(
-                        "#{name} must appear before the first Media Segment"
-                    )));
-                }
-                let v = parse_decimal_integer(need_value(n, name, value)?)
-                    .map_err(|e| at(format!("#{name}: {e}")))?;
-                if name == "EXT-X-MEDIA-SEQUENCE" {
-                    p.media_sequence = v;
-                } else {
-                    p.discontinuity_sequence = v;
-                }
-            }
-            "EXT-X-ENDLIST" => {
-                once(&mut seen, n, name)?;
-                no_value(n, name, value)?;
-                p.endlist = true;
-            }
-            "EXT-X-PLAYLIST-TYPE" => {
-                once(&mut seen, n, name)?;
-                let v = need_value(n, name, value)?;
-                if v != "VOD" && v != "EVENT" {
-                    return Err(at(format!("#{name} must be VOD or EVENT, found {v:?}")));
-                }
-                p.playlist_type = Some(v.to_string());
-            }
-            "EXT-X-I-FRAMES-ONLY" => {
-                once(&mut seen, n, name)?;
-                no_value(n, name, value)?;
-                p.i_frames_only = true;
-            }
-            "EXTINF" => {
-                if let Some((prev, ..)) = seg.extinf {
-                    return Err(format!(
-                        "line {prev}: #EXTINF not followed by a URI (another #EXTINF on line {n})"
-                    ));
-                }
-                let v = need_value(n, name, value)?;
-                let (dur, title) = v.split_once(',').ok_or_else(|| {
-                    at(format!("#EXTINF needs '<duration>,[<title>]', found {v:?}"))
-                })?;
-                let (d, float) =
-                    parse_decimal_float(dur).map_err(|e| at(format!("#EXTINF: {e}")))?;
-                seg.extinf = Some((n, d, float, title.to_string()));
-                seg.any.get_or_insert(n);
-            }
-            "EXT-X-BYTERANGE" => {
-                if seg.byterange.is_some() {
-                    return Err(at("two #EXT-X-BYTERANGE for one segment".into()));
-                }
-                seg.byterange =
-                    Some(parse_byterange_spec(need_value(n, name, value)?).map_err(at)?);
-                seg.any.get_or_insert(n);
-            }
-            "EXT-X-DISCONTINUITY" => {
-                no_value(n, name, value)?;
-                if seg.discontinuity {
-                    return Err(at("two #EXT-X-DISCONTINUITY for one segment".into()));
-                }
-                seg.discontinuity = true;
-                seg.any.get_or_insert(n);
-            }
-            "EXT-X-PROGRAM-DATE-TIME" => {
-                let v = need_value(n, name, value)?;
-                check_date_time(v).map_err(at)?;
-                if seg.program_date_time.is_some() {
-                    return Err(at("two #EXT-X-PROGRAM-DATE-TIME for one segment".into()));
-                }
-                seg.program_date_time = Some(v.to_string());
-                seg.any.get_or_insert(n);
-            }
-            "EXT-X-KEY" => {
-                let attrs = parse_attrs_for(name, need_value(n, name, value)?).map_err(at)?;
-                match key_from_attrs(&attrs).map_err(at)? {
-                    None => keys.clear(),
-                    Some(k) => {
-                        let fmt =
-                            |k: &Key| k.keyformat.clone().unwrap_or_else(|| "identity".into());
-                        keys.retain(|o| fmt(o) != fmt(&k));
-                        keys.push(k);
-                    }
-                }
-            }
-            "EXT-X-MAP" => {
-                let attrs = parse_attrs_for(name, need_value(n, name, value)?).map_err(at)?;
-                let byterange = match quoted(&attrs, "BYTERANGE") {
-                    None => None,
-                    Some(s) => {
-                        let (length, offset) = parse_byterange_spec(&s).map_err(at)?;
-                        Some(ByteRange {
-                            length,
-                            offset: offset.unwrap_or(0),
-                        })
-                    }
-                };
-                let m = Map {
-                    uri: quoted(&attrs, "URI").unwrap_or_default(),
-                    byterange,
-                };
-                if p.map.is_none() {
-                    p.map = Some(m.clone());
-                }
-                map = Some(m);
-            }
-            "EXT-X-DATERANGE" => {
-                let attrs = parse_attrs_for(name, need_value(n, name, value)?).map_err(at)?;
-                for d in ["START-DATE", "END-DATE"] {
-                    if let Some(s) = quoted(&attrs, d) {
-                        check_date_time(&s).map_err(|e| at(format!("{d}: {e}")))?;
-                    }
-                }
-                p.date_ranges.push(attrs);
-            }
-            _ => unreachable!(),
-        }
-    }
-    if let Some((n, ..)) = seg.extinf {
-        return Err(format!("line {n}: #EXTINF not followed by a URI"));
-    }
-    if let Some(n) = seg.any {
-        return Err(format!(
-            "line {n}: Media Segment tags not followed by a URI"
-        ));
-    }
-    if !seen.contains("EXT-X-TARGETDURATION") {
-        return Err("#EXT-X-TARGETDURATION is required in a Media Playlist".into());
-    }
+    let scan = syntax::media(text)?;
+    let (rest, lib) = m3u::parse_media_playlist(text.as_bytes())
+        .map_err(|e| format!("m3u8-rs cannot parse the media playlist: {e:?}"))?;
+    read_all(rest)?;
+    let mut p = MediaPlaylist {
+        version: lib.version.and_then(|v| u32::try_from(v).ok()),
+        target_duration: lib.target_duration,
+        media_sequence: lib.media_sequence,
+        discontinuity_sequence: lib.discontinuity_sequence,
+        playlist_type: lib.playlist_type.as_ref().map(ToString::to_string),
+        endlist: lib.end_list,
+        i_frames_only: lib.i_frames_only,
+        independent_segments: lib.independent_segments,
+        start: start(&scan, lib.start.as_ref())?,
+        map: None,
+        segments: Vec::new(),
+        date_ranges: scan
+            .all("EXT-X-DATERANGE")
+            .filter_map(|t| t.attrs.clone())
+            .collect(),
+    };
+    agree_media(&scan, &p)?;
+    agree(
+        "media playlist",
+        "the segment count",
+        scan.uris.len(),
+        lib.segments.len(),
+    )?;
+    p.segments = segments(&scan, lib.segments)?;
+    p.map = p.segments.iter().find_map(|s| s.map.clone());
     Ok(p)
 }
 
-// ---------------------------------------------------------------------------
-// Checks
-// ---------------------------------------------------------------------------
-
-const FMP4_EXTS: &[&str] = &[".m4s", ".mp4", ".m4v", ".m4a", ".cmfv", ".cmfa", ".cmft"];
-const VIDEO_CODECS: &[&str] = &[
-    "avc1", "avc3", "hvc1", "hev1", "dvh1", "dvhe", "av01", "vp09", "vp08", "mp4v",
-];
-const AUDIO_CODECS: &[&str] = &[
-    "mp4a", "ac-3", "ec-3", "opus", "Opus", "fLaC", "alac", "mp3",
-];
-
-fn codec_list(codecs: &str) -> Vec<&str> {
-    codecs.split(',').map(str::trim).collect()
+/// The playlist-wide values m3u8-rs read, against the scan's.
+fn agree_media(scan: &Scan, p: &MediaPlaylist) -> Result<(), String> {
+    let at = "media playlist";
+    let num = |name| scan.value(name).and_then(|v| v.parse::<u64>().ok());
+    agree(
+        at,
+        "EXT-X-VERSION",
+        num("EXT-X-VERSION"),
+        p.version.map(u64::from),
+    )?;
+    let td = num("EXT-X-TARGETDURATION");
+    agree(at, "EXT-X-TARGETDURATION", td, Some(p.target_duration))?;
+    let seq = num("EXT-X-MEDIA-SEQUENCE").unwrap_or(0);
+    agree(at, "EXT-X-MEDIA-SEQUENCE", seq, p.media_sequence)?;
+    let dseq = num("EXT-X-DISCONTINUITY-SEQUENCE").unwrap_or(0);
+    agree(
+        at,
+        "EXT-X-DISCONTINUITY-SEQUENCE",
+        dseq,
+        p.discontinuity_sequence,
+    )?;
+    let ty = scan.value("EXT-X-PLAYLIST-TYPE");
+    agree(at, "EXT-X-PLAYLIST-TYPE", ty, p.playlist_type.as_deref())?;
+    for (name, lib) in [
+        ("EXT-X-ENDLIST", p.endlist),
+        ("EXT-X-I-FRAMES-ONLY", p.i_frames_only),
+        ("EXT-X-INDEPENDENT-SEGMENTS", p.independent_segments),
+    ] {
+        agree(at, name, scan.has(name), lib)?;
+    }
+    Ok(())
 }
 
-fn has_codec(codecs: &str, kinds: &[&str]) -> bool {
-    codec_list(codecs)
-        .iter()
-        .any(|c| kinds.iter().any(|k| c.split('.').next() == Some(*k)))
+/// What is in effect from one segment to the next: the keys (one per
+/// KEYFORMAT), the EXT-X-MAP, and where the last byte range ended.
+#[derive(Default)]
+struct InEffect {
+    keys: Vec<Key>,
+    map: Option<Map>,
+    last_range: Option<(String, u64)>,
 }
 
-/// The lowest EXT-X-VERSION a media playlist's features require (§7), with
-/// the feature that requires it.
-pub fn required_media_version(p: &MediaPlaylist) -> (u32, &'static str) {
-    let mut req = (1, "baseline");
-    let mut need = |v: u32, why: &'static str| {
-        if v > req.0 {
-            req = (v, why);
-        }
-    };
-    for s in &p.segments {
-        for k in &s.keys {
-            if k.iv.is_some() {
-                need(2, "IV attribute of EXT-X-KEY");
-            }
-            if k.keyformat.is_some() || k.keyformatversions.is_some() {
-                need(5, "KEYFORMAT/KEYFORMATVERSIONS");
-            }
-        }
-        if s.float_duration {
-            need(3, "floating-point EXTINF duration");
-        }
-        if s.byterange.is_some() {
-            need(4, "EXT-X-BYTERANGE");
-        }
-        if s.map.is_some() {
-            if p.i_frames_only {
-                need(5, "EXT-X-MAP");
-            } else {
-                need(6, "EXT-X-MAP without EXT-X-I-FRAMES-ONLY");
-            }
-        }
-    }
-    if p.i_frames_only {
-        need(4, "EXT-X-I-FRAMES-ONLY");
-    }
-    req
-}
-
-/// RFC 8216 (and ffstream) rules for a media playlist; `vod` asks for a
-/// complete, unchanging playlist. Returns human-readable violations.
-pub fn check_media_rfc8216(p: &MediaPlaylist, vod: bool) -> Vec<String> {
-    let mut v = Vec::new();
-    let td = p.target_duration;
-    for (i, s) in p.segments.iter().enumerate() {
-        let tag = format!("segment {} ({:?})", i, s.uri);
-        if s.uri.is_empty() {
-            v.push(format!("segment {i}: empty URI"));
-        }
-        if !s.duration.is_finite() || s.duration <= 0.0 {
-            v.push(format!(
-                "{tag}: EXTINF duration {} is not positive",
-                s.duration
-            ));
-        } else if s.duration.round() as u64 > td {
-            v.push(format!(
-                "{tag}: EXTINF {} rounds to {} > EXT-X-TARGETDURATION {td} (§4.3.3.1)",
-                s.duration,
-                s.duration.round()
-            ));
-        }
-        for k in &s.keys {
-            if !["AES-128", "SAMPLE-AES"].contains(&k.method.as_str()) {
-                v.push(format!("{tag}: key METHOD {:?} invalid", k.method));
-            }
-            if k.uri.is_empty() {
-                v.push(format!("{tag}: key without URI"));
-            }
-        }
-        let lower = s.uri.to_ascii_lowercase();
-        let path = lower.split(['?', '#']).next().unwrap_or("");
-        if s.map.is_none() && FMP4_EXTS.iter().any(|e| path.ends_with(e)) {
-            v.push(format!(
-                "{tag}: fragmented MP4 segment without EXT-X-MAP (§3.3)"
-            ));
-        }
-        if let Some(m) = &s.map {
-            if m.uri.is_empty() {
-                v.push(format!("{tag}: EXT-X-MAP with empty URI"));
-            }
-        }
-        if s.byterange.is_some_and(|r| r.length == 0) {
-            v.push(format!("{tag}: zero-length byte range"));
-        }
-    }
-    if let Some(t) = &p.playlist_type {
-        if t != "VOD" && t != "EVENT" {
-            v.push(format!("EXT-X-PLAYLIST-TYPE {t:?} is not VOD or EVENT"));
-        }
-        if t == "VOD" && !p.endlist {
-            v.push("EXT-X-PLAYLIST-TYPE:VOD without EXT-X-ENDLIST".into());
-        }
-    }
-    if vod {
-        if !p.endlist {
-            v.push("VOD playlist without EXT-X-ENDLIST".into());
-        }
-        if p.segments.is_empty() {
-            v.push("VOD playlist without segments".into());
-        }
-    }
-    let have = p.version.unwrap_or(1);
-    let (need, why) = required_media_version(p);
-    if have < need {
-        v.push(format!(
-            "EXT-X-VERSION {have} too low: {why} requires version {need} (§7)"
-        ));
-    }
-    v
-}
-
-/// RFC 8216 rules for a master playlist, plus ffstream's own requirements
-/// (CODECS on every variant). Returns human-readable violations.
-pub fn check_master(m: &MasterPlaylist) -> Vec<String> {
-    let mut v = Vec::new();
-    if m.variants.is_empty() {
-        v.push("master playlist without EXT-X-STREAM-INF variants".into());
-    }
-    let group_exists = |ty: &str, id: &str| {
-        m.media
-            .iter()
-            .any(|r| r.media_type == ty && r.group_id == id)
-    };
-    for (i, s) in m.variants.iter().enumerate() {
-        let tag = format!("variant {} ({:?})", i, s.uri);
-        if s.uri.is_empty() {
-            v.push(format!("variant {i}: empty URI"));
-        }
-        if s.bandwidth == 0 {
-            v.push(format!("{tag}: BANDWIDTH missing or 0"));
-        }
-        if let Some(avg) = s.average_bandwidth {
-            if avg > s.bandwidth {
-                v.push(format!(
-                    "{tag}: AVERAGE-BANDWIDTH {avg} > BANDWIDTH {}",
-                    s.bandwidth
-                ));
-            }
-        }
-        match &s.codecs {
-            None => v.push(format!("{tag}: CODECS missing (required by ffstream)")),
-            Some(c) => {
-                if codec_list(c).iter().any(|x| x.is_empty()) {
-                    v.push(format!("{tag}: malformed CODECS {c:?}"));
-                }
-                if has_codec(c, VIDEO_CODECS) && s.resolution.is_none() {
-                    v.push(format!("{tag}: video variant without RESOLUTION"));
-                }
-                if s.audio.is_some() && !has_codec(c, AUDIO_CODECS) {
-                    v.push(format!(
-                        "{tag}: has an AUDIO group but CODECS {c:?} lists no audio codec"
-                    ));
-                }
-            }
-        }
-        if let Some((w, h)) = s.resolution {
-            if w == 0 || h == 0 {
-                v.push(format!("{tag}: RESOLUTION {w}x{h}"));
-            }
-        }
-        if let Some(f) = s.frame_rate {
-            if !(f > 0.0 && f.is_finite()) {
-                v.push(format!("{tag}: FRAME-RATE {f}"));
-            }
-        }
-        for (ty, g) in [
-            ("AUDIO", &s.audio),
-            ("VIDEO", &s.video),
-            ("SUBTITLES", &s.subtitles),
-        ] {
-            if let Some(g) = g {
-                if !group_exists(ty, g) {
-                    v.push(format!(
-                        "{tag}: {ty}={g:?} names no EXT-X-MEDIA TYPE={ty} group"
-                    ));
-                }
-            }
-        }
-        if let Some(g) = &s.closed_captions {
-            if matches!(s.attrs.get("CLOSED-CAPTIONS"), Some(AttrValue::Quoted(_)))
-                && !group_exists("CLOSED-CAPTIONS", g)
-            {
-                v.push(format!("{tag}: CLOSED-CAPTIONS={g:?} names no group"));
-            }
-        }
-    }
-    for (i, s) in m.iframe_variants.iter().enumerate() {
-        if s.uri.is_empty() || s.bandwidth == 0 {
-            v.push(format!("I-frame variant {i}: URI or BANDWIDTH missing"));
-        }
-    }
-    let mut groups: BTreeMap<(&str, &str), Vec<&Media>> = BTreeMap::new();
-    for r in &m.media {
-        groups
-            .entry((&r.media_type, &r.group_id))
-            .or_default()
-            .push(r);
-        let tag = format!("EXT-X-MEDIA {:?}/{:?}", r.group_id, r.name);
-        if r.default && r.attrs.contains_key("AUTOSELECT") && !r.autoselect {
-            v.push(format!("{tag}: DEFAULT=YES requires AUTOSELECT=YES"));
-        }
-        if r.attrs.contains_key("FORCED") && r.media_type != "SUBTITLES" {
-            v.push(format!("{tag}: FORCED only allowed for SUBTITLES"));
-        }
-        match r.media_type.as_str() {
-            "CLOSED-CAPTIONS" => {
-                if r.uri.is_some() {
-                    v.push(format!("{tag}: CLOSED-CAPTIONS must not have URI"));
-                }
-                if r.instream_id.is_none() {
-                    v.push(format!("{tag}: CLOSED-CAPTIONS requires INSTREAM-ID"));
-                }
-            }
-            "SUBTITLES" if r.uri.is_none() => v.push(format!("{tag}: SUBTITLES requires URI")),
-            _ => {
-                if r.instream_id.is_some() {
-                    v.push(format!(
-                        "{tag}: INSTREAM-ID only allowed for CLOSED-CAPTIONS"
-                    ));
-                }
-            }
-        }
-    }
-    for ((ty, g), members) in &groups {
-        let mut names = BTreeSet::new();
-        for r in members {
-            if !names.insert(&r.name) {
-                v.push(format!("{ty} group {g:?}: duplicate NAME {:?}", r.name));
-            }
-        }
-        if members.iter().filter(|r| r.default).count() > 1 {
-            v.push(format!("{ty} group {g:?}: more than one DEFAULT=YES"));
-        }
-    }
-    let have = m.version.unwrap_or(1);
-    let mut need = (1, "");
-    if m.media.iter().any(|r| {
-        r.instream_id
-            .as_deref()
-            .is_some_and(|s| s.starts_with("SERVICE"))
-    }) {
-        need = (7, "INSTREAM-ID SERVICE values");
-    } else if m
-        .session_keys
-        .iter()
-        .any(|k| k.keyformat.is_some() || k.keyformatversions.is_some())
-    {
-        need = (5, "KEYFORMAT in EXT-X-SESSION-KEY");
-    } else if m.session_keys.iter().any(|k| k.iv.is_some()) {
-        need = (2, "IV in EXT-X-SESSION-KEY");
-    }
-    if have < need.0 {
-        v.push(format!(
-            "EXT-X-VERSION {have} too low: {} requires {} (§7)",
-            need.1, need.0
-        ));
-    }
-    v
-}
-
-/// Segment bit rates of a media playlist whose segments are files under `dir`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SegmentBitrates {
-    /// RFC 8216 §4.3.4.2 peak segment bit rate (bits/s): the largest bit rate
-    /// of any contiguous set of segments lasting 0.5–1.5 × target duration.
-    pub peak: f64,
-    /// Total segment bytes × 8 / total duration.
-    pub average: f64,
-}
-
-/// Measures segment bit rates (byte ranges count their length; init
-/// sections are not counted). Compare with a variant's BANDWIDTH (which must
-/// be >= the peak, summed over the renditions played together) and
-/// AVERAGE-BANDWIDTH.
-pub fn segment_bitrates(p: &MediaPlaylist, dir: &Path) -> Result<SegmentBitrates, String> {
-    let mut sizes = Vec::new();
-    for s in &p.segments {
-        let size = match s.byterange {
-            Some(r) => r.length,
-            None => std::fs::metadata(dir.join(&s.uri))
-                .map_err(|e| format!("segment {:?}: {e}", s.uri))?
-                .len(),
-        };
-        sizes.push((size as f64 * 8.0, s.duration));
-    }
-    let total_bits: f64 = sizes.iter().map(|x| x.0).sum();
-    let total_dur: f64 = sizes.iter().map(|x| x.1).sum();
-    if total_dur <= 0.0 {
-        return Err("no segment duration".into());
-    }
-    let td = p.target_duration as f64;
-    let mut peak: f64 = 0.0;
-    for i in 0..sizes.len() {
-        let (mut bits, mut dur) = (0.0, 0.0);
-        for &(b, d) in &sizes[i..] {
-            bits += b;
-            dur += d;
-            if dur > 1.5 * td {
-                break;
-            }
-            if dur >= 0.5 * td {
-                peak = peak.max(bits / dur);
-            }
-        }
-    }
-    if peak == 0.0 {
-        // All sets fall outside the window (e.g. very short playlist): fall
-        // back to the largest single-segment rate.
-        peak = sizes.iter().map(|&(b, d)| b / d).fold(0.0, f64::max);
-    }
-    Ok(SegmentBitrates {
-        peak,
-        average: total_bits / total_dur,
-    })
-}
-
-/// Checks a variant's BANDWIDTH / AVERAGE-BANDWIDTH against measured segment
-/// bit rates of the renditions played together (the variant's own media
-/// playlist plus, e.g., its audio rendition). For a stream whose segments
-/// all exist, RFC 8216 §4.3.4.2 makes BANDWIDTH the sum of the peak segment
-/// bit rates and AVERAGE-BANDWIDTH the sum of the averages: each must be
-/// within `tolerance` (a fraction; 0.0 = exact) of the measured value, on
-/// either side, give or take 1 bit/s of rounding to an integer.
-pub fn check_variant_bandwidth(
-    v: &Variant,
-    renditions: &[SegmentBitrates],
-    tolerance: f64,
-) -> Vec<String> {
-    let peak: f64 = renditions.iter().map(|r| r.peak).sum();
-    let avg: f64 = renditions.iter().map(|r| r.average).sum();
+/// The segments m3u8-rs read, with the state each tag leaves in effect
+/// (m3u8-rs attaches EXT-X-KEY and EXT-X-MAP only to the segment right
+/// after the tag), cross-checked tag by tag against the scan.
+fn segments(scan: &Scan, lib: Vec<m3u::MediaSegment>) -> Result<Vec<Segment>, String> {
+    let mut state = InEffect::default();
     let mut out = Vec::new();
-    let bw = v.bandwidth as f64;
-    if bw < peak * (1.0 - tolerance) - 1.0 {
-        out.push(format!(
-            "variant {:?}: BANDWIDTH {} below measured peak segment bit rate {:.0}",
-            v.uri, v.bandwidth, peak
-        ));
+    for (i, s) in lib.into_iter().enumerate() {
+        let extinf = scan.at(i, "EXTINF")[0];
+        let at = format!("line {}: segment {i}", extinf.line);
+        agree(&at, "the URI", scan.uris[i], s.uri.as_str())?;
+        let (duration, float_duration, title) =
+            syntax::parse_extinf(extinf.value.unwrap_or_default())?;
+        // m3u8-rs keeps EXTINF as an f32: agree to f32 precision, and keep
+        // the duration as written (to f64 precision).
+        let close = (f64::from(s.duration) - duration).abs() <= duration.max(1.0) * 1e-6;
+        agree(&at, "the EXTINF duration", true, close)?;
+        // m3u8-rs ends the title at a comma.
+        let short = title.split(',').next().filter(|t| !t.is_empty());
+        agree(&at, "the EXTINF title", short, s.title.as_deref())?;
+        segment_key(scan, i, &at, &s, &mut state)?;
+        segment_map(scan, i, &at, &s, &mut state)?;
+        let byterange = segment_range(scan, i, &at, &s, &mut state)?;
+        let discontinuity = !scan.at(i, "EXT-X-DISCONTINUITY").is_empty();
+        agree(&at, "EXT-X-DISCONTINUITY", discontinuity, s.discontinuity)?;
+        // The date-time as written; m3u8-rs keeps a parsed chrono value.
+        let pdt = scan
+            .at(i, "EXT-X-PROGRAM-DATE-TIME")
+            .first()
+            .and_then(|t| t.value);
+        let lib_pdt = s.program_date_time.is_some();
+        agree(&at, "an EXT-X-PROGRAM-DATE-TIME", pdt.is_some(), lib_pdt)?;
+        // m3u8-rs keeps one EXT-X-DATERANGE per segment: the last.
+        let ids = scan.at(i, "EXT-X-DATERANGE");
+        let id = ids
+            .last()
+            .and_then(|t| t.attrs.as_ref())
+            .and_then(|a| syntax::quoted(a, "ID"));
+        agree(&at, "the EXT-X-DATERANGE ID", id, s.daterange.map(|d| d.id))?;
+        let key = state
+            .keys
+            .iter()
+            .find(|k| k.keyformat.as_deref().unwrap_or("identity") == "identity")
+            .or(state.keys.first())
+            .cloned();
+        out.push(Segment {
+            uri: s.uri,
+            duration,
+            float_duration,
+            title: title.to_string(),
+            key,
+            keys: state.keys.clone(),
+            map: state.map.clone(),
+            discontinuity,
+            byterange,
+            program_date_time: pdt.map(str::to_string),
+        });
     }
-    if bw > peak * (1.0 + tolerance) + 1.0 {
-        out.push(format!(
-            "variant {:?}: BANDWIDTH {} above measured peak segment bit rate {:.0}",
-            v.uri, v.bandwidth, peak
-        ));
-    }
-    if let Some(a) = v.average_bandwidth {
-        if ((a as f64) - avg).abs() > avg * tolerance + 1.0 {
-            out.push(format!(
-                "variant {:?}: AVERAGE-BANDWIDTH {a} differs from measured average {avg:.0}",
-                v.uri
-            ));
-        }
-    }
-    out
+    Ok(out)
 }
 
-/// Reads `master` and every media playlist it names (variants and
-/// EXT-X-MEDIA renditions) from disk with the strict parser, and panics
-/// unless each passes [`check_master`] / [`check_media_rfc8216`] as a VOD
-/// playlist, ends with EXT-X-ENDLIST and names only segment (and
-/// EXT-X-MAP) files that exist. Returns the media playlists with their
-/// paths, variants first.
-pub fn check_vod_files(master: &Path) -> Vec<(std::path::PathBuf, MediaPlaylist)> {
-    let read = |p: &Path| {
-        std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
-    };
-    let m = parse_master(&read(master)).unwrap_or_else(|e| panic!("{}: {e}", master.display()));
-    let problems = check_master(&m);
-    assert!(problems.is_empty(), "{}: {problems:?}", master.display());
-    let dir = master.parent().unwrap();
-    let uris = m.variants.iter().map(|v| v.uri.clone());
-    let uris = uris.chain(m.media.iter().filter_map(|r| r.uri.clone()));
-    let mut out = Vec::new();
-    for uri in uris {
-        let p = dir.join(&uri);
-        let media = parse_media(&read(&p)).unwrap_or_else(|e| panic!("{uri}: {e}"));
-        let problems = check_media_rfc8216(&media, true);
-        assert!(problems.is_empty(), "{uri}: {problems:?}");
-        assert!(media.endlist, "{uri}: EXT-X-ENDLIST missing");
-        assert!(!media.segments.is_empty(), "{uri}: no segments");
-        let files = media
-            .segments
-            .iter()
-            .map(|s| &s.uri)
-            .chain(media.map.iter().map(|m| &m.uri));
-        for f in files {
-            assert!(dir.join(f).is_file(), "{uri}: {f} missing");
+/// The EXT-X-KEY before segment `i`, if any, put in effect.
+///
+/// m3u8-rs 6.0.1 refuses `METHOD=NONE` without an IV (its check is the
+/// wrong way round; upstream pull request rutgersc/m3u8-rs#76), reading the
+/// tag as an unknown one: that unknown tag is taken as METHOD=NONE here. It
+/// also keeps only the last EXT-X-KEY before a segment, so several
+/// KEYFORMATs for one segment show as a disagreement.
+fn segment_key(
+    scan: &Scan,
+    i: usize,
+    at: &str,
+    s: &m3u::MediaSegment,
+    state: &mut InEffect,
+) -> Result<(), String> {
+    let mut none = false;
+    for t in &s.unknown_tags {
+        match (t.tag.as_str(), t.rest.as_deref()) {
+            ("X-KEY", Some("METHOD=NONE")) => none = true,
+            _ => return Err(format!("{at}: {}", unread(t))),
         }
-        out.push((p, media));
     }
-    out
+    let tags = scan.at(i, "EXT-X-KEY");
+    let lib_count = usize::from(s.key.is_some() || none);
+    agree(
+        at,
+        "the number of EXT-X-KEY before it",
+        tags.len(),
+        lib_count,
+    )?;
+    let Some(tag) = tags.last() else {
+        return Ok(());
+    };
+    // No key from m3u8-rs: the METHOD=NONE it could not read.
+    let lib = match &s.key {
+        Some(k) => agree_key(tag, k.clone())?,
+        None => agree_key(tag, m3u::Key::default())?,
+    };
+    match lib {
+        None => state.keys.clear(),
+        Some(k) => {
+            let fmt = |k: &Key| k.keyformat.clone().unwrap_or_else(|| "identity".into());
+            state.keys.retain(|o| fmt(o) != fmt(&k));
+            state.keys.push(k);
+        }
+    }
+    Ok(())
+}
+
+/// The EXT-X-MAP before segment `i`, if any, put in effect.
+fn segment_map(
+    scan: &Scan,
+    i: usize,
+    at: &str,
+    s: &m3u::MediaSegment,
+    state: &mut InEffect,
+) -> Result<(), String> {
+    let tags = scan.at(i, "EXT-X-MAP");
+    agree(
+        at,
+        "the number of EXT-X-MAP before it",
+        tags.len(),
+        usize::from(s.map.is_some()),
+    )?;
+    if let (Some(tag), Some(m)) = (tags.last(), &s.map) {
+        agree_attrs(
+            tag,
+            &[
+                ("URI", Some(m.uri.clone())),
+                ("BYTERANGE", m.byte_range.as_ref().map(byterange_text)),
+            ],
+        )?;
+        state.map = Some(Map {
+            uri: m.uri.clone(),
+            byterange: m.byte_range.as_ref().map(|r| ByteRange {
+                length: r.length,
+                offset: r.offset.unwrap_or(0),
+            }),
+        });
+    }
+    Ok(())
+}
+
+/// Segment `i`'s EXT-X-BYTERANGE with its offset resolved: without one,
+/// the range starts where the previous segment's ended, which must be a
+/// range of the same resource (§4.3.2.2).
+fn segment_range(
+    scan: &Scan,
+    i: usize,
+    at: &str,
+    s: &m3u::MediaSegment,
+    state: &mut InEffect,
+) -> Result<Option<ByteRange>, String> {
+    let tag = scan.at(i, "EXT-X-BYTERANGE").first().and_then(|t| t.value);
+    let lib = s.byte_range.as_ref().map(byterange_text);
+    agree(at, "EXT-X-BYTERANGE", tag.map(str::to_string), lib)?;
+    let range = match &s.byte_range {
+        None => None,
+        Some(r) => Some(match (r.offset, &state.last_range) {
+            (Some(offset), _) => ByteRange { length: r.length, offset },
+            (None, Some((u, end))) if *u == s.uri => ByteRange {
+                length: r.length,
+                offset: *end,
+            },
+            (None, _) => {
+                return Err(format!(
+                    "{at}: #EXT-X-BYTERANGE without offset, but the previous segment is not a sub-range of {:?}",
+                    s.uri
+                ))
+            }
+        }),
+    };
+    state.last_range = range.map(|r| (s.uri.clone(), r.offset + r.length));
+    Ok(range)
 }
