@@ -7,7 +7,8 @@
 //! header and period and puts every video representation into one
 //! adaptation set (its largest size, and its frame rate when the rungs
 //! share one), then the audio set; the presentation's duration and longest
-//! segment are the longest of the parts'.
+//! segment are the longest of the parts' (the longest segment raised to the
+//! longest one listed, see [`crate::dash::max_segment`]).
 
 use crate::{Error, Result};
 
@@ -52,7 +53,9 @@ pub(super) fn merge(video: &[Part], audio: Option<&Part>, aligned: bool) -> Resu
         out.push_str("</AdaptationSet>\n");
     }
     out.push_str(&first.text[tail_start..]);
-    Ok(out)
+    // The parts' muxers wrote their target duration; segments end at the
+    // inputs' keyframes.
+    Ok(crate::dash::max_segment::raise(&out))
 }
 
 fn bad(what: &str) -> Error {

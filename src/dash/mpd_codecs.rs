@@ -6,8 +6,11 @@
 use crate::ffi::io::{Interceptor, Sink};
 use std::io::Write;
 
-/// Completes the `codecs` of the MPD's representations; other files go to
-/// FFmpeg's own I/O.
+/// Completes the `codecs` of the MPD's representations, adds its tracks'
+/// labels and roles, and raises its `maxSegmentDuration` to the longest
+/// segment it lists ([`super::max_segment`]); the HLS playlists written
+/// beside it get extended date-time offsets ([`super::hls_dates`]); other
+/// files go to FFmpeg's own I/O.
 pub(crate) struct MpdCodecs {
     /// The full codec string of each representation, by its `id` (the
     /// output stream index).
@@ -19,6 +22,12 @@ pub(crate) struct MpdCodecs {
 impl Interceptor for MpdCodecs {
     fn open_write(&self, url: &str) -> std::io::Result<Option<Box<dyn Sink>>> {
         let name = url.strip_suffix(".tmp").unwrap_or(url);
+        if name.ends_with(".m3u8") {
+            return Ok(Some(Box::new(super::hls_dates::PlaylistSink {
+                path: url.into(),
+                text: Vec::new(),
+            })));
+        }
         if !name.ends_with(".mpd") {
             return Ok(None);
         }
@@ -47,6 +56,7 @@ impl Sink for MpdSink {
     fn close(self: Box<Self>) -> std::io::Result<()> {
         let text = String::from_utf8_lossy(&self.text);
         let fixed = self.tracks.apply(&complete_codecs(&text, &self.codecs));
+        let fixed = super::max_segment::raise(&fixed);
         let mut f = std::fs::File::create(&self.path)?;
         f.write_all(fixed.as_bytes())?;
         f.flush()
