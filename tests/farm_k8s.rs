@@ -345,4 +345,19 @@ fn farm_commands_refuse_bad_input_in_one_line() {
     std::fs::create_dir(&empty).unwrap();
     let err = refusal(&["farm", "slurm", p, "--submit"], empty.to_str());
     assert!(err.contains("cannot run sbatch"), "{err}");
+
+    // A farm encodes every rendition: a copied rung is refused at plan
+    // time, and no plan is written.
+    let clip = farm_jobs::clip();
+    let out = dir.path().join("copied/title.m3u8");
+    #[rustfmt::skip]
+    let err = refusal(&[
+        "plan", clip.to_str().unwrap(), "-o", out.to_str().unwrap(),
+        "--rep", "copy", "--rep", "320x180:300k", "--chunk-duration", "4",
+    ], None);
+    assert!(
+        err.contains("--rep copy") && err.contains("--copy"),
+        "{err}"
+    );
+    assert!(!dir.path().join("copied/plan.json").exists());
 }

@@ -181,6 +181,14 @@ fn renditions(a: &PlanArgs, codec: VideoCodec, audio: u64) -> Result<Vec<Rung>, 
         if a.auto.is_some() {
             return Err(Error::Config("use either --auto or --rep, not both".into()));
         }
+        if a.reps.iter().any(|r| r == "copy" || r.starts_with("copy:")) {
+            return Err(Error::Config(
+                "--rep copy: a farm encodes every rendition (each chunk starts with an IDR \
+                 on its boundary); package the source without re-encoding in one run \
+                 (ffstream hls|dash --copy or --rep copy)"
+                    .into(),
+            ));
+        }
         a.reps
             .iter()
             .map(|r| crate::parse_rep(r))
