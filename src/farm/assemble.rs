@@ -31,6 +31,9 @@ pub fn assemble(plan: &FarmPlan) -> Result<PathBuf> {
     }
     let joined = join(plan, &reports)?;
     check_inits(&shared, &joined)?;
+    if plan.protocol == Output::Hls {
+        super::ts_cc::join_counters(&shared, &joined)?;
+    }
     match &shared {
         Shared::Folder(dir) => {
             write_manifests(plan, &joined, dir)?;

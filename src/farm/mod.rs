@@ -40,6 +40,7 @@ mod chunk;
 mod fmp4;
 mod mpd;
 mod report;
+mod ts_cc;
 
 // The schedulers' side: Slurm scripts, Kubernetes manifests, local processes.
 pub mod k8s;
