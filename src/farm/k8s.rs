@@ -25,7 +25,7 @@ pub const ASSEMBLE_FILE: &str = "farm-k8s-assemble.yaml";
 /// Retries of each index by default (`backoffLimitPerIndex`).
 pub const DEFAULT_BACKOFF_PER_INDEX: u32 = 3;
 
-/// What the Jobs run, and where.
+/// What the Jobs run, and where. Example: [`manifests`].
 #[derive(Debug, Clone)]
 pub struct K8sJob {
     /// The Jobs' name prefix: `NAME-chunks` and `NAME-assemble` (lowercase
@@ -58,7 +58,7 @@ pub struct K8sJob {
     pub claim: Option<(String, String)>,
 }
 
-/// The manifests [`manifests`] writes, as YAML text.
+/// The manifests [`manifests`] writes, as YAML text. Example: [`manifests`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct K8sManifests {
     /// The Indexed Job of the chunk tasks.
@@ -69,6 +69,35 @@ pub struct K8sManifests {
 
 /// Writes the two Jobs for `job`. Refuses an empty plan, `parallel` 0, and
 /// names Kubernetes would refuse.
+///
+/// ```
+/// use ffstream::farm::k8s::{self, K8sJob};
+/// let mut job = K8sJob {
+///     name: "movie".into(),
+///     namespace: Some("media".into()),
+///     image: "registry.example/ffstream:1".into(),
+///     exe: "ffstream".into(),
+///     plan: "s3://bucket/movie/plan.json".into(),
+///     tasks: 6,
+///     parallel: Some(2),
+///     backoff_per_index: k8s::DEFAULT_BACKOFF_PER_INDEX,
+///     cpus: Some(2),
+///     env: vec![("AWS_REGION".into(), "eu-west-1".into())],
+///     secret: Some("store-credentials".into()),
+///     claim: None,
+/// };
+/// let m = k8s::manifests(&job)?;
+/// // One indexed completion per task, two pods at a time; the assemble Job runs once.
+/// assert!(m.chunks.contains("completionMode: \"Indexed\""));
+/// assert!(m.chunks.contains("completions: 6\n"));
+/// assert!(m.chunks.contains("parallelism: 2\n"));
+/// assert!(m.assemble.contains("- \"assemble\""));
+/// assert!(!m.assemble.contains("Indexed"));
+/// // Kubernetes would refuse an upper-case name: so does this.
+/// job.name = "Movie".into();
+/// assert!(k8s::manifests(&job).is_err());
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 pub fn manifests(job: &K8sJob) -> Result<K8sManifests> {
     check(job)?;
     let parallel = job.parallel.unwrap_or(job.tasks).min(job.tasks);

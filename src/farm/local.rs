@@ -22,6 +22,18 @@ const SCHEDULER_INDEX_VARIABLES: [&str; 3] = super::INDEX_VARIABLES;
 const TAIL_LINES: usize = 3;
 
 /// A local farm.
+///
+/// ```no_run
+/// use ffstream::farm::{local::LocalFarm, FarmPlan};
+/// use std::path::Path;
+/// // A plan written by `farm::plan` (or `ffstream plan`), loaded from its file.
+/// let plan = FarmPlan::load(Path::new("out/plan.json"))?;
+/// let farm = LocalFarm::for_plan("/usr/local/bin/ffstream", &plan, 4)?;
+/// let report = farm.run(&|t| eprintln!("task {} {} in {:?}", t.index, t.status, t.elapsed))?;
+/// assert!(report.tasks.iter().all(|t| t.ok));
+/// println!("tasks {:?}, assembly {:?}", report.tasks_elapsed, report.assemble_elapsed);
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct LocalFarm {
     /// The `ffstream` binary to run (the running one, for the CLI).
@@ -36,7 +48,7 @@ pub struct LocalFarm {
     pub parallel: usize,
 }
 
-/// How one task ended.
+/// How one task ended. Example: [`LocalFarm`].
 #[derive(Debug, Clone)]
 pub struct TaskRun {
     /// The task's index.
@@ -51,7 +63,7 @@ pub struct TaskRun {
     pub elapsed: Duration,
 }
 
-/// What a whole local run did.
+/// What a whole local run did. Example: [`LocalFarm`].
 #[derive(Debug, Clone)]
 pub struct LocalReport {
     /// Every task, by index.
@@ -64,7 +76,7 @@ pub struct LocalReport {
 
 impl LocalFarm {
     /// The farm of `plan`, which must have been loaded from its file
-    /// ([`FarmPlan::load`]), run by `exe`.
+    /// ([`FarmPlan::load`]), run by `exe`. Example: [`LocalFarm`].
     pub fn for_plan(exe: impl Into<PathBuf>, plan: &FarmPlan, parallel: usize) -> Result<Self> {
         let file = plan.path.clone().ok_or_else(|| {
             Error::Config("farm local: the plan has no file (save it, then load it)".into())
@@ -81,7 +93,8 @@ impl LocalFarm {
     /// Runs tasks `0..tasks`, at most `parallel` at once, calling
     /// `on_done` as each ends (from the thread that waited for it). Every
     /// task runs even when one fails; then an error names the failed ones
-    /// with the end of their error output.
+    /// with the end of their error output. Example: [`LocalFarm`] (its
+    /// [`run`](LocalFarm::run) calls this, then the assembly).
     pub fn run_tasks(&self, on_done: &(dyn Fn(&TaskRun) + Sync)) -> Result<Vec<TaskRun>> {
         let tasks = self.tasks;
         if self.parallel == 0 {
@@ -121,7 +134,7 @@ impl LocalFarm {
     }
 
     /// Runs every task, then the assembly; `on_done` as in
-    /// [`LocalFarm::run_tasks`].
+    /// [`LocalFarm::run_tasks`]. Example: [`LocalFarm`].
     pub fn run(&self, on_done: &(dyn Fn(&TaskRun) + Sync)) -> Result<LocalReport> {
         let start = Instant::now();
         let runs = self.run_tasks(on_done)?;

@@ -70,7 +70,7 @@ pub const INDEX_VARIABLES: [&str; 3] = [
     "AWS_BATCH_JOB_ARRAY_INDEX",
 ];
 
-/// One video rendition of the farm's ladder.
+/// One video rendition of the farm's ladder. Example: [`Ladder`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rung {
     /// Picture width, pixels (even).
@@ -82,6 +82,18 @@ pub struct Rung {
 }
 
 /// What to encode: the ladder and the settings every task shares.
+///
+/// ```
+/// use ffstream::farm::{Ladder, Rung};
+/// let mut ladder = Ladder::h264(vec![(1280, 720, 2_500_000), (640, 360, 800_000)], 4.0);
+/// assert_eq!(ladder.renditions[1], Rung { width: 640, height: 360, video_bitrate: 800_000 });
+/// assert!(ladder.audio_bitrate.is_some() && ladder.iframe_playlists);
+/// assert_eq!(ladder.warmup_segments, 1);
+/// // The fields are plain settings: fMP4 segments, no audio, an encoder option.
+/// ladder.fmp4 = true;
+/// ladder.audio_bitrate = None;
+/// ladder.options.push(("preset".into(), "veryfast".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Ladder {
     /// Video codec: `h264` (HEVC chunks do not yet join cleanly).
@@ -120,7 +132,8 @@ pub struct Ladder {
 
 impl Ladder {
     /// An H.264 ladder of `(width, height, video bit/s)` renditions with
-    /// 128 kbit/s AAC audio and `segment_seconds` segments.
+    /// 128 kbit/s AAC audio and `segment_seconds` segments. Example:
+    /// [`Ladder`].
     pub fn h264(renditions: Vec<(u32, u32, u64)>, segment_seconds: f64) -> Self {
         Ladder {
             codec: "h264".into(),
@@ -154,7 +167,7 @@ fn one() -> u32 {
     1
 }
 
-/// The output protocol of a farm.
+/// The output protocol of a farm. Example: [`FarmPlan`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Output {
@@ -164,7 +177,7 @@ pub enum Output {
     Dash,
 }
 
-/// What one task does.
+/// What one task does. Example: [`FarmPlan`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Work {
@@ -194,7 +207,7 @@ pub enum Work {
     Audio,
 }
 
-/// One task of the farm.
+/// One task of the farm. Example: [`FarmPlan`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     /// Its index (what `ffstream chunk --index` and the schedulers' array
@@ -207,7 +220,7 @@ pub struct Task {
     pub report: String,
 }
 
-/// The input's video clock, as the plan probed it.
+/// The input's video clock, as the plan probed it. Example: [`FarmPlan`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Clock {
     /// Time base of the video stream: numerator.
@@ -223,6 +236,41 @@ pub struct Clock {
 }
 
 /// A farm's plan: everything a task or the assembly needs, as `plan.json`.
+///
+/// [`plan`] writes one from a probed input (see the [module](crate::farm)'s
+/// example); here one is written by hand, saved, and loaded back.
+///
+/// ```
+/// use ffstream::farm::{Clock, FarmPlan, Ladder, Output, Task, Work, PLAN_VERSION};
+/// let dir = tempfile::tempdir().unwrap();
+/// let video = Work::Video { first_segment: 0, segments: 5, start: 0, end: None, warmup: 0, cooldown: 0 };
+/// let plan = FarmPlan {
+///     version: PLAN_VERSION,
+///     input: "movie.mp4".into(),
+///     output: dir.path().join("movie.m3u8"),
+///     protocol: Output::Hls,
+///     ladder: Ladder::h264(vec![(640, 360, 800_000)], 4.0),
+///     clock: Clock { time_base_num: 1, time_base_den: 12_800, origin: 0, frame_rate: 25.0, duration: 20.0 },
+///     segments_per_chunk: 5,
+///     tasks: vec![
+///         Task { index: 0, work: video, report: "chunk-0.json".into() },
+///         Task { index: 1, work: Work::Audio, report: "chunk-1.json".into() },
+///     ],
+///     run: Default::default(),
+///     path: None,
+/// };
+/// let file = plan.save()?;
+/// assert_eq!(file, dir.path().join(ffstream::farm::PLAN_FILE));
+/// let loaded = FarmPlan::load(&file)?;
+/// assert_eq!(loaded.path.as_deref(), Some(file.as_path()));
+/// assert_eq!((loaded.task_count(), loaded.stem()), (2, "movie".to_string()));
+/// assert_eq!(loaded.manifest(), dir.path().join("movie.m3u8"));
+/// assert_eq!(loaded.dir(), dir.path());
+/// assert!(!loaded.in_store());
+/// assert_eq!(loaded.task(1)?.work, Work::Audio);
+/// assert!(loaded.task(2).is_err()); // the error names the range 0..2
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FarmPlan {
     /// Format version ([`PLAN_VERSION`]).
@@ -254,6 +302,7 @@ pub struct FarmPlan {
 impl FarmPlan {
     /// Reads a plan written by [`FarmPlan::save`] (or `ffstream plan`): a
     /// file, or an object named by a store URL (`s3://bucket/title/plan.json`).
+    /// Example: [`FarmPlan`].
     pub fn load(path: &Path) -> Result<FarmPlan> {
         let shown = path.to_string_lossy();
         let text = if shared::is_store_location(&shown) {
@@ -291,6 +340,7 @@ impl FarmPlan {
     /// Writes the plan as `plan.json` beside the output (through a temporary
     /// name, so a reader never sees half a plan; in a store, in one PUT)
     /// and returns its path (or URL).
+    /// Example: [`FarmPlan`].
     pub fn save(&self) -> Result<PathBuf> {
         let text = serde_json::to_string_pretty(self)
             .map_err(|e| Error::Internal(format!("plan to JSON: {e}")))?;
@@ -300,6 +350,7 @@ impl FarmPlan {
 
     /// Whether the farm's files are in an object store (the plan was
     /// loaded from, or its output names, a store URL) rather than a folder.
+    /// Example: [`FarmPlan`].
     pub fn in_store(&self) -> bool {
         let at = self.path.as_deref().unwrap_or(&self.output);
         shared::is_store_location(&at.to_string_lossy())
@@ -311,6 +362,7 @@ impl FarmPlan {
     }
 
     /// How many tasks there are (indexes `0..task_count()`).
+    /// Example: [`FarmPlan`].
     pub fn task_count(&self) -> usize {
         self.tasks.len()
     }
@@ -318,6 +370,7 @@ impl FarmPlan {
     /// The folder every file goes to: the loaded plan's own folder (so
     /// machines may mount the shared folder anywhere), else the output's.
     /// A store plan's folder is a URL (`s3://bucket/title`).
+    /// Example: [`FarmPlan`].
     pub fn dir(&self) -> PathBuf {
         let at = self
             .path
@@ -341,6 +394,7 @@ impl FarmPlan {
     }
 
     /// The manifest, in [`dir`](Self::dir).
+    /// Example: [`FarmPlan`].
     pub fn manifest(&self) -> PathBuf {
         let name = self
             .output
@@ -350,6 +404,7 @@ impl FarmPlan {
     }
 
     /// The output's file stem (`movie` for `movie.m3u8`).
+    /// Example: [`FarmPlan`].
     pub fn stem(&self) -> String {
         self.output
             .file_stem()
@@ -358,6 +413,7 @@ impl FarmPlan {
     }
 
     /// The task at `index`, or an error naming the valid range.
+    /// Example: [`FarmPlan`].
     pub fn task(&self, index: usize) -> Result<&Task> {
         self.tasks.get(index).ok_or_else(|| {
             Error::Config(format!(
@@ -369,6 +425,16 @@ impl FarmPlan {
 }
 
 /// The task index from the first of [`INDEX_VARIABLES`] that is set.
+///
+/// ```
+/// // What a Slurm array task sees (set here by hand).
+/// std::env::set_var("SLURM_ARRAY_TASK_ID", "3");
+/// assert_eq!(ffstream::farm::index_from_env()?, 3);
+/// std::env::set_var("SLURM_ARRAY_TASK_ID", "three");
+/// let e = ffstream::farm::index_from_env().unwrap_err();
+/// assert!(e.to_string().contains("SLURM_ARRAY_TASK_ID"));
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 pub fn index_from_env() -> Result<usize> {
     for name in INDEX_VARIABLES {
         if let Ok(v) = std::env::var(name) {

@@ -17,7 +17,7 @@
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// What the Slurm scripts run, and how.
+/// What the Slurm scripts run, and how. Example: [`scripts`].
 #[derive(Debug, Clone)]
 pub struct SlurmJob {
     /// The `ffstream` binary as the compute nodes see it (an absolute path).
@@ -42,7 +42,7 @@ pub struct SlurmJob {
     pub name: String,
 }
 
-/// The files [`scripts`] writes, as text.
+/// The files [`scripts`] writes, as text. Example: [`scripts`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlurmScripts {
     /// The job array of the chunk tasks (`sbatch CHUNKS`).
@@ -64,6 +64,35 @@ pub const SUBMIT_FILE: &str = "farm-slurm-submit.sh";
 /// Writes the scripts for `job`; the submit script names the other two
 /// inside `job.dir`. Refuses an empty plan, `parallel` 0, and names or
 /// paths that a `#SBATCH` line cannot hold (a newline or a double quote).
+///
+/// ```
+/// use ffstream::farm::slurm::{self, SlurmJob};
+/// use std::path::Path;
+/// let mut job = SlurmJob {
+///     exe: "/opt/bin/ffstream".into(),
+///     plan: "/shared/out/plan.json".into(),
+///     tasks: 12,
+///     parallel: Some(4),
+///     partition: Some("encode".into()),
+///     cpus_per_task: Some(2),
+///     dir: "/shared/logs".into(),
+///     name: "ffstream-movie".into(),
+/// };
+/// let s = slurm::scripts(&job)?;
+/// // One array task per chunk, at most 4 at once, each running the same command.
+/// assert!(s.chunks.contains("#SBATCH --array=0-11%4"));
+/// assert!(s.chunks.contains("chunk '/shared/out/plan.json'"));
+/// assert!(s.assemble.contains("--kill-on-invalid-dep=yes"));
+/// assert!(s.submit.contains(slurm::ASSEMBLE_FILE));
+/// // The submit script's second sbatch: after the array, from its job id.
+/// let args = slurm::assemble_args("4242;cluster\n", Path::new(slurm::ASSEMBLE_FILE));
+/// assert_eq!(args[1], "--dependency=afterok:4242");
+/// assert_eq!(slurm::job_id("4242;cluster"), "4242");
+/// // A job name an #SBATCH line cannot hold is refused.
+/// job.name = "two words".into();
+/// assert!(slurm::scripts(&job).is_err());
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 pub fn scripts(job: &SlurmJob) -> Result<SlurmScripts> {
     check(job)?;
     let exe = shell_quote(&job.exe.to_string_lossy());
@@ -88,7 +117,8 @@ pub fn scripts(job: &SlurmJob) -> Result<SlurmScripts> {
 }
 
 /// The `sbatch` arguments that submit the assemble script after the array
-/// job `array_job_id` (as `sbatch --parsable` printed it).
+/// job `array_job_id` (as `sbatch --parsable` printed it). Example:
+/// [`scripts`].
 pub fn assemble_args(array_job_id: &str, script: &Path) -> Vec<String> {
     vec![
         "--parsable".into(),
@@ -98,6 +128,7 @@ pub fn assemble_args(array_job_id: &str, script: &Path) -> Vec<String> {
 }
 
 /// The job id in what `sbatch --parsable` prints (`ID` or `ID;CLUSTER`).
+/// Example: [`scripts`].
 pub fn job_id(parsable: &str) -> &str {
     let line = parsable.trim();
     line.split(';').next().unwrap_or(line)
