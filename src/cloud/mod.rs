@@ -29,6 +29,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A store and the prefix under which ffstream reads or writes.
+///
+/// Give one to [`Packager::upload_to`](crate::Packager::upload_to) to mirror
+/// a run there (runnable: `examples/to_store.rs`).
+///
+/// ```
+/// use ffstream::cloud::Store;
+/// use std::sync::Arc;
+/// // Any object_store backend, under a prefix; the name is what errors say.
+/// let memory = Store::custom("memory", Arc::new(object_store::memory::InMemory::new()), "/titles/");
+/// assert_eq!(memory.name(), "memory");
+/// // A URL: credentials come from the environment; a plain folder also works.
+/// let dir = tempfile::tempdir().unwrap();
+/// let folder = dir.path().join("mirror").to_string_lossy().into_owned();
+/// assert_eq!(Store::from_url(&folder)?.name(), folder);
+/// assert!(dir.path().join("mirror").is_dir());
+/// // An unknown scheme is refused, naming the URL.
+/// let e = Store::from_url("gopher://host/title").unwrap_err();
+/// assert!(e.to_string().contains("gopher://host/title"));
+/// # Ok::<(), ffstream::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Store {
     name: String,
@@ -45,6 +65,15 @@ impl std::fmt::Debug for Store {
 }
 
 /// Whether `s` is a URL ffstream opens through `object_store` (not FFmpeg).
+///
+/// ```
+/// use ffstream::cloud::is_store_url;
+/// assert!(is_store_url("s3://bucket/in/movie.mp4"));
+/// assert!(is_store_url("azure://container/movie.mp4"));
+/// // HTTP inputs are FFmpeg's to read; local paths are files.
+/// assert!(!is_store_url("https://cdn.example/movie.mp4"));
+/// assert!(!is_store_url("movie.mp4"));
+/// ```
 pub fn is_store_url(s: &str) -> bool {
     ["s3://", "gs://", "az://", "azure://"]
         .iter()
@@ -164,7 +193,7 @@ fn system_has_ca_certificates() -> bool {
 impl Store {
     /// A store you built yourself (any `object_store` backend, or your own
     /// implementation of the trait): the equivalent of the seed's custom cloud.
-    /// `name` is how errors and summaries refer to it.
+    /// `name` is how errors and summaries refer to it. Example: [`Store`].
     pub fn custom(name: impl Into<String>, store: Arc<dyn ObjectStore>, prefix: &str) -> Store {
         Store {
             name: name.into(),
@@ -174,7 +203,7 @@ impl Store {
     }
 
     /// Parses a store URL (see the module docs), with credentials from the
-    /// environment. `url` may name an object or a prefix.
+    /// environment. `url` may name an object or a prefix. Example: [`Store`].
     pub fn from_url(url: &str) -> Result<Store> {
         Self::from_url_with(url, None)
     }
@@ -280,7 +309,7 @@ impl Store {
         })
     }
 
-    /// How errors and summaries name this store.
+    /// How errors and summaries name this store. Example: [`Store`].
     pub fn name(&self) -> &str {
         &self.name
     }
