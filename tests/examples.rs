@@ -93,7 +93,7 @@ fn small_clip(secs: u32) -> PathBuf {
     if path.is_file() {
         return path;
     }
-    let tmp = path.with_file_name(format!(".tmp-{}-{secs}s.mp4", std::process::id()));
+    let tmp = fixtures::temp_sibling(&path);
     let src = format!("testsrc2=size=320x180:rate=30:duration={secs}");
     let tmp_s = tmp.to_string_lossy().into_owned();
     fixtures::ffmpeg(&[

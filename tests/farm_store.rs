@@ -93,7 +93,7 @@ fn big_clip() -> PathBuf {
     if path.is_file() {
         return path;
     }
-    let tmp = path.with_file_name(format!(".tmp-{}-farm-store.mp4", std::process::id()));
+    let tmp = fixtures::temp_sibling(&path);
     let secs = BIG_SECONDS.to_string();
     let video = format!("testsrc2=size=1920x1080:rate={BIG_FPS}:duration={secs}");
     let audio = format!("sine=frequency=440:sample_rate=48000:duration={secs}");

@@ -30,7 +30,7 @@ pub fn clip() -> PathBuf {
     if path.is_file() {
         return path;
     }
-    let tmp = path.with_file_name(format!(".tmp-{}-farm-clip.mp4", std::process::id()));
+    let tmp = fixtures::temp_sibling(&path);
     let secs = CLIP_SECONDS.to_string();
     fixtures::ffmpeg(
         &[

@@ -116,9 +116,10 @@ pub fn clip(kind: Kind) -> PathBuf {
     path
 }
 
-/// A unique temporary name next to `path`, keeping its extension so `ffmpeg`
-/// picks the same container.
-fn temp_sibling(path: &Path) -> PathBuf {
+/// A unique temporary name next to `path` (unique across the threads and
+/// processes making the same fixture at once), keeping its extension so
+/// `ffmpeg` picks the same container.
+pub fn temp_sibling(path: &Path) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let name = path.file_name().unwrap().to_string_lossy();
