@@ -589,6 +589,63 @@ fn a_copy_run_reports_what_it_copied() {
     );
 }
 
+/// `convert --json` prints the report in the same format: the output file,
+/// and per output stream the codec and packets that ffprobe finds in the
+/// written file; `--report` of a failed convert says why, with the exit
+/// status the process ends with, and nothing is written.
+#[test]
+fn convert_reports_what_ffprobe_finds_in_its_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = clip4();
+    let mkv = dir.path().join("c.mkv");
+    let out = ffstream(&["convert", s(&clip), "-o", s(&mkv), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("only the JSON report on stdout");
+    assert_eq!(
+        (&r["command"], &r["status"]),
+        (&"convert".into(), &"done".into())
+    );
+    assert_eq!((u(&r, "version"), &r["copy"]), (1, &true.into()));
+    assert_eq!(r["manifest"].as_str(), Some(s(&mkv)));
+    let probe = oracle::ffprobe_json(
+        &[
+            "-count_packets",
+            "-show_entries",
+            "stream=index,codec_name,nb_read_packets",
+        ],
+        mkv.as_os_str(),
+    );
+    let streams = probe["streams"].as_array().unwrap();
+    let reps = r["renditions"].as_array().unwrap();
+    assert_eq!(reps.len(), streams.len(), "{r}");
+    for (rep, st) in reps.iter().zip(streams) {
+        assert_eq!(rep["codecs"], st["codec_name"], "{r}");
+        let packets: u64 = st["nb_read_packets"].as_str().unwrap().parse().unwrap();
+        assert_eq!(u(rep, "frames"), packets, "{r}");
+    }
+
+    let report = dir.path().join("failed.json");
+    let missing = dir.path().join("missing.mp4");
+    let bad = ffstream(&[
+        "convert",
+        s(&missing),
+        "-o",
+        s(&dir.path().join("x.mkv")),
+        "--report",
+        s(&report),
+    ]);
+    let r = read_json(&report);
+    assert_eq!(r["status"], "failed");
+    assert_eq!(Some(u(&r, "exit_code") as i32), bad.status.code());
+    assert_eq!(bad.status.code(), Some(3), "bad input");
+    assert!(r["error"].as_str().unwrap().contains(s(&missing)), "{r}");
+    assert!(!dir.path().join("x.mkv").exists());
+}
+
 /// A run that uploads: every progress line shows the upload queue, and
 /// the report's count and bytes for the store are what the store holds.
 #[test]

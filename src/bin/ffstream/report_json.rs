@@ -210,6 +210,40 @@ impl Run<'_> {
         r
     }
 
+    /// The report of a `convert` run: its output file as the manifest, and
+    /// one entry per output stream (`video #0`, ...) with its codec and the
+    /// packets written; `copy` when no stream was re-encoded.
+    pub fn converted(&self, c: &ffstream::convert::ConvertReport) -> RunReport {
+        use ffstream::convert::{StreamAction, StreamKind};
+        let mut r = self.base("done", 0);
+        r.copy = c.streams.iter().all(|s| s.action == StreamAction::Copied);
+        r.manifest = Some(c.output.display().to_string());
+        r.renditions = c
+            .streams
+            .iter()
+            .map(|s| {
+                let kind = match s.kind {
+                    StreamKind::Video => "video",
+                    StreamKind::Audio => "audio",
+                    _ => "subtitle",
+                };
+                Rendition {
+                    name: format!("{kind} #{}", s.output_index),
+                    codecs: s.output_codec.clone(),
+                    frames: s.packets,
+                    ..Rendition::default()
+                }
+            })
+            .collect();
+        let media = secs(c.duration);
+        r.timings = Timings {
+            elapsed: secs(c.elapsed),
+            media_time: Some(media),
+            speed: Some(((media / c.elapsed.as_secs_f64().max(1e-3)) * 100.0).round() / 100.0),
+        };
+        r
+    }
+
     fn base(&self, status: &'static str, exit_code: u8) -> RunReport {
         RunReport {
             version: VERSION,
