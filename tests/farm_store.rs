@@ -282,13 +282,20 @@ fn check_big_title(dir: &Path, names: &[String], frames: u64, planned: usize) {
 }
 
 /// ffmpeg decodes every frame of `playlist` and says nothing at its error
-/// level; returns the number of video frames it decoded. (Not `-xerror`:
-/// each TS chunk's continuity counters start at 0, so the demuxer flags the
-/// first packet after a seam, which players ignore; a broken picture or a
-/// missing reference is still an error.)
+/// level, stopping at the first corrupt packet (`-xerror`: a TS continuity
+/// break at a chunk seam is one); returns the number of video frames it
+/// decoded.
 fn decodes_without_complaint(playlist: &Path) -> u64 {
     let out = Command::new("ffmpeg")
-        .args(["-nostdin", "-v", "error", "-nostats", "-progress", "pipe:1"])
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-xerror",
+            "-nostats",
+            "-progress",
+            "pipe:1",
+        ])
         .args(["-protocol_whitelist", "file,crypto,data"])
         .args(["-allowed_extensions", "ALL", "-i"])
         .arg(playlist)
