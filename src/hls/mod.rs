@@ -420,7 +420,15 @@ pub(crate) fn measure_bandwidth(playlist: &Path) -> Result<(u64, u64)> {
     } else {
         0.0
     };
-    let mut peak = 0f64;
+    let peak = windowed_peak(&segs, target).unwrap_or(avg);
+    Ok((peak.ceil() as u64, avg.ceil() as u64))
+}
+
+/// RFC 8216 §4.3.4.2's peak segment bit rate of `segs` (`(seconds, bits)`
+/// in playlist order): the largest rate of any contiguous run lasting
+/// between 0.5 and 1.5 times `target` seconds; `None` when no run does.
+pub(crate) fn windowed_peak(segs: &[(f64, f64)], target: f64) -> Option<f64> {
+    let mut peak: Option<f64> = None;
     for i in 0..segs.len() {
         let (mut secs, mut bits) = (0f64, 0f64);
         for s in &segs[i..] {
@@ -430,14 +438,11 @@ pub(crate) fn measure_bandwidth(playlist: &Path) -> Result<(u64, u64)> {
                 break;
             }
             if secs >= 0.5 * target && secs > 0.0 {
-                peak = peak.max(bits / secs);
+                peak = Some(peak.map_or(bits / secs, |p| p.max(bits / secs)));
             }
         }
     }
-    if peak == 0.0 {
-        peak = avg;
-    }
-    Ok((peak.ceil() as u64, avg.ceil() as u64))
+    peak.filter(|p| *p > 0.0)
 }
 
 /// RFC 6381 string for an encoded video stream, from its codec id and

@@ -287,30 +287,15 @@ fn durations_us(entries: &[Entry], total_us: i64) -> Vec<i64> {
 /// runs lasting 0.5 to 1.5 target durations; the largest single entry's when
 /// no run fits) and the average, in bit/s.
 fn bit_rates(sizes: &[(u64, i64)], target: u64) -> (u64, u64) {
+    // (seconds, bits), as the media playlists' bandwidth is measured.
     let rates: Vec<(f64, f64)> = sizes
         .iter()
-        .map(|&(b, us)| (b as f64 * 8.0, us as f64 / 1e6))
+        .map(|&(b, us)| (us as f64 / 1e6, b as f64 * 8.0))
         .collect();
-    let td = target as f64;
-    let mut peak: f64 = 0.0;
-    for i in 0..rates.len() {
-        let (mut bits, mut dur) = (0.0, 0.0);
-        for &(b, d) in &rates[i..] {
-            bits += b;
-            dur += d;
-            if dur > 1.5 * td {
-                break;
-            }
-            if dur >= 0.5 * td {
-                peak = peak.max(bits / dur);
-            }
-        }
-    }
-    if peak == 0.0 {
-        peak = rates.iter().map(|&(b, d)| b / d).fold(0.0, f64::max);
-    }
-    let bits: f64 = rates.iter().map(|r| r.0).sum();
-    let dur: f64 = rates.iter().map(|r| r.1).sum();
+    let peak = super::windowed_peak(&rates, target as f64)
+        .unwrap_or_else(|| rates.iter().map(|&(d, b)| b / d).fold(0.0, f64::max));
+    let bits: f64 = rates.iter().map(|r| r.1).sum();
+    let dur: f64 = rates.iter().map(|r| r.0).sum();
     (peak.ceil() as u64, (bits / dur).round() as u64)
 }
 
