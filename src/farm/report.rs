@@ -35,7 +35,7 @@ pub struct Rendition {
     pub init: Option<SegmentEntry>,
     /// The media segments, in order.
     pub segments: Vec<SegmentEntry>,
-    /// The largest segment bit rate, bit/s.
+    /// The peak segment bit rate (RFC 8216 §4.3.4.2, see `rates`), bit/s.
     pub peak_bitrate: u64,
     /// Bytes over duration of all its segments, bit/s.
     pub average_bitrate: u64,
@@ -193,7 +193,11 @@ fn media(dir: &Path, playlist: &str) -> Result<Rendition> {
     })
 }
 
-/// Peak (the largest segment's) and average bit rates of `segments`.
+/// Peak and average bit rates of `segments`, measured as a single run
+/// measures its media playlists: the peak is RFC 8216's over runs of
+/// segments lasting 0.5 to 1.5 target durations (the target being the
+/// longest segment, rounded up, as `EXT-X-TARGETDURATION` says), else the
+/// largest segment's.
 pub(crate) fn rates(segments: &[SegmentEntry]) -> (u64, u64) {
     let rate = |bytes: u64, secs: f64| {
         if secs > 0.0 {
@@ -202,11 +206,25 @@ pub(crate) fn rates(segments: &[SegmentEntry]) -> (u64, u64) {
             0
         }
     };
-    let peak = segments
+    let segs: Vec<(f64, f64)> = segments
         .iter()
-        .map(|s| rate(s.size, s.duration))
-        .max()
-        .unwrap_or(0);
+        .map(|s| (s.duration, s.size as f64 * 8.0))
+        .collect();
+    let target = segments
+        .iter()
+        .map(|s| s.duration)
+        .fold(0.0, f64::max)
+        .ceil();
+    let peak = crate::hls::windowed_peak(&segs, target).map_or_else(
+        || {
+            segments
+                .iter()
+                .map(|s| rate(s.size, s.duration))
+                .max()
+                .unwrap_or(0)
+        },
+        |p| p.ceil() as u64,
+    );
     let bytes = segments.iter().map(|s| s.size).sum();
     let secs = segments.iter().map(|s| s.duration).sum();
     (peak, rate(bytes, secs))
