@@ -49,11 +49,16 @@ pub struct PlanArgs {
     /// Drop audio.
     #[arg(long)]
     no_audio: bool,
-    /// Segments encoded before each chunk and dropped, so the encoders'
-    /// rate control starts it settled (default 1; 0 is cheaper, and a
-    /// chunk's first segment then gets fewer bits than in a single run).
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    warmup_segments: u32,
+    /// Frames encoded before each chunk and dropped, so the encoders' rate
+    /// control has a history when the chunk's keyframe comes (default: one
+    /// segment's worth, a single run's quality; fewer are cheaper, and 0
+    /// starts each chunk cold, its keyframe and first segment starved).
+    #[arg(long, value_name = "N")]
+    warmup_frames: Option<u32>,
+    /// Frames encoded after each chunk and dropped, so its last frames are
+    /// not coded as a stream's end (default: half a second's worth).
+    #[arg(long, value_name = "N")]
+    cooldown_frames: Option<u32>,
     /// HLS: no I-frame playlists (trick play) beside the video renditions.
     #[arg(long)]
     no_iframe_playlists: bool,
@@ -147,7 +152,8 @@ fn ladder(a: &PlanArgs) -> Result<Ladder, Error> {
         audio_bitrate: (!a.no_audio).then_some(audio_bitrate),
         keep_channels: a.keep_channels,
         iframe_playlists: !a.no_iframe_playlists,
-        warmup_segments: a.warmup_segments,
+        warmup_frames: a.warmup_frames,
+        cooldown_frames: a.cooldown_frames,
         threads: a.threads,
     })
 }
