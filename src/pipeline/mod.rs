@@ -113,6 +113,13 @@ impl Window {
         self.end.map(|e| self.origin + e + self.cooldown)
     }
 
+    /// Whether the frame at `pts` comes before everything encoded: the
+    /// pre-roll from the keyframe the input was sought to, decoded only for
+    /// the frames that refer to it.
+    pub fn before(&self, pts: i64) -> bool {
+        pts - self.origin < self.start - self.warmup
+    }
+
     /// Whether a packet at `pts` is written (the warm-up's are not).
     pub fn writes(&self, pts: Option<i64>) -> bool {
         pts.is_none_or(|p| {
