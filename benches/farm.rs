@@ -1,24 +1,33 @@
 //! Farm benchmark (issue 17): one title encoded as one run and as chunked
 //! farm tasks run side by side on this machine, so the per-chunk overhead
-//! (process start, probe, seek, the warm-up segment and pre-roll decoded and
-//! encoded, the cool-down) and the parallel efficiency have numbers.
+//! and the parallel efficiency have numbers.
 //!
-//! The title: a 40 s 1080p30 clip (`hd_clip`), a 720p + 360p H.264 ladder
-//! with 2 s segments and AAC, 10 s chunks (4 video tasks and the audio
-//! task). Contenders, all with one encoder thread per rendition (what a
-//! farm task uses, so tasks are bit-exact on a rerun):
+//! The title: a 40 s 1080p30 clip (`hd_clip`, keyframes every 2 s), a
+//! 720p and 360p H.264 ladder with 2 s segments and AAC, 10 s chunks (4 video
+//! tasks and the audio task). Every contender encodes with one thread per
+//! rendition (what a farm task uses, so tasks are bit-exact on a rerun).
+//!
+//! The overhead is CPU time, measured with every process pinned to one CPU
+//! (`taskset -c 0`): two threads of one run sharing this machine's two
+//! hyperthreads inflate its CPU seconds by 10-20% from run to run, which
+//! hides a few percent of overhead. Pinned:
 //!
 //! - one run: `ffstream hls --threads 1` (the single-machine baseline);
-//! - chunked, P = 1 and P = 2: `ffstream plan`, every `ffstream chunk`
-//!   with at most P alive at once, then `ffstream assemble`;
-//! - chunked, P = 1, `--warmup-segments 0`: what the fixed per-chunk cost
-//!   is without the warm-up segment.
+//! - farm, no warm-up or cool-down (`--warmup-frames 0 --cooldown-frames
+//!   0`): the fixed cost of a task (process start, probe, seek, pre-roll
+//!   decode; here the chunks start on the source's keyframes);
+//! - farm, half a second of warm-up (`--warmup-frames 15
+//!   --cooldown-frames 3`): the warm-up starts between the source's
+//!   keyframes, so each task also decodes a 1.5 s pre-roll;
+//! - farm with the defaults (a segment of warm-up, half a second of
+//!   cool-down: a single run's quality at the seams).
 //!
-//! Per-chunk overhead = (CPU of all tasks at P = 1 − CPU of the one run) /
-//! video chunks, and as a share of a chunk's own CPU; parallel efficiency =
-//! wall(P = 1) / (2 × wall(P = 2)). Medians of `FFSTREAM_BENCH_RUNS`
-//! (default 3). Run with `cargo bench --bench farm`; the table goes to
-//! `target/bench-results/farm.md`.
+//! Per-chunk overhead = (CPU of plan, all tasks and assemble − CPU of the
+//! one run) / video chunks, also as a share of a chunk's CPU (the one run's
+//! CPU / video chunks). Unpinned, the defaults at P = 1 and P = 2 give the
+//! parallel efficiency wall(P = 1) / (2 × wall(P = 2)). Medians of
+//! `FFSTREAM_BENCH_RUNS` (default 3). Run with `cargo bench --bench farm`;
+//! the table goes to `target/bench-results/farm.md`.
 
 mod common;
 
@@ -46,14 +55,63 @@ fn ffstream_bin() -> PathBuf {
     target.join("release").join("ffstream")
 }
 
-fn cmd(bin: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(bin);
+/// `bin args`, pinned to the first CPU when `pin`.
+fn cmd(bin: &Path, args: &[&str], pin: bool) -> Command {
+    let mut c = if pin {
+        let mut t = Command::new("taskset");
+        t.args(["-c", "0"]).arg(bin);
+        t
+    } else {
+        Command::new(bin)
+    };
     c.args(args);
     c
 }
 
+/// A farm contender: its name, whether it is pinned, tasks at once, and
+/// its warm-up and cool-down options.
+struct Variant {
+    name: &'static str,
+    pin: bool,
+    parallel: usize,
+    options: &'static [&'static str],
+}
+
+const VARIANTS: [Variant; 5] = [
+    Variant {
+        name: "farm, no warm-up or cool-down, pinned",
+        pin: true,
+        parallel: 1,
+        options: &["--warmup-frames", "0", "--cooldown-frames", "0"],
+    },
+    Variant {
+        name: "farm, 15-frame warm-up, 3-frame cool-down, pinned",
+        pin: true,
+        parallel: 1,
+        options: &["--warmup-frames", "15", "--cooldown-frames", "3"],
+    },
+    Variant {
+        name: "farm, defaults (2 s warm-up, 0.5 s cool-down), pinned",
+        pin: true,
+        parallel: 1,
+        options: &[],
+    },
+    Variant {
+        name: "farm, defaults, P = 1",
+        pin: false,
+        parallel: 1,
+        options: &[],
+    },
+    Variant {
+        name: "farm, defaults, P = 2",
+        pin: false,
+        parallel: 2,
+        options: &[],
+    },
+];
+
 /// The one-run baseline.
-fn one_run(bin: &Path, clip: &Path, out: &Path) -> Cost {
+fn one_run(bin: &Path, clip: &Path, out: &Path, pin: bool) -> Cost {
     fresh_dir(out);
     let m = out.join("movie.m3u8");
     let mut args = vec![
@@ -65,12 +123,12 @@ fn one_run(bin: &Path, clip: &Path, out: &Path) -> Cost {
     ];
     args.extend(LADDER);
     args.extend(["--hls-time", "2", "--separate-audio", "--threads", "1"]);
-    measure(&mut cmd(bin, &args))
+    measure(&mut cmd(bin, &args, pin))
 }
 
-/// Plan, every task with at most `p` at once, assemble; the tasks' own
-/// cost separately.
-fn farm(bin: &Path, clip: &Path, out: &Path, p: usize, warmup: &str) -> (Cost, Cost, usize) {
+/// Plan, every task with at most `v.parallel` at once, assemble: their
+/// cost, and the number of video tasks.
+fn farm(bin: &Path, clip: &Path, out: &Path, v: &Variant) -> (Cost, usize) {
     fresh_dir(out);
     let m = out.join("movie.m3u8");
     let mut args = vec![
@@ -81,28 +139,22 @@ fn farm(bin: &Path, clip: &Path, out: &Path, p: usize, warmup: &str) -> (Cost, C
         "-q",
     ];
     args.extend(LADDER);
-    args.extend([
-        "--hls-time",
-        "2",
-        "--chunk-duration",
-        CHUNK,
-        "--warmup-segments",
-        warmup,
-    ]);
-    let plan_cost = measure(&mut cmd(bin, &args));
+    args.extend(["--hls-time", "2", "--chunk-duration", CHUNK]);
+    args.extend(v.options);
+    let plan_cost = measure(&mut cmd(bin, &args, v.pin));
     let plan = out.join("plan.json");
     let text = std::fs::read_to_string(&plan).unwrap();
     let tasks = text.matches("\"report\":").count();
     let video = text.matches("\"kind\": \"video\"").count();
     let p_str = plan.to_str().unwrap();
     let chunks: Vec<Command> = (0..tasks)
-        .map(|k| cmd(bin, &["chunk", p_str, "--index", &k.to_string()]))
+        .map(|k| cmd(bin, &["chunk", p_str, "--index", &k.to_string()], v.pin))
         .collect();
-    let task_cost = measure_parallel(chunks, p);
-    let assemble = measure(&mut cmd(bin, &["assemble", p_str, "-q"]));
+    let task_cost = measure_parallel(chunks, v.parallel);
+    let assemble = measure(&mut cmd(bin, &["assemble", p_str, "-q"], v.pin));
     // Two video renditions, their I-frame playlists and the audio.
     validate_hls(out, 5, f64::from(SECS)).expect("farm output");
-    (plan_cost.then(task_cost).then(assemble), task_cost, video)
+    (plan_cost.then(task_cost).then(assemble), video)
 }
 
 fn main() {
@@ -117,53 +169,55 @@ fn main() {
         3
     };
     let out = media_dir().join("farm-out");
-    let (mut one, mut p1, mut p2, mut tasks1) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let (mut cold, mut tasks_cold) = (Vec::new(), Vec::new());
+    let mut one = Vec::new();
+    let mut farms: Vec<Vec<Cost>> = VARIANTS.iter().map(|_| Vec::new()).collect();
     let mut video = 0;
     for _ in 0..runs {
-        one.push(one_run(&bin, &clip, &out.join("one")));
-        let (all, tasks, v) = farm(&bin, &clip, &out.join("p1"), 1, "1");
-        p1.push(all);
-        tasks1.push(tasks);
-        video = v;
-        p2.push(farm(&bin, &clip, &out.join("p2"), 2, "1").0);
-        let (all, tasks, _) = farm(&bin, &clip, &out.join("cold"), 1, "0");
-        cold.push(all);
-        tasks_cold.push(tasks);
+        one.push(one_run(&bin, &clip, &out.join("one"), true));
+        for (v, costs) in VARIANTS.iter().zip(&mut farms) {
+            let (c, n) = farm(&bin, &clip, &out.join("farm"), v);
+            costs.push(c);
+            video = n.max(1);
+        }
     }
-    let (one, p1, p2, tasks1) = (median(&one), median(&p1), median(&p2), median(&tasks1));
-    let (cold, tasks_cold) = (median(&cold), median(&tasks_cold));
-    let overhead = (tasks1.cpu - one.cpu) / video.max(1) as f64;
-    let overhead_cold = (tasks_cold.cpu - one.cpu) / video.max(1) as f64;
-    let chunk_cpu = one.cpu / video.max(1) as f64;
-    let efficiency = p1.wall / (2.0 * p2.wall);
+    let one = median(&one);
+    let farms: Vec<Cost> = farms.iter().map(|c| median(c)).collect();
+    print!("{}", table(runs, video, one, &farms));
+}
+
+/// The bench's table and the numbers drawn from it, printed and saved.
+fn table(runs: usize, video: usize, one: Cost, farms: &[Cost]) -> String {
+    let chunk_cpu = one.cpu / video as f64;
     let mut text = format!(
-        "farm bench: {SECS} s 1080p30 title, 720p+360p H.264 ladder + AAC, 2 s segments, \
-         {CHUNK} s chunks ({video} video tasks + audio), one encoder thread per rendition, \
-         medians of {runs}\n\n{}\n\n",
+        "farm bench: {SECS} s 1080p30 title (keyframes every 2 s), 720p+360p H.264 ladder + \
+         AAC, 2 s segments, {CHUNK} s chunks ({video} video tasks + audio), one encoder \
+         thread per rendition, medians of {runs}\n\n{}\n\n",
         environment()
     );
-    text += "| run | wall s | CPU s | peak RSS MB |\n|---|---:|---:|---:|\n";
-    for (name, c) in [
-        ("one run (--threads 1)", one),
-        ("farm, P = 1 (plan + tasks + assemble)", p1),
-        ("farm, P = 2", p2),
-        ("farm, P = 1, --warmup-segments 0", cold),
-    ] {
+    text += "| run | wall s | CPU s | peak RSS MB | per-chunk overhead, CPU s |\n\
+             |---|---:|---:|---:|---:|\n";
+    text += &format!(
+        "| one run (`--threads 1`), pinned | {:.2} | {:.2} | {:.0} | |\n",
+        one.wall, one.cpu, one.rss_mb
+    );
+    for (v, c) in VARIANTS.iter().zip(farms) {
+        let overhead = if v.pin {
+            let o = (c.cpu - one.cpu) / video as f64;
+            format!("{o:.2} ({:.1}%)", 100.0 * o / chunk_cpu.max(1e-9))
+        } else {
+            String::new()
+        };
         text += &format!(
-            "| {name} | {:.2} | {:.2} | {:.0} |\n",
-            c.wall, c.cpu, c.rss_mb
+            "| {} | {:.2} | {:.2} | {:.0} | {overhead} |\n",
+            v.name, c.wall, c.cpu, c.rss_mb
         );
     }
-    let share = |s: f64| 100.0 * s / chunk_cpu.max(1e-9);
+    let efficiency = farms[3].wall / (2.0 * farms[4].wall);
     text += &format!(
-        "\n- per-chunk overhead: {overhead:.2} s CPU ({:.1}% of a chunk's {chunk_cpu:.2} s); \
-         without the warm-up segment {overhead_cold:.2} s ({:.1}%)\n\
+        "\n- a chunk's own CPU: {chunk_cpu:.2} s; overhead as a share of it in brackets\n\
          - parallel efficiency, P = 2 against P = 1: {:.0}%\n",
-        share(overhead),
-        share(overhead_cold),
         100.0 * efficiency
     );
-    print!("{text}");
     save_results("farm.md", &text);
+    text
 }
