@@ -196,9 +196,10 @@ fn live_dash_is_dynamic_valid_and_plays_while_running() {
         "8",
         // Long enough to outlast a browser slow to start on a loaded
         // machine: a stream that ends first leaves dash.js stalled at its
-        // end (seen in CI at 3.85 s of the 4 s asked for).
+        // end (seen in CI at 3.85 s of the 4 s asked for), and to leave
+        // time for a second page load (below).
         "--duration",
-        "40",
+        "55",
         "-x",
         "preset=ultrafast",
         "-q",
@@ -233,7 +234,19 @@ fn live_dash_is_dynamic_valid_and_plays_while_running() {
         text.contains("<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-xsdate:2014\""),
         "UTCTiming"
     );
-    let pb = browser::play(dir.path(), "live.mpd", Player::DashJs, 4.0);
+    let mut pb = browser::play(dir.path(), "live.mpd", Player::DashJs, 4.0);
+    if !pb.ok && t0.elapsed() < Duration::from_secs(35) {
+        // Twice in CI (2 cores, under load) dash.js appended the init
+        // segment, reloaded the MPD six times and never asked for a media
+        // segment; run alone the test passes. A second page load into the
+        // running stream tells that hiccup from a stream no player can
+        // play (which fails both), and the first attempt stays in the log.
+        eprintln!(
+            "dash.js, first attempt: {:?}; requests {:?}",
+            pb.errors, pb.requests
+        );
+        pb = browser::play(dir.path(), "live.mpd", Player::DashJs, 4.0);
+    }
     let r = child.wait_with_output().unwrap();
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     // Stopped without --end-list: the MPD left behind still describes a
