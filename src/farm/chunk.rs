@@ -156,12 +156,7 @@ fn on_title_clock(
 /// The timestamp offset every task of a farm adds: what a single run with
 /// separate audio uses (more than the AAC priming and 16 B-frames).
 fn farm_offset(plan: &FarmPlan) -> Duration {
-    let fps = if plan.clock.frame_rate > 0.1 {
-        plan.clock.frame_rate
-    } else {
-        25.0
-    };
-    Duration::from_secs_f64((17.0 / fps).max(1.0))
+    Duration::from_secs_f64((17.0 / plan.clock.fps()).max(1.0))
 }
 
 /// The packager for `part` of `plan`'s title, its output not yet given.

@@ -240,6 +240,17 @@ pub struct Clock {
     pub duration: f64,
 }
 
+impl Clock {
+    /// The frame rate to count frames with: 25 when the probe found none.
+    pub(crate) fn fps(&self) -> f64 {
+        if self.frame_rate > 0.1 {
+            self.frame_rate
+        } else {
+            25.0
+        }
+    }
+}
+
 /// A farm's plan: everything a task or the assembly needs, as `plan.json`.
 ///
 /// [`plan`] writes one from a probed input (see the [module](crate::farm)'s

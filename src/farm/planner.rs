@@ -24,9 +24,6 @@ pub fn plan(input: &str, output: &Path, ladder: &Ladder, chunk_seconds: f64) -> 
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "stream".into());
     let report = |k: usize| format!("{stem}.task-{k:04}.json");
-    let warmup = ladder
-        .warmup_frames
-        .map_or_else(|| boundary(&clock, seg, 1), |n| frames(&clock, n));
     let cooldown = ladder
         .cooldown_frames
         .map_or_else(|| ticks(&clock, COOLDOWN), |n| frames(&clock, n));
@@ -46,7 +43,11 @@ pub fn plan(input: &str, output: &Path, ladder: &Ladder, chunk_seconds: f64) -> 
                     segments: last - first,
                     start,
                     end: (c + 1 < chunks).then(|| boundary(&clock, seg, last)),
-                    warmup: warmup.min(start),
+                    // By default the whole segment before, to its first frame.
+                    warmup: ladder.warmup_frames.map_or_else(
+                        || start - boundary(&clock, seg, first.saturating_sub(1)),
+                        |n| frames(&clock, n).min(start),
+                    ),
                     cooldown: if c + 1 < chunks { cooldown } else { 0 },
                 },
                 report: report(c as usize),
@@ -98,16 +99,9 @@ fn ticks(clock: &Clock, secs: f64) -> i64 {
     (secs / tb).round() as i64
 }
 
-/// `n` frames in ticks of the video's time base (at the probed frame rate,
-/// 25 fps when it is unknown).
+/// `n` frames in ticks of the video's time base.
 fn frames(clock: &Clock, n: u32) -> i64 {
-    let fps = if clock.frame_rate > 0.1 {
-        clock.frame_rate
-    } else {
-        25.0
-    };
-    let tb = f64::from(clock.time_base_num) / f64::from(clock.time_base_den.max(1));
-    (f64::from(n) / fps / tb).round() as i64
+    ticks(clock, f64::from(n) / clock.fps())
 }
 
 /// HLS for `.m3u8`, DASH for `.mpd`.
